@@ -1,0 +1,66 @@
+//! The key schema of the metadata store. Every key is relative to the cluster prefix
+//! (default `/sluice/` on etcd); values are JSON documents carrying a `"v"` version field.
+//!
+//! | key | value | written by |
+//! | --- | --- | --- |
+//! | `workspaces/{ws}` | reserved for the workspace model | coordinator |
+//! | `datasources/{ws}/{name}` | [`DataSourceRecord`](crate::records::DataSourceRecord) | DataSourceService |
+//! | `grants/{ws}/{name}/{grantee}` | reserved for sharing | coordinator |
+//! | `jobs/{job_id}` | [`JobRecord`](crate::records::JobRecord): spec, state, counters | coordinator, at transitions and on a timer |
+//! | `shards/{job_id}/{shard:06}` | [`ShardRecord`](crate::records::ShardRecord): range, state, attempt, worker | coordinator, at shard transitions |
+//! | `workers/{worker_id}` | [`WorkerRecord`](crate::records::WorkerRecord), bound to the worker's lease | coordinator, on register |
+//! | `schedules/{ws}/{name}` | reserved for schedules | coordinator |
+//! | `leader` | reserved for leader election | coordinator |
+
+use crate::ids::{JobId, ShardId, WorkerId};
+
+/// Prefix of every data source of a workspace.
+pub fn datasources_prefix(workspace: &str) -> String {
+    format!("datasources/{workspace}/")
+}
+
+/// Key of one data source.
+pub fn datasource(workspace: &str, name: &str) -> String {
+    format!("datasources/{workspace}/{name}")
+}
+
+/// Prefix of every job.
+pub const JOBS_PREFIX: &str = "jobs/";
+
+/// Key of one job.
+pub fn job(job_id: &JobId) -> String {
+    format!("jobs/{job_id}")
+}
+
+/// Prefix of every shard of every job.
+pub const SHARDS_PREFIX: &str = "shards/";
+
+/// Prefix of the shards of one job.
+pub fn shards_of_job(job_id: &JobId) -> String {
+    format!("shards/{job_id}/")
+}
+
+/// Key of one shard; the shard number is zero-padded so keys sort by shard.
+pub fn shard(job_id: &JobId, shard_id: ShardId) -> String {
+    format!("shards/{job_id}/{:06}", shard_id.0)
+}
+
+/// Prefix of every registered worker.
+pub const WORKERS_PREFIX: &str = "workers/";
+
+/// Key of one worker registration.
+pub fn worker(worker_id: &WorkerId) -> String {
+    format!("workers/{worker_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_keys_sort_by_shard_number() {
+        let job_id = JobId("j".to_string());
+        assert!(shard(&job_id, ShardId(9)) < shard(&job_id, ShardId(10)));
+        assert!(shard(&job_id, ShardId(3)).starts_with(&shards_of_job(&job_id)));
+    }
+}

@@ -1,0 +1,342 @@
+//! Values persisted in the metadata store. Each record is JSON with a `"v"` format version, so
+//! stored values stay readable as the code changes.
+
+use crate::ids::{Attempt, JobId, ShardId, WorkerId};
+use crate::meta::{KeyValue, MetaStore, Precondition, PutOutcome};
+use crate::spec::{ConnectionConfig, JobSpec};
+use crate::MetaError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Current format version of every record written by this build.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The part of a source's key space one shard reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyRange {
+    /// Every row.
+    All,
+    /// `split_pk >= lo AND split_pk < hi`; `None` is unbounded.
+    Int {
+        /// Inclusive lower bound.
+        lo: Option<i64>,
+        /// Exclusive upper bound.
+        hi: Option<i64>,
+    },
+    /// `split_pk IS NULL`.
+    Null,
+}
+
+impl fmt::Display for KeyRange {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRange::All => formatter.write_str("all rows"),
+            KeyRange::Null => formatter.write_str("key IS NULL"),
+            KeyRange::Int { lo, hi } => {
+                let lower = lo.map_or("-inf".to_string(), |value| value.to_string());
+                let upper = hi.map_or("+inf".to_string(), |value| value.to_string());
+                write!(formatter, "[{lower}, {upper})")
+            }
+        }
+    }
+}
+
+/// Row and byte counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Rows read from the source.
+    pub rows_read: u64,
+    /// Bytes read (Arrow in-memory size).
+    pub bytes_read: u64,
+    /// Rows written to the sink.
+    pub rows_written: u64,
+    /// Bytes written (Arrow in-memory size).
+    pub bytes_written: u64,
+    /// Dirty records.
+    pub dirty_records: u64,
+}
+
+impl Counters {
+    /// Returns the field-wise sum of two counters.
+    pub fn plus(self, other: Counters) -> Counters {
+        Counters {
+            rows_read: self.rows_read + other.rows_read,
+            bytes_read: self.bytes_read + other.bytes_read,
+            rows_written: self.rows_written + other.rows_written,
+            bytes_written: self.bytes_written + other.bytes_written,
+            dirty_records: self.dirty_records + other.dirty_records,
+        }
+    }
+}
+
+/// Lifecycle state of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// A worker is computing the shards.
+    Planning,
+    /// Shards are being copied.
+    Running,
+    /// Every shard committed; finalisation runs on a worker.
+    Finalizing,
+    /// Done.
+    Succeeded,
+    /// Failed; see the job's error.
+    Failed,
+    /// Cancelled on request.
+    Cancelled,
+}
+
+impl JobState {
+    /// Returns whether the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 6] = [
+        JobState::Planning,
+        JobState::Running,
+        JobState::Finalizing,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// Returns the lowercase name used in metrics and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Planning => "planning",
+            JobState::Running => "running",
+            JobState::Finalizing => "finalizing",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Lifecycle state of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardState {
+    /// Waiting for a worker.
+    Pending,
+    /// Handed to a worker.
+    Assigned,
+    /// The worker reported progress.
+    Running,
+    /// Committed.
+    Committed,
+    /// Failed for good.
+    Failed,
+}
+
+impl ShardState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [ShardState; 5] = [
+        ShardState::Pending,
+        ShardState::Assigned,
+        ShardState::Running,
+        ShardState::Committed,
+        ShardState::Failed,
+    ];
+
+    /// Returns the lowercase name used in metrics and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardState::Pending => "pending",
+            ShardState::Assigned => "assigned",
+            ShardState::Running => "running",
+            ShardState::Committed => "committed",
+            ShardState::Failed => "failed",
+        }
+    }
+}
+
+/// A data source: a named, typed connection of a workspace. Key `datasources/{ws}/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSourceRecord {
+    /// Format version.
+    pub v: u32,
+    /// Owning workspace.
+    pub workspace: String,
+    /// Name, unique in the workspace.
+    pub name: String,
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Non-secret options.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Secret options (to be encrypted at rest by the secrets work).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at_ms: i64,
+}
+
+impl DataSourceRecord {
+    /// Returns the resolved connection this data source stands for.
+    pub fn connection(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            kind: self.kind.clone(),
+            options: self.options.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+}
+
+/// A job. Key `jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Format version.
+    pub v: u32,
+    /// Job id.
+    pub id: JobId,
+    /// Workspace.
+    pub workspace: String,
+    /// Environment.
+    pub environment: String,
+    /// State.
+    pub state: JobState,
+    /// Why the job failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The validated spec.
+    pub spec: JobSpec,
+    /// Resolved source connection.
+    pub source_connection: ConnectionConfig,
+    /// Resolved sink connection.
+    pub sink_connection: ConnectionConfig,
+    /// Submission time, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// When the first shard was handed out.
+    #[serde(default)]
+    pub started_at_ms: Option<i64>,
+    /// When the job ended.
+    #[serde(default)]
+    pub finished_at_ms: Option<i64>,
+    /// Counters of committed shards (running attempts are kept in memory only).
+    #[serde(default)]
+    pub counters: Counters,
+    /// Rows the planner expects.
+    #[serde(default)]
+    pub estimated_rows: u64,
+    /// Number of shards (0 while planning).
+    #[serde(default)]
+    pub shard_count: u32,
+    /// Shard attempts beyond the first.
+    #[serde(default)]
+    pub retries: u32,
+}
+
+/// A shard of a job. Key `shards/{job}/{shard:06}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// Format version.
+    pub v: u32,
+    /// Job id.
+    pub job_id: JobId,
+    /// Shard number.
+    pub shard_id: ShardId,
+    /// Key range.
+    pub range: KeyRange,
+    /// State.
+    pub state: ShardState,
+    /// Current attempt.
+    pub attempt: Attempt,
+    /// Worker of the current (or last) attempt.
+    #[serde(default)]
+    pub worker_id: Option<WorkerId>,
+    /// Counters of the committed attempt.
+    #[serde(default)]
+    pub counters: Counters,
+    /// Last error.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A registered worker, bound to its lease. Key `workers/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// Format version.
+    pub v: u32,
+    /// Worker id.
+    pub worker_id: WorkerId,
+    /// Resource group.
+    pub resource_group: String,
+    /// Slots.
+    pub slots: u32,
+    /// Sluice version.
+    pub version: String,
+    /// Registration time, Unix milliseconds.
+    pub registered_at_ms: i64,
+}
+
+/// Decodes a stored JSON record.
+///
+/// # Errors
+/// [`MetaError::Corrupt`] when the value is not the expected JSON.
+pub fn decode<T: DeserializeOwned>(key_value: &KeyValue) -> Result<T, MetaError> {
+    serde_json::from_slice(&key_value.value).map_err(|error| MetaError::Corrupt {
+        key: key_value.key.clone(),
+        message: error.to_string(),
+    })
+}
+
+/// Encodes a record as JSON bytes.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // Serialising these plain structs (string keys, no non-finite floats) cannot fail.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// Writes a record unconditionally.
+///
+/// # Errors
+/// Whatever the store returns.
+pub async fn put_record<T: Serialize + Sync>(
+    store: &dyn MetaStore,
+    key: &str,
+    record: &T,
+) -> Result<i64, MetaError> {
+    match store.put(key, encode(record), Precondition::None, None).await? {
+        PutOutcome::Written { revision } => Ok(revision),
+        PutOutcome::Conflict { .. } => Ok(0),
+    }
+}
+
+/// Returns the current Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_range_json_is_stable() {
+        let range = KeyRange::Int { lo: Some(1), hi: None };
+        let json = serde_json::to_string(&range).expect("json");
+        assert_eq!(json, r#"{"kind":"int","lo":1,"hi":null}"#);
+        assert_eq!(serde_json::from_str::<KeyRange>(&json).expect("parse"), range);
+        assert_eq!(range.to_string(), "[1, +inf)");
+    }
+
+    #[test]
+    fn counters_add_field_wise() {
+        let one = Counters { rows_read: 1, bytes_read: 2, rows_written: 3, bytes_written: 4, dirty_records: 5 };
+        let sum = one.plus(one);
+        assert_eq!(sum.rows_written, 6);
+        assert_eq!(sum.dirty_records, 10);
+    }
+}

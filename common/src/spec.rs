@@ -1,0 +1,243 @@
+//! Job specs: the JSON/YAML document that says what to copy ("script mode").
+//!
+//! Parsing ([`parse_job_spec`]) rejects unknown keys and wrong types with the field path;
+//! [`validate`] then checks values and cross-field rules, collecting every problem, and returns
+//! a [`ValidatedJobSpec`] that the coordinator requires before it creates a job.
+//!
+//! ```
+//! use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+//! let text = r#"
+//! source: {connection: {type: generator, rows: 1000}}
+//! sink: {connection: {type: sqlite, path: /tmp/out.db}, table: t, create_table: true}
+//! "#;
+//! let spec = parse_job_spec(text, SpecFormat::Auto).unwrap();
+//! let validated = validate(spec).unwrap();
+//! assert_eq!(validated.spec.settings.parallelism, 4);
+//! ```
+
+mod connection_types;
+mod validate;
+
+pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
+pub use validate::{
+    check_connection, inline_connection_config, is_valid_name, validate, Role, ValidatedJobSpec,
+    WriteMode,
+};
+
+use crate::error::{SpecError, SpecErrors};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Format of a spec document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecFormat {
+    /// JSON if the document starts with `{`, else YAML.
+    Auto,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// A job spec as written by the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// What to read.
+    pub source: SourceSpec,
+    /// Where to write.
+    pub sink: SinkSpec,
+    /// How to run.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// The source side of a job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Name of a data source of the workspace (exclusive with `connection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasource: Option<String>,
+    /// An inline connection (exclusive with `datasource`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<InlineConnection>,
+    /// Table to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Columns to read, in order; empty means every column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Extra filter, in the source's SQL dialect.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_clause: Option<String>,
+    /// Integer column used to split the table into key-range shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_pk: Option<String>,
+}
+
+/// The sink side of a job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSpec {
+    /// Name of a data source of the workspace (exclusive with `connection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasource: Option<String>,
+    /// An inline connection (exclusive with `datasource`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<InlineConnection>,
+    /// Table to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Target columns, matched to the source columns by position; empty means the source names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// `insert` (default), `upsert` (needs `keys`) or `truncate` (empty the table first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_mode: Option<String>,
+    /// Key columns for `upsert`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Statements run once, on a worker, before any shard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_sql: Vec<String>,
+    /// Statements run once, on a worker, after every shard committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_sql: Vec<String>,
+    /// Create the table from the source schema when it does not exist.
+    #[serde(default)]
+    pub create_table: bool,
+}
+
+/// How a job runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Shards running at once across the cluster (1 to 1024).
+    pub parallelism: u32,
+    /// Attempts per shard before the job fails (1 to 100).
+    pub max_attempts: u32,
+    /// Target rows per shard (at least 1000); the planner also makes at least
+    /// `parallelism × 4` shards.
+    pub shard_rows: u64,
+    /// Rows per Arrow batch (1 to 1,000,000).
+    pub batch_rows: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            parallelism: 4,
+            max_attempts: 3,
+            shard_rows: 250_000,
+            batch_rows: 8192,
+        }
+    }
+}
+
+/// An inline connection: `type` plus the type's options, e.g.
+/// `{type: sqlite, path: /data/a.db}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineConnection {
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Options of that type (scalars only).
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// A resolved connection: what a worker needs to open a store.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConnectionConfig {
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Non-secret options.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Secret options.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ConnectionConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let masked: BTreeMap<&String, &str> =
+            self.secrets.keys().map(|key| (key, "***")).collect();
+        formatter
+            .debug_struct("ConnectionConfig")
+            .field("kind", &self.kind)
+            .field("options", &self.options)
+            .field("secrets", &masked)
+            .finish()
+    }
+}
+
+impl ConnectionConfig {
+    /// Returns an option's value.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options.get(name).map(String::as_str)
+    }
+}
+
+/// Parses a spec document, reporting the path of any unknown key or wrongly typed value.
+///
+/// # Errors
+/// A [`SpecErrors`] with one entry naming the field and the problem.
+pub fn parse_job_spec(text: &str, format: SpecFormat) -> Result<JobSpec, SpecErrors> {
+    let resolved_format = match format {
+        SpecFormat::Auto if text.trim_start().starts_with('{') => SpecFormat::Json,
+        SpecFormat::Auto => SpecFormat::Yaml,
+        other => other,
+    };
+    let result = match resolved_format {
+        SpecFormat::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(&mut deserializer)
+                .map_err(|error| path_error(error.path().to_string(), error.into_inner().to_string()))
+        }
+        _ => {
+            let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(deserializer)
+                .map_err(|error| path_error(error.path().to_string(), error.into_inner().to_string()))
+        }
+    };
+    result.map_err(SpecErrors::from)
+}
+
+fn path_error(path: String, message: String) -> SpecError {
+    let clean_path = if path == "." { String::new() } else { path };
+    SpecError::new(clean_path, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_its_path() {
+        let text = r#"{"source": {"connection": {"type": "generator", "rows": 5}}, "sink": {"tabel": "x"}}"#;
+        let errors = parse_job_spec(text, SpecFormat::Auto).expect_err("unknown key");
+        let message = errors.to_string();
+        assert!(message.contains("sink"), "{message}");
+        assert!(message.contains("tabel"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_names_its_path_in_yaml() {
+        let text = "source: {connection: {type: generator, rows: 5}}\nsink: {table: t}\nsettings: {parallelism: many}\n";
+        let errors = parse_job_spec(text, SpecFormat::Yaml).expect_err("bad type");
+        assert_eq!(errors.0[0].path, "settings.parallelism");
+    }
+
+    #[test]
+    fn connection_debug_masks_secrets() {
+        let mut config = ConnectionConfig { kind: "postgresql".into(), ..Default::default() };
+        config.secrets.insert("password".into(), "hunter2".into());
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("***"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The connector types a spec or a data source may name, and the options each declares.
+
+/// What a connector type accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionType {
+    /// Type name, as written in specs (`type: sqlite`).
+    pub name: &'static str,
+    /// Options that must be present.
+    pub required: &'static [&'static str],
+    /// Options that may be present.
+    pub optional: &'static [&'static str],
+    /// Options that are secrets: stored apart, never shown.
+    pub secrets: &'static [&'static str],
+    /// Whether the type can be read from.
+    pub can_read: bool,
+    /// Whether the type can be written to.
+    pub can_write: bool,
+    /// Whether `table` is required.
+    pub needs_table: bool,
+}
+
+impl ConnectionType {
+    /// Returns whether `option` is declared by this type.
+    pub fn accepts(&self, option: &str) -> bool {
+        self.required.contains(&option)
+            || self.optional.contains(&option)
+            || self.secrets.contains(&option)
+    }
+
+    /// Returns every declared option, comma-separated, for error messages.
+    pub fn option_list(&self) -> String {
+        let mut all: Vec<&str> = self
+            .required
+            .iter()
+            .chain(self.optional)
+            .chain(self.secrets)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.join(", ")
+    }
+}
+
+/// Every connector type this build knows.
+pub const CONNECTION_TYPES: &[ConnectionType] = &[
+    ConnectionType {
+        name: "generator",
+        required: &["rows"],
+        optional: &["seed"],
+        secrets: &[],
+        can_read: true,
+        can_write: false,
+        needs_table: false,
+    },
+    ConnectionType {
+        name: "sqlite",
+        required: &["path"],
+        optional: &["busy_timeout_ms"],
+        secrets: &[],
+        can_read: true,
+        can_write: true,
+        needs_table: true,
+    },
+];
+
+/// Returns the connector type called `name`.
+pub fn connection_type(name: &str) -> Option<&'static ConnectionType> {
+    CONNECTION_TYPES.iter().find(|kind| kind.name == name)
+}
+
+/// Returns the names of every known type, comma-separated.
+pub fn type_names() -> String {
+    CONNECTION_TYPES
+        .iter()
+        .map(|kind| kind.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

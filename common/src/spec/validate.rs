@@ -1,0 +1,345 @@
+//! Pure validation of a parsed [`JobSpec`]: every problem is collected, each with its field path
+//! and what is allowed.
+
+use super::connection_types::{connection_type, type_names};
+use super::{ConnectionConfig, InlineConnection, JobSpec};
+use crate::error::{SpecError, SpecErrors};
+use std::collections::{BTreeMap, HashSet};
+
+/// How the sink writes rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Plain inserts.
+    Insert,
+    /// Insert or update by `sink.keys`.
+    Upsert,
+    /// Empty the table once before the first shard, then insert.
+    Truncate,
+}
+
+impl WriteMode {
+    const NAMES: &'static str = "insert, upsert, truncate";
+
+    fn parse(text: &str) -> Option<WriteMode> {
+        match text {
+            "insert" => Some(WriteMode::Insert),
+            "upsert" => Some(WriteMode::Upsert),
+            "truncate" => Some(WriteMode::Truncate),
+            _ => None,
+        }
+    }
+}
+
+/// A spec that passed [`validate`]; the only form the coordinator turns into a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedJobSpec {
+    /// The spec, unchanged.
+    pub spec: JobSpec,
+    /// The parsed write mode.
+    pub write_mode: WriteMode,
+}
+
+/// Which end of the job a connection serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Read from.
+    Source,
+    /// Written to.
+    Sink,
+}
+
+impl Role {
+    fn path(self) -> &'static str {
+        match self {
+            Role::Source => "source",
+            Role::Sink => "sink",
+        }
+    }
+}
+
+/// Checks every value and cross-field rule of `spec`.
+///
+/// # Errors
+/// Every problem found, each naming its field path.
+pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
+    let mut errors = Vec::new();
+    check_endpoint(
+        Role::Source,
+        spec.source.datasource.as_deref(),
+        spec.source.connection.as_ref(),
+        spec.source.table.as_deref(),
+        &mut errors,
+    );
+    check_endpoint(
+        Role::Sink,
+        spec.sink.datasource.as_deref(),
+        spec.sink.connection.as_ref(),
+        spec.sink.table.as_deref(),
+        &mut errors,
+    );
+    check_column_list("source.columns", &spec.source.columns, &mut errors);
+    check_column_list("sink.columns", &spec.sink.columns, &mut errors);
+    check_column_list("sink.keys", &spec.sink.keys, &mut errors);
+    if !spec.source.columns.is_empty()
+        && !spec.sink.columns.is_empty()
+        && spec.source.columns.len() != spec.sink.columns.len()
+    {
+        errors.push(SpecError::new(
+            "sink.columns",
+            format!(
+                "has {} columns but source.columns has {}; columns are matched by position",
+                spec.sink.columns.len(),
+                spec.source.columns.len()
+            ),
+        ));
+    }
+    if let Some(split_pk) = &spec.source.split_pk {
+        if split_pk.trim().is_empty() {
+            errors.push(SpecError::new("source.split_pk", "must not be empty"));
+        }
+    }
+    let write_mode_text = spec.sink.write_mode.as_deref().unwrap_or("insert");
+    let write_mode = WriteMode::parse(write_mode_text);
+    if write_mode.is_none() {
+        errors.push(SpecError::new(
+            "sink.write_mode",
+            format!("\"{write_mode_text}\" is not one of {}", WriteMode::NAMES),
+        ));
+    }
+    if write_mode == Some(WriteMode::Upsert) && spec.sink.keys.is_empty() {
+        errors.push(SpecError::new(
+            "sink.keys",
+            "is required when sink.write_mode is upsert: list the key columns",
+        ));
+    }
+    check_range("settings.parallelism", u64::from(spec.settings.parallelism), 1, 1024, &mut errors);
+    check_range("settings.max_attempts", u64::from(spec.settings.max_attempts), 1, 100, &mut errors);
+    check_range("settings.shard_rows", spec.settings.shard_rows, 1000, u64::MAX, &mut errors);
+    check_range("settings.batch_rows", u64::from(spec.settings.batch_rows), 1, 1_000_000, &mut errors);
+    match (errors.is_empty(), write_mode) {
+        (true, Some(write_mode)) => Ok(ValidatedJobSpec { spec, write_mode }),
+        _ => Err(SpecErrors(errors)),
+    }
+}
+
+fn check_range(path: &str, value: u64, min: u64, max: u64, errors: &mut Vec<SpecError>) {
+    if value < min || value > max {
+        let allowed = if max == u64::MAX {
+            format!("at least {min}")
+        } else {
+            format!("from {min} to {max}")
+        };
+        errors.push(SpecError::new(path, format!("{value} is out of range: must be {allowed}")));
+    }
+}
+
+fn check_column_list(path: &str, columns: &[String], errors: &mut Vec<SpecError>) {
+    let mut seen = HashSet::new();
+    for (index, column) in columns.iter().enumerate() {
+        if column.trim().is_empty() {
+            errors.push(SpecError::new(format!("{path}[{index}]"), "must not be empty"));
+        } else if !seen.insert(column.as_str()) {
+            errors.push(SpecError::new(
+                format!("{path}[{index}]"),
+                format!("\"{column}\" is listed twice"),
+            ));
+        }
+    }
+}
+
+fn check_endpoint(
+    role: Role,
+    datasource: Option<&str>,
+    connection: Option<&InlineConnection>,
+    table: Option<&str>,
+    errors: &mut Vec<SpecError>,
+) {
+    let path = role.path();
+    match (datasource, connection) {
+        (Some(_), Some(_)) => errors.push(SpecError::new(
+            path,
+            "give either `datasource` (a name) or `connection` (inline), not both",
+        )),
+        (None, None) => errors.push(SpecError::new(
+            path,
+            "missing `datasource` (a data source name) or `connection` (e.g. {type: sqlite, path: ...})",
+        )),
+        (Some(name), None) => {
+            if !is_valid_name(name) {
+                errors.push(SpecError::new(
+                    format!("{path}.datasource"),
+                    format!("\"{name}\" is not a valid name: use letters, digits, `_` and `-`"),
+                ));
+            }
+        }
+        (None, Some(inline)) => match inline_connection_config(inline) {
+            Ok(config) => {
+                errors.extend(check_connection(&format!("{path}.connection"), role, &config));
+                check_table(role, &config, table, errors);
+            }
+            Err(mut problems) => {
+                for problem in &mut problems {
+                    problem.path = format!("{path}.connection.{}", problem.path);
+                }
+                errors.extend(problems);
+            }
+        },
+    }
+}
+
+/// Checks that `table` is given when the connection's type needs one.
+fn check_table(role: Role, config: &ConnectionConfig, table: Option<&str>, errors: &mut Vec<SpecError>) {
+    let Some(kind) = connection_type(&config.kind) else { return };
+    let missing = table.is_none_or(|name| name.trim().is_empty());
+    if kind.needs_table && missing {
+        errors.push(SpecError::new(
+            format!("{}.table", role.path()),
+            format!("is required for a {} connection", kind.name),
+        ));
+    }
+}
+
+/// Checks a resolved connection (inline or from a data source) against its type's declaration.
+pub fn check_connection(path: &str, role: Role, config: &ConnectionConfig) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    let Some(kind) = connection_type(&config.kind) else {
+        errors.push(SpecError::new(
+            format!("{path}.type"),
+            format!("\"{}\" is not one of {}", config.kind, type_names()),
+        ));
+        return errors;
+    };
+    if role == Role::Source && !kind.can_read {
+        errors.push(SpecError::new(format!("{path}.type"), format!("{} cannot be read from", kind.name)));
+    }
+    if role == Role::Sink && !kind.can_write {
+        errors.push(SpecError::new(
+            format!("{path}.type"),
+            format!("{} can only be a source, not a sink", kind.name),
+        ));
+    }
+    for name in config.options.keys().chain(config.secrets.keys()) {
+        if !kind.accepts(name) {
+            errors.push(SpecError::new(
+                format!("{path}.{name}"),
+                format!("is not an option of {}; options are: {}", kind.name, kind.option_list()),
+            ));
+        }
+    }
+    for required in kind.required {
+        let present = config.options.contains_key(*required) || config.secrets.contains_key(*required);
+        if !present {
+            errors.push(SpecError::new(
+                format!("{path}.{required}"),
+                format!("is required for a {} connection", kind.name),
+            ));
+        }
+    }
+    for numeric in ["rows", "seed", "port", "busy_timeout_ms"] {
+        if let Some(value) = config.options.get(numeric) {
+            if value.parse::<u64>().is_err() {
+                errors.push(SpecError::new(
+                    format!("{path}.{numeric}"),
+                    format!("\"{value}\" is not a non-negative integer"),
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// Turns an inline connection into a resolved one, splitting secret options apart.
+///
+/// # Errors
+/// One error per option that is not a scalar (paths relative to the connection).
+pub fn inline_connection_config(inline: &InlineConnection) -> Result<ConnectionConfig, Vec<SpecError>> {
+    let secret_names = connection_type(&inline.kind).map_or(&[][..], |kind| kind.secrets);
+    let mut options = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in &inline.options {
+        let text = match value {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            _ => {
+                errors.push(SpecError::new(name.clone(), "must be a string, number or boolean"));
+                continue;
+            }
+        };
+        if secret_names.contains(&name.as_str()) {
+            secrets.insert(name.clone(), text);
+        } else {
+            options.insert(name.clone(), text);
+        }
+    }
+    if errors.is_empty() {
+        Ok(ConnectionConfig { kind: inline.kind.clone(), options, secrets })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Returns whether `name` is a valid data source or workspace name.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{parse_job_spec, SpecFormat};
+
+    fn parse(text: &str) -> JobSpec {
+        parse_job_spec(text, SpecFormat::Yaml).expect("parses")
+    }
+
+    #[test]
+    fn bad_write_mode_says_what_is_allowed() {
+        let spec = parse("source: {connection: {type: generator, rows: 10}}\nsink: {connection: {type: sqlite, path: x.db}, table: t, write_mode: upsrt}\n");
+        let errors = validate(spec).expect_err("invalid");
+        assert_eq!(
+            errors.0[0].to_string(),
+            "sink.write_mode: \"upsrt\" is not one of insert, upsert, truncate"
+        );
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let spec = parse("source: {connection: {type: nosuch}}\nsink: {connection: {type: generator, rows: 1}}\nsettings: {parallelism: 0, batch_rows: 0}\n");
+        let errors = validate(spec).expect_err("invalid");
+        let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"source.connection.type"), "{paths:?}");
+        assert!(paths.contains(&"sink.connection.type"), "{paths:?}");
+        assert!(paths.contains(&"settings.parallelism"), "{paths:?}");
+        assert!(paths.contains(&"settings.batch_rows"), "{paths:?}");
+    }
+
+    #[test]
+    fn missing_table_and_option_are_named() {
+        let spec = parse("source: {connection: {type: sqlite}}\nsink: {connection: {type: sqlite, path: b.db, colour: red}, table: t}\n");
+        let errors = validate(spec).expect_err("invalid");
+        let text = errors.to_string();
+        assert!(text.contains("source.connection.path: is required"), "{text}");
+        assert!(text.contains("source.table: is required"), "{text}");
+        assert!(text.contains("sink.connection.colour: is not an option of sqlite"), "{text}");
+    }
+
+    #[test]
+    fn upsert_needs_keys_and_both_endpoints_needed() {
+        let spec = parse("source: {}\nsink: {connection: {type: sqlite, path: b.db}, table: t, write_mode: upsert}\n");
+        let errors = validate(spec).expect_err("invalid");
+        let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["source", "sink.keys"]);
+    }
+
+    #[test]
+    fn valid_spec_passes_with_defaults() {
+        let spec = parse("source: {datasource: src, table: events, split_pk: id}\nsink: {datasource: dst, table: events}\n");
+        let validated = validate(spec).expect("valid");
+        assert_eq!(validated.write_mode, WriteMode::Insert);
+        assert_eq!(validated.spec.settings.max_attempts, 3);
+    }
+}
