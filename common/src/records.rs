@@ -28,6 +28,20 @@ pub enum KeyRange {
     },
     /// `split_pk IS NULL`.
     Null,
+    /// `split_pk >= lo AND split_pk < hi` on a text or uuid key, compared in the source's order.
+    Text {
+        /// Inclusive lower bound.
+        lo: Option<String>,
+        /// Exclusive upper bound.
+        hi: Option<String>,
+    },
+    /// Physical pages `[lo, hi)` (PostgreSQL `ctid` blocks), for tables without a usable key.
+    Pages {
+        /// First page.
+        lo: u64,
+        /// Page after the last; `None` is the end of the table.
+        hi: Option<u64>,
+    },
 }
 
 impl fmt::Display for KeyRange {
@@ -39,6 +53,15 @@ impl fmt::Display for KeyRange {
                 let lower = lo.map_or("-inf".to_string(), |value| value.to_string());
                 let upper = hi.map_or("+inf".to_string(), |value| value.to_string());
                 write!(formatter, "[{lower}, {upper})")
+            }
+            KeyRange::Text { lo, hi } => {
+                let lower = lo.as_deref().map_or("-inf".to_string(), |value| format!("{value:?}"));
+                let upper = hi.as_deref().map_or("+inf".to_string(), |value| format!("{value:?}"));
+                write!(formatter, "[{lower}, {upper})")
+            }
+            KeyRange::Pages { lo, hi } => {
+                let upper = hi.map_or("end".to_string(), |value| value.to_string());
+                write!(formatter, "pages [{lo}, {upper})")
             }
         }
     }

@@ -72,9 +72,16 @@ pub struct SourceSpec {
     /// Extra filter, in the source's SQL dialect.
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
     pub where_clause: Option<String>,
-    /// Integer column used to split the table into key-range shards.
+    /// Column used to split the table into key-range shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_pk: Option<String>,
+    /// User-given split points of `split_pk` (numbers or strings): the planner uses them as
+    /// shard boundaries instead of reading MIN/MAX or statistics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split_bounds: Vec<serde_json::Value>,
+    /// An arbitrary query instead of `table`/`columns`/`where`/`split_pk`; runs as one shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// The sink side of a job.
@@ -123,6 +130,21 @@ pub struct Settings {
     pub shard_rows: u64,
     /// Rows per Arrow batch (1 to 1,000,000).
     pub batch_rows: u32,
+    /// When too many dirty records fail the job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_limit: Option<ErrorLimit>,
+}
+
+/// Dirty-record limit of a job. `record` is checked live and takes precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorLimit {
+    /// Fail the job as soon as more than this many records are dirty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
+    /// Fail the job at the end when more than this percentage of rows read were dirty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<f64>,
 }
 
 impl Default for Settings {
@@ -132,6 +154,7 @@ impl Default for Settings {
             max_attempts: 3,
             shard_rows: 250_000,
             batch_rows: 8192,
+            error_limit: None,
         }
     }
 }

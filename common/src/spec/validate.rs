@@ -63,11 +63,12 @@ impl Role {
 /// Every problem found, each naming its field path.
 pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
     let mut errors = Vec::new();
+    let source_table = if spec.source.query.is_some() { Some("(query)") } else { spec.source.table.as_deref() };
     check_endpoint(
         Role::Source,
         spec.source.datasource.as_deref(),
         spec.source.connection.as_ref(),
-        spec.source.table.as_deref(),
+        source_table,
         &mut errors,
     );
     check_endpoint(
@@ -92,6 +93,39 @@ pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
                 spec.source.columns.len()
             ),
         ));
+    }
+    if let Some(query) = &spec.source.query {
+        if query.trim().is_empty() {
+            errors.push(SpecError::new("source.query", "must not be empty"));
+        }
+        for (present, field) in [
+            (spec.source.table.is_some(), "source.table"),
+            (!spec.source.columns.is_empty(), "source.columns"),
+            (spec.source.where_clause.is_some(), "source.where"),
+            (spec.source.split_pk.is_some(), "source.split_pk"),
+        ] {
+            if present {
+                errors.push(SpecError::new(field, "cannot be combined with source.query (a query runs as one shard)"));
+            }
+        }
+    }
+    if !spec.source.split_bounds.is_empty() && spec.source.split_pk.is_none() {
+        errors.push(SpecError::new("source.split_bounds", "needs source.split_pk"));
+    }
+    for (index, bound) in spec.source.split_bounds.iter().enumerate() {
+        if !(bound.is_i64() || bound.is_string()) {
+            errors.push(SpecError::new(format!("source.split_bounds[{index}]"), "must be an integer or a string"));
+        }
+    }
+    if let Some(limit) = spec.settings.error_limit {
+        if let Some(percentage) = limit.percentage {
+            if !(0.0..=100.0).contains(&percentage) {
+                errors.push(SpecError::new(
+                    "settings.error_limit.percentage",
+                    format!("{percentage} is out of range: must be from 0 to 100"),
+                ));
+            }
+        }
     }
     if let Some(split_pk) = &spec.source.split_pk {
         if split_pk.trim().is_empty() {

@@ -1,0 +1,85 @@
+//! Errors of connectors.
+
+/// Result alias for connector operations.
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// A connector operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectorError {
+    /// The job's configuration does not fit the store (a user mistake; retrying won't help).
+    #[error("{field}: {message}")]
+    Config {
+        /// Field path, e.g. `source.columns`.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// This connector cannot do what was asked.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// A SQLite call failed.
+    #[error("sqlite {context}: {source}")]
+    Sqlite {
+        /// What was being done.
+        context: String,
+        /// The driver error.
+        source: rusqlite::Error,
+    },
+    /// An Arrow operation failed.
+    #[error("arrow {context}: {source}")]
+    Arrow {
+        /// What was being done.
+        context: String,
+        /// The Arrow error.
+        source: arrow_schema::ArrowError,
+    },
+    /// A value could not be converted between the store's type and Arrow.
+    #[error("column {column}: {message}")]
+    Conversion {
+        /// Column name.
+        column: String,
+        /// What could not be converted.
+        message: String,
+    },
+    /// The batch stream ended without its end marker: the reader failed or was cancelled.
+    #[error("input ended before the end of the shard (reader failed or shard cancelled)")]
+    Aborted,
+    /// A background task failed.
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+impl ConnectorError {
+    /// Returns a configuration error at `field`.
+    pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConnectorError::Config {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Returns a closure wrapping a SQLite error with `context`.
+    pub fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
+        let context = context.into();
+        move |source| ConnectorError::Sqlite { context, source }
+    }
+
+    /// Returns whether another attempt may succeed (a lock, a dropped connection), as opposed
+    /// to a problem with the job itself (a missing table, a bad column).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ConnectorError::Config { .. } | ConnectorError::Unsupported(_) => false,
+            ConnectorError::Conversion { .. } => false,
+            ConnectorError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy)
+                    | Some(rusqlite::ErrorCode::DatabaseLocked)
+                    | Some(rusqlite::ErrorCode::SystemIoFailure)
+                    | Some(rusqlite::ErrorCode::DiskFull)
+            ),
+            ConnectorError::Arrow { .. } => false,
+            ConnectorError::Aborted | ConnectorError::Task(_) => true,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Opens the connector a connection's `type` names.
+
+use crate::error::{ConnectorError, Result};
+use crate::generator::GeneratorSource;
+use crate::sqlite::{SqliteSink, SqliteSource};
+use crate::{Sink, Source};
+use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
+
+/// Returns the reader of a job's source.
+///
+/// # Errors
+/// [`ConnectorError::Unsupported`] for a type that cannot be read, or the connector's own
+/// configuration errors.
+pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Source>> {
+    let source = &spec.spec.source;
+    match connection.kind.as_str() {
+        "generator" => Ok(Box::new(GeneratorSource::new(&spec.spec, connection)?)),
+        "sqlite" => {
+            let table = source
+                .table
+                .as_deref()
+                .ok_or_else(|| ConnectorError::config("source.table", "is required for a sqlite source"))?;
+            Ok(Box::new(SqliteSource::new(
+                connection,
+                "source",
+                table,
+                source.columns.clone(),
+                source.where_clause.clone(),
+                source.split_pk.clone(),
+                spec.spec.settings.batch_rows as usize,
+            )?))
+        }
+        other => Err(ConnectorError::Unsupported(format!("reading from a {other} connection"))),
+    }
+}
+
+/// Returns the writer of a job's sink.
+///
+/// # Errors
+/// [`ConnectorError::Unsupported`] for a type that cannot be written, or the connector's own
+/// configuration errors.
+pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Sink>> {
+    match connection.kind.as_str() {
+        "sqlite" => Ok(Box::new(SqliteSink::new(&spec.spec, spec.write_mode, connection)?)),
+        other => Err(ConnectorError::Unsupported(format!("writing to a {other} connection"))),
+    }
+}
+
+/// Returns a reader of what a job wrote: the sink table's target columns (for comparing a
+/// copy with its source).
+///
+/// # Errors
+/// [`ConnectorError::Unsupported`] for a sink type that cannot be read back.
+pub fn open_sink_as_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Source>> {
+    let sink = &spec.spec.sink;
+    let columns = if !sink.columns.is_empty() {
+        sink.columns.clone()
+    } else {
+        spec.spec.source.columns.clone()
+    };
+    match connection.kind.as_str() {
+        "sqlite" => {
+            let table = sink
+                .table
+                .as_deref()
+                .ok_or_else(|| ConnectorError::config("sink.table", "is required for a sqlite sink"))?;
+            Ok(Box::new(SqliteSource::new(
+                connection,
+                "sink",
+                table,
+                columns,
+                None,
+                None,
+                spec.spec.settings.batch_rows as usize,
+            )?))
+        }
+        other => Err(ConnectorError::Unsupported(format!("reading back a {other} sink"))),
+    }
+}

@@ -1,0 +1,251 @@
+//! Writes shards into an SQLite table, each in one transaction with its commit marker.
+
+use super::types::{declared_type_for_arrow, sqlite_value};
+use super::{list_tables, quote_identifier, run_blocking, SqliteLocation, COMMIT_TABLE};
+use crate::channel::BatchReceiver;
+use crate::error::{ConnectorError, Result};
+use crate::{ShardIdentity, Sink, WriteOutcome};
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use rusqlite::{Connection, TransactionBehavior};
+use sluice_common::spec::{ConnectionConfig, JobSpec, WriteMode};
+
+/// Writes into one SQLite table.
+#[derive(Debug, Clone)]
+pub struct SqliteSink {
+    location: SqliteLocation,
+    table: String,
+    columns: Vec<String>,
+    keys: Vec<String>,
+    write_mode: WriteMode,
+    create_table: bool,
+    pre_sql: Vec<String>,
+    post_sql: Vec<String>,
+}
+
+impl SqliteSink {
+    /// Builds a writer from a job's sink side and its connection.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] when `path` or `table` is missing.
+    pub fn new(spec: &JobSpec, write_mode: WriteMode, connection: &ConnectionConfig) -> Result<Self> {
+        let table = spec
+            .sink
+            .table
+            .clone()
+            .ok_or_else(|| ConnectorError::config("sink.table", "is required for a sqlite sink"))?;
+        Ok(SqliteSink {
+            location: SqliteLocation::from_connection(connection, "sink")?,
+            table,
+            columns: spec.sink.columns.clone(),
+            keys: spec.sink.keys.clone(),
+            write_mode,
+            create_table: spec.sink.create_table,
+            pre_sql: spec.sink.pre_sql.clone(),
+            post_sql: spec.sink.post_sql.clone(),
+        })
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let connection = self.location.open(false)?;
+        // WAL lets readers (and the comparison after a job) run beside a writing shard.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(ConnectorError::sqlite("enable WAL"))?;
+        Ok(connection)
+    }
+
+    /// Returns the target column names for a batch schema.
+    fn target_columns(&self, schema: &SchemaRef) -> Result<Vec<String>> {
+        if self.columns.is_empty() {
+            return Ok(schema.fields().iter().map(|field| field.name().clone()).collect());
+        }
+        if self.columns.len() != schema.fields().len() {
+            return Err(ConnectorError::config(
+                "sink.columns",
+                format!(
+                    "has {} columns but the source produces {} ({}); columns are matched by position",
+                    self.columns.len(),
+                    schema.fields().len(),
+                    schema.fields().iter().map(|field| field.name().as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        Ok(self.columns.clone())
+    }
+
+    fn insert_sql(&self, columns: &[String]) -> String {
+        let column_list: Vec<String> = columns.iter().map(|name| quote_identifier(name)).collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|index| format!("?{index}")).collect();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote_identifier(&self.table),
+            column_list.join(", "),
+            placeholders.join(", ")
+        );
+        if self.write_mode == WriteMode::Upsert {
+            let key_list: Vec<String> = self.keys.iter().map(|name| quote_identifier(name)).collect();
+            let updates: Vec<String> = columns
+                .iter()
+                .filter(|name| !self.keys.contains(name))
+                .map(|name| format!("{0} = excluded.{0}", quote_identifier(name)))
+                .collect();
+            if updates.is_empty() {
+                sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", key_list.join(", ")));
+            } else {
+                sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", key_list.join(", "), updates.join(", ")));
+            }
+        }
+        sql
+    }
+
+    fn ensure_commit_table(connection: &Connection) -> Result<()> {
+        connection
+            .execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {COMMIT_TABLE} (\
+                 job_id TEXT NOT NULL, shard_id INTEGER NOT NULL, attempt INTEGER NOT NULL, \
+                 committed_at TEXT NOT NULL, PRIMARY KEY (job_id, shard_id))"
+            ))
+            .map_err(ConnectorError::sqlite("create commit-marker table"))
+    }
+
+    fn table_exists(&self, connection: &Connection) -> Result<bool> {
+        Ok(list_tables(connection)?.iter().any(|name| name == &self.table))
+    }
+
+    fn create_table_sql(&self, schema: &SchemaRef) -> Result<String> {
+        let columns = self.target_columns(schema)?;
+        let mut definitions = Vec::with_capacity(columns.len() + 1);
+        for (name, field) in columns.iter().zip(schema.fields()) {
+            definitions.push(format!("{} {}", quote_identifier(name), declared_type_for_arrow(name, field.data_type())?));
+        }
+        if !self.keys.is_empty() {
+            let key_list: Vec<String> = self.keys.iter().map(|name| quote_identifier(name)).collect();
+            definitions.push(format!("PRIMARY KEY ({})", key_list.join(", ")));
+        }
+        Ok(format!("CREATE TABLE IF NOT EXISTS {} ({})", quote_identifier(&self.table), definitions.join(", ")))
+    }
+}
+
+#[async_trait]
+impl Sink for SqliteSink {
+    async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
+        let sink = self.clone();
+        run_blocking(move || {
+            let connection = sink.open()?;
+            Self::ensure_commit_table(&connection)?;
+            if !sink.table_exists(&connection)? {
+                if !sink.create_table {
+                    return Err(ConnectorError::config(
+                        "sink.table",
+                        format!(
+                            "table \"{}\" does not exist in {}; create it, or set sink.create_table: true",
+                            sink.table, sink.location.path
+                        ),
+                    ));
+                }
+                connection
+                    .execute_batch(&sink.create_table_sql(&source_schema)?)
+                    .map_err(ConnectorError::sqlite(format!("create table {}", sink.table)))?;
+            }
+            if sink.write_mode == WriteMode::Truncate {
+                connection
+                    .execute_batch(&format!("DELETE FROM {}", quote_identifier(&sink.table)))
+                    .map_err(ConnectorError::sqlite(format!("truncate {}", sink.table)))?;
+            }
+            for (index, statement) in sink.pre_sql.iter().enumerate() {
+                connection
+                    .execute_batch(statement)
+                    .map_err(ConnectorError::sqlite(format!("sink.pre_sql[{index}]")))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn write_shard(&self, shard: &ShardIdentity, input: BatchReceiver) -> Result<WriteOutcome> {
+        let sink = self.clone();
+        let shard = shard.clone();
+        run_blocking(move || sink.write_shard_blocking(&shard, input)).await
+    }
+
+    async fn finalize(&self) -> Result<()> {
+        let sink = self.clone();
+        run_blocking(move || {
+            let connection = sink.open()?;
+            for (index, statement) in sink.post_sql.iter().enumerate() {
+                connection
+                    .execute_batch(statement)
+                    .map_err(ConnectorError::sqlite(format!("sink.post_sql[{index}]")))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl SqliteSink {
+    fn write_shard_blocking(&self, shard: &ShardIdentity, mut input: BatchReceiver) -> Result<WriteOutcome> {
+        let mut connection = self.open()?;
+        Self::ensure_commit_table(&connection)?;
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(ConnectorError::sqlite("begin shard transaction"))?;
+        let job_id = shard.job_id.as_str();
+        let shard_number = i64::from(shard.shard_id.0);
+        let already: bool = transaction
+            .query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM {COMMIT_TABLE} WHERE job_id = ?1 AND shard_id = ?2)"),
+                rusqlite::params![job_id, shard_number],
+                |row| row.get(0),
+            )
+            .map_err(ConnectorError::sqlite("check commit marker"))?;
+        if already {
+            // Dropping the transaction rolls it back; the reader sees the channel close.
+            return Ok(WriteOutcome::AlreadyCommitted);
+        }
+        let mut rows_written = 0u64;
+        {
+            let mut statement = None;
+            let mut columns: Vec<String> = Vec::new();
+            while let Some(batch) = input.blocking_next()? {
+                if statement.is_none() {
+                    columns = self.target_columns(&batch.schema())?;
+                    statement = Some(
+                        transaction
+                            .prepare(&self.insert_sql(&columns))
+                            .map_err(ConnectorError::sqlite(format!("prepare insert into {}", self.table)))?,
+                    );
+                }
+                let Some(insert) = statement.as_mut() else { break };
+                for row in 0..batch.num_rows() {
+                    for (index, column) in batch.columns().iter().enumerate() {
+                        let value = sqlite_value(column, row).map_err(|message| ConnectorError::Conversion {
+                            column: columns.get(index).cloned().unwrap_or_default(),
+                            message,
+                        })?;
+                        insert
+                            .raw_bind_parameter(index + 1, value)
+                            .map_err(ConnectorError::sqlite("bind value"))?;
+                    }
+                    insert.raw_execute().map_err(ConnectorError::sqlite(format!("insert into {}", self.table)))?;
+                }
+                rows_written += batch.num_rows() as u64;
+                input.record_written(&batch);
+            }
+        }
+        let marker = transaction.execute(
+            &format!("INSERT INTO {COMMIT_TABLE} (job_id, shard_id, attempt, committed_at) VALUES (?1, ?2, ?3, datetime('now'))"),
+            rusqlite::params![job_id, shard_number, i64::from(shard.attempt.0)],
+        );
+        match marker {
+            Ok(_) => {}
+            Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                return Ok(WriteOutcome::AlreadyCommitted);
+            }
+            Err(error) => return Err(ConnectorError::sqlite("insert commit marker")(error)),
+        }
+        transaction.commit().map_err(ConnectorError::sqlite("commit shard"))?;
+        Ok(WriteOutcome::Committed { rows: rows_written })
+    }
+}
