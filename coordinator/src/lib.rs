@@ -1,1 +1,83 @@
-//! placeholder
+//! The Sluice coordinator: the control plane.
+//!
+//! It serves the public API (jobs, data sources), the internal worker protocol, gRPC health and
+//! reflection, keeps its truth in a [`MetaStore`](sluice_common::meta::MetaStore), and hands
+//! shards to workers as they have free slots. It never connects to a user's data store:
+//! planning and finalisation run on workers too.
+
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod config;
+pub mod convert;
+pub mod engine;
+pub mod error;
+pub mod resolve;
+pub mod service;
+
+pub use config::CoordinatorConfig;
+pub use error::{CoordinatorError, Result};
+
+use sluice_common::meta::SharedMetaStore;
+use sluice_proto::v1::data_source_service_server::DataSourceServiceServer;
+use sluice_proto::v1::job_service_server::JobServiceServer;
+use sluice_proto::v1::worker_service_server::WorkerServiceServer;
+use std::future::Future;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Error starting or running the coordinator's server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The engine could not start (the metadata store could not be read).
+    #[error("coordinator could not start: {0}")]
+    Start(#[from] CoordinatorError),
+    /// The reflection service could not be built from the descriptors.
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the coordinator on an already bound `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// [`ServeError`] when the store cannot be loaded or the server fails.
+pub async fn serve(
+    listener: TcpListener,
+    store: SharedMetaStore,
+    config: CoordinatorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (engine_shutdown_sender, engine_shutdown) = tokio::sync::oneshot::channel::<()>();
+    let (engine, engine_task) = engine::start(store.clone(), config.clone(), async move {
+        let _ = engine_shutdown.await;
+    })
+    .await?;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<JobServiceServer<service::job::JobServiceImpl>>().await;
+    health_reporter.set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>().await;
+    health_reporter.set_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let local_address = listener.local_addr().ok();
+    tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, "coordinator serving");
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(engine.clone(), store.clone())))
+        .add_service(DataSourceServiceServer::new(service::datasource::DataSourceServiceImpl::new(store.clone())))
+        .add_service(WorkerServiceServer::new(service::worker::WorkerServiceImpl::new(engine, config)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    let _ = engine_shutdown_sender.send(());
+    let _ = engine_task.await;
+    result.map_err(ServeError::from)
+}

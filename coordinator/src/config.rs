@@ -1,0 +1,27 @@
+//! Coordinator settings.
+
+use std::time::Duration;
+
+/// How the coordinator runs.
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    /// Id reported to workers and in logs.
+    pub coordinator_id: String,
+    /// A worker silent for this long is declared dead and its shards are re-queued.
+    pub worker_timeout: Duration,
+    /// How often workers must send a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// How often running jobs' counters are written to the metadata store.
+    pub counter_flush_interval: Duration,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            coordinator_id: format!("coordinator-{}", std::process::id()),
+            worker_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(1),
+            counter_flush_interval: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors of the coordinator, and their mapping to gRPC status codes.
+
+use sluice_common::{MetaError, SpecErrors};
+
+/// Result alias of the coordinator.
+pub type Result<T, E = CoordinatorError> = std::result::Result<T, E>;
+
+/// A coordinator operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// The job spec is invalid (every problem listed).
+    #[error(transparent)]
+    InvalidSpec(#[from] SpecErrors),
+    /// A request field is invalid.
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        /// Field path in the request.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The named object does not exist.
+    #[error("{kind} \"{name}\" not found{hint}")]
+    NotFound {
+        /// Kind of object (`job`, `data source`).
+        kind: &'static str,
+        /// Its name or id.
+        name: String,
+        /// A hint such as the known names, starting with `; ` (or empty).
+        hint: String,
+    },
+    /// The object exists already.
+    #[error("{kind} \"{name}\" already exists")]
+    AlreadyExists {
+        /// Kind of object.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The request conflicts with the object's state (e.g. cancelling an ended job).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The metadata store failed.
+    #[error("metadata store: {0}")]
+    Meta(#[from] MetaError),
+    /// The coordinator is shutting down.
+    #[error("coordinator is shutting down")]
+    ShuttingDown,
+    /// A bug: an invariant did not hold.
+    #[error("internal error (please report this bug): {0}")]
+    Internal(String),
+}
+
+impl CoordinatorError {
+    /// Returns an invalid-argument error at `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        CoordinatorError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(error: CoordinatorError) -> Self {
+        let message = error.to_string();
+        match error {
+            CoordinatorError::InvalidSpec(_) | CoordinatorError::InvalidArgument { .. } => {
+                tonic::Status::invalid_argument(message)
+            }
+            CoordinatorError::NotFound { .. } => tonic::Status::not_found(message),
+            CoordinatorError::AlreadyExists { .. } => tonic::Status::already_exists(message),
+            CoordinatorError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
+            CoordinatorError::Meta(ref meta) if meta.is_retryable() => tonic::Status::unavailable(message),
+            CoordinatorError::Meta(_) | CoordinatorError::Internal(_) => tonic::Status::internal(message),
+            CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! `sluice.v1.JobService`.
+
+use crate::engine::{EngineHandle, Event};
+use crate::error::{CoordinatorError, Result};
+use crate::{convert, resolve};
+use sluice_common::ids::JobId;
+use sluice_common::meta::SharedMetaStore;
+use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
+use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+use sluice_proto::v1 as pb;
+use sluice_proto::v1::job_service_server::JobService;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+/// Serves the job API.
+pub struct JobServiceImpl {
+    engine: EngineHandle,
+    store: SharedMetaStore,
+}
+
+impl JobServiceImpl {
+    /// Returns the service over an engine and the metadata store.
+    pub fn new(engine: EngineHandle, store: SharedMetaStore) -> Self {
+        JobServiceImpl { engine, store }
+    }
+
+    async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<JobId> {
+        let workspace = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
+        let environment = non_empty_or(request.environment, sluice_common::DEFAULT_ENVIRONMENT);
+        if environment != "prod" && environment != "dev" {
+            return Err(CoordinatorError::invalid("environment", format!("\"{environment}\" is not one of prod, dev")));
+        }
+        let format = match pb::SpecFormat::try_from(request.format).unwrap_or(pb::SpecFormat::Unspecified) {
+            pb::SpecFormat::Json => SpecFormat::Json,
+            pb::SpecFormat::Yaml => SpecFormat::Yaml,
+            pb::SpecFormat::Unspecified => SpecFormat::Auto,
+        };
+        if request.spec.trim().is_empty() {
+            return Err(CoordinatorError::invalid("spec", "is empty: send a job spec document (JSON or YAML)"));
+        }
+        let spec = parse_job_spec(&request.spec, format)?;
+        let validated = validate(spec)?;
+        let (source_connection, sink_connection) = resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
+        let record = JobRecord {
+            v: RECORD_VERSION,
+            id: JobId::generate(),
+            workspace,
+            environment,
+            state: JobState::Planning,
+            error: None,
+            spec: validated.spec.clone(),
+            source_connection,
+            sink_connection,
+            created_at_ms: now_ms(),
+            started_at_ms: None,
+            finished_at_ms: None,
+            counters: Counters::default(),
+            estimated_rows: 0,
+            shard_count: 0,
+            retries: 0,
+        };
+        let job_id = record.id.clone();
+        let (reply, answer) = oneshot::channel();
+        self.engine
+            .send(Event::Submit { record: Box::new(record), validated: Box::new(validated), reply })
+            .await?;
+        answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
+        Ok(job_id)
+    }
+
+    fn view(&self, job_id: &str) -> Result<pb::Job> {
+        self.engine
+            .job(&JobId(job_id.to_string()))
+            .map(|view| view.job)
+            .ok_or_else(|| CoordinatorError::NotFound { kind: "job", name: job_id.to_string(), hint: String::new() })
+    }
+}
+
+fn non_empty_or(value: String, default: &str) -> String {
+    if value.trim().is_empty() {
+        default.to_string()
+    } else {
+        value
+    }
+}
+
+/// Stream type of `Watch`.
+pub type WatchStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::JobProgress, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl JobService for JobServiceImpl {
+    async fn submit(&self, request: Request<pb::SubmitJobRequest>) -> std::result::Result<Response<pb::SubmitJobResponse>, Status> {
+        let job_id = self.submit_job(request.into_inner()).await?;
+        Ok(Response::new(pb::SubmitJobResponse { job_id: job_id.to_string() }))
+    }
+
+    async fn get(&self, request: Request<pb::GetJobRequest>) -> std::result::Result<Response<pb::Job>, Status> {
+        let request = request.into_inner();
+        let mut job = self.view(&request.job_id)?;
+        if !request.include_shards {
+            job.shards.clear();
+        }
+        Ok(Response::new(job))
+    }
+
+    async fn list(&self, request: Request<pb::ListJobsRequest>) -> std::result::Result<Response<pb::ListJobsResponse>, Status> {
+        let request = request.into_inner();
+        let state_filter = convert::job_state_from_proto(pb::JobState::try_from(request.state).unwrap_or(pb::JobState::Unspecified));
+        let page_size = match request.page_size {
+            0 => 50,
+            size => size.min(1000),
+        } as usize;
+        let offset: usize = if request.page_token.is_empty() {
+            0
+        } else {
+            request
+                .page_token
+                .parse()
+                .map_err(|_| CoordinatorError::invalid("page_token", "is not a token returned by a previous List"))?
+        };
+        let matching: Vec<pb::Job> = self
+            .engine
+            .jobs()
+            .into_iter()
+            .map(|view| view.job)
+            .filter(|job| request.workspace.is_empty() || job.workspace == request.workspace)
+            .filter(|job| state_filter.is_none_or(|state| job.state == convert::job_state_to_proto(state) as i32))
+            .collect();
+        let jobs: Vec<pb::Job> = matching
+            .iter()
+            .skip(offset)
+            .take(page_size)
+            .cloned()
+            .map(|mut job| {
+                job.shards.clear();
+                job
+            })
+            .collect();
+        let next = offset + jobs.len();
+        let next_page_token = if next < matching.len() { next.to_string() } else { String::new() };
+        Ok(Response::new(pb::ListJobsResponse { jobs, next_page_token }))
+    }
+
+    async fn cancel(&self, request: Request<pb::CancelJobRequest>) -> std::result::Result<Response<pb::Job>, Status> {
+        let job_id = JobId(request.into_inner().job_id);
+        let (reply, answer) = oneshot::channel();
+        self.engine.send(Event::Cancel { job_id: job_id.clone(), reply }).await?;
+        answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
+        // The view is published right after the event is applied.
+        let mut changes = self.engine.changes();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let job = self.view(job_id.as_str())?;
+            if job.state == pb::JobState::Cancelled as i32 || Instant::now() > deadline {
+                return Ok(Response::new(job));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), changes.changed()).await;
+        }
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, request: Request<pb::WatchJobRequest>) -> std::result::Result<Response<Self::WatchStream>, Status> {
+        let job_id = JobId(request.into_inner().job_id);
+        self.view(job_id.as_str())?;
+        let engine = self.engine.clone();
+        let stream = async_stream_of_progress(engine, job_id);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// Streams a snapshot about once a second (and at every state change) until the job ends.
+fn async_stream_of_progress(engine: EngineHandle, job_id: JobId) -> impl Stream<Item = std::result::Result<pb::JobProgress, Status>> {
+    struct State {
+        engine: EngineHandle,
+        job_id: JobId,
+        changes: tokio::sync::watch::Receiver<u64>,
+        previous: Option<(Instant, u64, u64)>,
+        last_state: i32,
+        done: bool,
+        first: bool,
+    }
+    let changes = engine.changes();
+    let initial = State { engine, job_id, changes, previous: None, last_state: -1, done: false, first: true };
+    futures::stream::unfold(initial, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        if !state.first {
+            // Wake at the next second, or earlier on a state change.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+            loop {
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if remaining.is_zero() {
+                    break;
+                }
+                match tokio::time::timeout(remaining, state.changes.changed()).await {
+                    Ok(Ok(())) => {
+                        let current = state.engine.job(&state.job_id).map(|view| view.job.state);
+                        if current.is_some_and(|job_state| job_state != state.last_state) {
+                            break;
+                        }
+                    }
+                    Ok(Err(_)) => break,
+                    Err(_) => break,
+                }
+            }
+        }
+        state.first = false;
+        let Some(view) = state.engine.job(&state.job_id) else {
+            state.done = true;
+            return Some((Err(Status::not_found(format!("job \"{}\" not found", state.job_id))), state));
+        };
+        let counters = view.job.counters.unwrap_or_default();
+        let now = Instant::now();
+        let (rows_per_second, bytes_per_second) = match state.previous {
+            Some((at, rows, bytes)) => {
+                let seconds = now.duration_since(at).as_secs_f64().max(0.001);
+                (
+                    counters.rows_written.saturating_sub(rows) as f64 / seconds,
+                    counters.bytes_written.saturating_sub(bytes) as f64 / seconds,
+                )
+            }
+            None => (0.0, 0.0),
+        };
+        state.previous = Some((now, counters.rows_written, counters.bytes_written));
+        state.last_state = view.job.state;
+        let terminal = matches!(
+            pb::JobState::try_from(view.job.state),
+            Ok(pb::JobState::Succeeded | pb::JobState::Failed | pb::JobState::Cancelled)
+        );
+        state.done = terminal;
+        let mut job = view.job;
+        job.shards.clear();
+        let progress = pb::JobProgress { job: Some(job), rows_per_second, bytes_per_second, dirty_samples: view.dirty_samples };
+        Some((Ok(progress), state))
+    })
+}
