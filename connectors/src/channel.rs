@@ -19,6 +19,7 @@ pub struct ShardCounters {
     dirty_records: AtomicU64,
     current_key: Mutex<String>,
     dirty_samples: Mutex<Vec<DirtySample>>,
+    cancelled: std::sync::atomic::AtomicBool,
 }
 
 /// A dirty record as sampled to the coordinator.
@@ -45,6 +46,17 @@ impl ShardCounters {
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             dirty_records: self.dirty_records.load(Ordering::Relaxed),
         }
+    }
+
+    /// Asks reader and writer to stop: the next send or receive fails with
+    /// [`ConnectorError::Aborted`], so the writer rolls back instead of committing.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns whether the shard was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     /// Records a batch read.
@@ -139,6 +151,9 @@ impl BatchSender {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the writer has gone.
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
+        if self.counters.is_cancelled() {
+            return Err(ConnectorError::Aborted);
+        }
         self.count(&batch);
         self.sender
             .send(Message::Batch(batch))
@@ -151,6 +166,9 @@ impl BatchSender {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the writer has gone.
     pub fn blocking_send(&self, batch: RecordBatch) -> Result<()> {
+        if self.counters.is_cancelled() {
+            return Err(ConnectorError::Aborted);
+        }
         self.count(&batch);
         self.sender
             .blocking_send(Message::Batch(batch))
@@ -187,6 +205,9 @@ impl BatchReceiver {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the reader went away without the end marker.
     pub async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        if self.counters.is_cancelled() {
+            return Err(ConnectorError::Aborted);
+        }
         if self.finished {
             return Ok(None);
         }
@@ -205,6 +226,9 @@ impl BatchReceiver {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the reader went away without the end marker.
     pub fn blocking_next(&mut self) -> Result<Option<RecordBatch>> {
+        if self.counters.is_cancelled() {
+            return Err(ConnectorError::Aborted);
+        }
         if self.finished {
             return Ok(None);
         }
@@ -251,6 +275,16 @@ mod tests {
         assert_eq!(receiver.next().await.expect("batch").map(|b| b.num_rows()), Some(3));
         assert!(receiver.next().await.expect("end").is_none());
         assert_eq!(counters.snapshot().rows_read, 3);
+    }
+
+    #[tokio::test]
+    async fn cancel_aborts_both_ends() {
+        let counters = Arc::new(ShardCounters::default());
+        let (sender, mut receiver) = batch_channel(2, Arc::clone(&counters));
+        sender.send(batch()).await.expect("send");
+        counters.cancel();
+        assert!(matches!(sender.send(batch()).await, Err(ConnectorError::Aborted)));
+        assert!(matches!(receiver.next().await, Err(ConnectorError::Aborted)));
     }
 
     #[tokio::test]

@@ -1,0 +1,278 @@
+//! The worker's connection to the coordinator: register, receive work, report, reconnect.
+//!
+//! Results and task outcomes go through an outbox that outlives any one stream, so a result
+//! produced while the coordinator is unreachable is delivered after the reconnect (the
+//! coordinator fences it by attempt number if the shard was re-queued meanwhile).
+
+use crate::config::WorkerConfig;
+use crate::error::WorkerError;
+use crate::pipeline::{run_shard, ShardEnd, ShardWork};
+use crate::report::{self, Reporter};
+use crate::slots::Slots;
+use crate::tasks;
+use sluice_common::ids::{Attempt, JobId, ShardId};
+use sluice_proto::v1 as pb;
+use sluice_proto::v1::worker_service_client::WorkerServiceClient;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs the worker until `shutdown` resolves and its shards have drained.
+///
+/// On `shutdown` the worker takes no new shards, lets running ones finish for up to
+/// `drain_timeout` (then cancels them, rolling them back), delivers their results and returns.
+///
+/// # Errors
+/// [`WorkerError`] for an invalid configuration; connection problems are retried forever.
+pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+    if config.coordinators.is_empty() {
+        return Err(WorkerError::NoCoordinator);
+    }
+    if config.slots == 0 {
+        return Err(WorkerError::Config { field: "--slots".into(), message: "must be at least 1".into() });
+    }
+    let mut endpoints = Vec::with_capacity(config.coordinators.len());
+    for url in &config.coordinators {
+        let endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|error| WorkerError::BadAddress { url: url.clone(), message: error.to_string() })?
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+        endpoints.push(endpoint);
+    }
+    let (shutdown_sender, mut shutdown_receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = shutdown_sender.send(true);
+    });
+    metrics::gauge!("sluice_worker_slots_total").set(f64::from(config.slots));
+    let mut state = WorkerState {
+        config,
+        slots: Slots::default(),
+        outbox: mpsc::unbounded_channel(),
+        draining: false,
+        drain_deadline: None,
+    };
+    let mut backoff = Duration::from_millis(200);
+    let mut endpoint_index = 0usize;
+    loop {
+        let endpoint = &endpoints[endpoint_index % endpoints.len()];
+        endpoint_index += 1;
+        match endpoint.connect().await {
+            Ok(channel) => {
+                backoff = Duration::from_millis(200);
+                if state.session(channel, &mut shutdown_receiver).await == SessionEnd::Finished {
+                    return Ok(());
+                }
+            }
+            Err(error) => {
+                tracing::warn!(coordinator = %endpoint.uri(), error = %error, "cannot reach the coordinator; retrying");
+            }
+        }
+        if state.draining && state.slots.is_empty() {
+            tracing::info!("drained while disconnected; exiting");
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown_receiver.changed(), if !state.draining => state.start_draining(),
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SessionEnd {
+    /// The stream broke; reconnect.
+    Lost,
+    /// Drained; exit.
+    Finished,
+}
+
+struct WorkerState {
+    config: WorkerConfig,
+    slots: Slots,
+    outbox: (mpsc::UnboundedSender<pb::WorkerMessage>, mpsc::UnboundedReceiver<pb::WorkerMessage>),
+    draining: bool,
+    drain_deadline: Option<Instant>,
+}
+
+impl WorkerState {
+    fn start_draining(&mut self) {
+        if self.draining {
+            return;
+        }
+        self.draining = true;
+        self.drain_deadline = Some(Instant::now() + self.config.drain_timeout);
+        tracing::info!(running = self.slots.len(), drain_timeout_s = self.config.drain_timeout.as_secs(), "draining: taking no new shards");
+    }
+
+    async fn session(&mut self, channel: Channel, shutdown: &mut watch::Receiver<bool>) -> SessionEnd {
+        let (stream_sender, stream_receiver) = mpsc::channel::<pb::WorkerMessage>(1024);
+        let running = self
+            .slots
+            .snapshot()
+            .into_iter()
+            .map(|((job_id, shard_id, attempt), _)| pb::RunningShard { job_id: job_id.to_string(), shard_id: shard_id.0, attempt: attempt.0 })
+            .collect();
+        let register = pb::WorkerMessage {
+            body: Some(pb::worker_message::Body::Register(pb::Register {
+                worker_id: self.config.worker_id.to_string(),
+                resource_group: self.config.resource_group.clone(),
+                slots: self.config.slots,
+                version: sluice_common::VERSION.to_string(),
+                running,
+            })),
+        };
+        if stream_sender.send(register).await.is_err() {
+            return SessionEnd::Lost;
+        }
+        let mut client = WorkerServiceClient::new(channel);
+        let mut inbound = match client.session(ReceiverStream::new(stream_receiver)).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => {
+                tracing::warn!(error = %status.message(), "coordinator refused the worker stream");
+                return SessionEnd::Lost;
+            }
+        };
+        let mut reporter = Reporter::default();
+        let mut report_timer = tokio::time::interval(self.config.report_interval);
+        report_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = inbound.message() => match message {
+                    Ok(Some(message)) => {
+                        if let Some(body) = message.body {
+                            self.handle(body);
+                        }
+                    }
+                    Ok(None) => {
+                        tracing::warn!("coordinator closed the stream; reconnecting");
+                        return SessionEnd::Lost;
+                    }
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "lost the coordinator stream; reconnecting");
+                        return SessionEnd::Lost;
+                    }
+                },
+                Some(outgoing) = self.outbox.1.recv() => {
+                    if stream_sender.send(outgoing.clone()).await.is_err() {
+                        // Keep it for the next stream.
+                        let _ = self.outbox.0.send(outgoing);
+                        return SessionEnd::Lost;
+                    }
+                }
+                _ = report_timer.tick() => {
+                    for message in reporter.collect(&self.slots, self.config.slots, self.draining) {
+                        if stream_sender.try_send(message).is_err() {
+                            return SessionEnd::Lost;
+                        }
+                    }
+                    metrics::gauge!("sluice_worker_slots_busy").set(self.slots.len() as f64);
+                    if self.draining {
+                        if self.slots.is_empty() && self.outbox.1.is_empty() {
+                            tracing::info!("drained: every shard finished and reported; exiting");
+                            return SessionEnd::Finished;
+                        }
+                        if self.drain_deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                            tracing::warn!(running = self.slots.len(), "drain timeout reached: cancelling running shards");
+                            self.slots.cancel_all();
+                        }
+                    }
+                }
+                _ = shutdown.changed(), if !self.draining => {
+                    self.start_draining();
+                    let heartbeat = pb::WorkerMessage {
+                        body: Some(pb::worker_message::Body::Heartbeat(pb::Heartbeat {
+                            free_slots: 0,
+                            draining: true,
+                        })),
+                    };
+                    let _ = stream_sender.try_send(heartbeat);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, body: pb::coordinator_message::Body) {
+        use pb::coordinator_message::Body;
+        match body {
+            Body::Registered(registered) => {
+                tracing::info!(coordinator_id = %registered.coordinator_id, worker_id = %self.config.worker_id, slots = self.config.slots, "registered with the coordinator");
+            }
+            Body::Assign(assign) => self.start_shard(assign),
+            Body::Cancel(cancel) => {
+                let key = (JobId(cancel.job_id), ShardId(cancel.shard_id), Attempt(cancel.attempt));
+                if self.slots.cancel(&key) {
+                    tracing::info!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, "cancelling shard");
+                }
+            }
+            Body::Drain(_) => self.start_draining(),
+            Body::Plan(plan) => {
+                let Some(job) = plan.job else { return };
+                let outbox = self.outbox.0.clone();
+                tokio::spawn(async move {
+                    let result = tasks::plan(job).await;
+                    let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::PlanResult(result)) });
+                });
+            }
+            Body::Finalize(finalize) => {
+                let Some(job) = finalize.job else { return };
+                let outbox = self.outbox.0.clone();
+                tokio::spawn(async move {
+                    let result = tasks::finalize(job).await;
+                    let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::FinalizeResult(result)) });
+                });
+            }
+        }
+    }
+
+    fn start_shard(&mut self, assign: pb::AssignShard) {
+        let Some(job) = assign.job else { return };
+        let work = ShardWork {
+            job_id: JobId(job.job_id.clone()),
+            shard_id: ShardId(assign.shard_id),
+            attempt: Attempt(assign.attempt),
+            range: tasks::key_range_from_proto(assign.range.as_ref()),
+            spec_json: job.spec_json,
+            source_connection: tasks::connection_from_proto(job.source_connection.as_ref()),
+            sink_connection: tasks::connection_from_proto(job.sink_connection.as_ref()),
+        };
+        let key = (work.job_id.clone(), work.shard_id, work.attempt);
+        let counters = self.slots.start(key.clone());
+        let slots = self.slots.clone();
+        let outbox = self.outbox.0.clone();
+        let worker_id = self.config.worker_id.clone();
+        let channel_batches = self.config.channel_batches;
+        tokio::spawn(async move {
+            let (end, counters) = run_shard(work, worker_id, counters, channel_batches).await;
+            slots.finish(&key);
+            let (outcome, reason, retryable) = match end {
+                ShardEnd::Committed => (pb::ShardOutcome::Committed, String::new(), false),
+                ShardEnd::AlreadyCommitted => (pb::ShardOutcome::AlreadyCommitted, String::new(), false),
+                ShardEnd::Cancelled => (pb::ShardOutcome::Cancelled, "cancelled".to_string(), true),
+                ShardEnd::Failed { reason, retryable } => {
+                    tracing::warn!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, %reason, retryable, "shard failed");
+                    (pb::ShardOutcome::Failed, reason, retryable)
+                }
+            };
+            metrics::counter!("sluice_worker_shards_total", "outcome" => outcome.as_str_name()).increment(1);
+            let result = pb::ShardResult {
+                job_id: key.0.to_string(),
+                shard_id: key.1 .0,
+                attempt: key.2 .0,
+                outcome: outcome as i32,
+                reason,
+                retryable,
+                counters: Some(report::to_proto(counters)),
+            };
+            let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::Result(result)) });
+        });
+    }
+}

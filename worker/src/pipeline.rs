@@ -1,0 +1,130 @@
+//! Runs one shard attempt: reader -> bounded channel of Arrow batches -> writer, committed
+//! with the attempt's commit marker.
+
+use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
+use sluice_common::records::{Counters, KeyRange};
+use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec};
+use sluice_connectors::{batch_channel, open_sink, open_source, ConnectorError, ShardCounters, ShardIdentity, WriteOutcome};
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Everything a shard attempt needs.
+#[derive(Debug, Clone)]
+pub struct ShardWork {
+    /// Job id.
+    pub job_id: JobId,
+    /// Shard id.
+    pub shard_id: ShardId,
+    /// Attempt.
+    pub attempt: Attempt,
+    /// Key range.
+    pub range: KeyRange,
+    /// The job spec as JSON.
+    pub spec_json: String,
+    /// Source connection.
+    pub source_connection: ConnectionConfig,
+    /// Sink connection.
+    pub sink_connection: ConnectionConfig,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardEnd {
+    /// Committed.
+    Committed,
+    /// An earlier attempt had committed the shard.
+    AlreadyCommitted,
+    /// Cancelled and rolled back.
+    Cancelled,
+    /// Failed.
+    Failed {
+        /// The error chain.
+        reason: String,
+        /// Whether another attempt may succeed.
+        retryable: bool,
+    },
+}
+
+/// Parses and validates the spec a coordinator sent.
+///
+/// # Errors
+/// The validation problems as one message (the coordinator validated it already, so this only
+/// fails when versions disagree).
+pub fn spec_of(spec_json: &str) -> Result<ValidatedJobSpec, String> {
+    let spec = parse_job_spec(spec_json, SpecFormat::Json).map_err(|errors| errors.to_string())?;
+    validate(spec).map_err(|errors| errors.to_string())
+}
+
+/// Formats an error with its whole source chain.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn failed(error: &ConnectorError) -> ShardEnd {
+    ShardEnd::Failed { reason: error_chain(error), retryable: error.is_retryable() }
+}
+
+/// Runs one attempt to its end. Never panics on bad input: every problem becomes
+/// [`ShardEnd::Failed`].
+pub async fn run_shard(work: ShardWork, worker_id: WorkerId, counters: Arc<ShardCounters>, channel_batches: usize) -> (ShardEnd, Counters) {
+    let span = tracing::info_span!(
+        "shard",
+        job_id = %work.job_id,
+        shard_id = %work.shard_id,
+        attempt = %work.attempt,
+        worker_id = %worker_id,
+    );
+    let end = run_shard_inner(work, Arc::clone(&counters), channel_batches).instrument(span).await;
+    (end, counters.snapshot())
+}
+
+async fn run_shard_inner(work: ShardWork, counters: Arc<ShardCounters>, channel_batches: usize) -> ShardEnd {
+    let validated = match spec_of(&work.spec_json) {
+        Ok(validated) => validated,
+        Err(reason) => return ShardEnd::Failed { reason, retryable: false },
+    };
+    let source = match open_source(&validated, &work.source_connection) {
+        Ok(source) => source,
+        Err(error) => return failed(&error),
+    };
+    let sink = match open_sink(&validated, &work.sink_connection) {
+        Ok(sink) => sink,
+        Err(error) => return failed(&error),
+    };
+    tracing::debug!(range = %work.range, "shard starting");
+    let identity = ShardIdentity { job_id: work.job_id.clone(), shard_id: work.shard_id, attempt: work.attempt };
+    let (sender, receiver) = batch_channel(channel_batches, Arc::clone(&counters));
+    let range = work.range.clone();
+    let reader = async move {
+        source.read(&range, &sender).await?;
+        sender.finish().await
+    };
+    let writer = sink.write_shard(&identity, receiver);
+    let (read_result, write_result) = tokio::join!(reader, writer);
+    if counters.is_cancelled() && !matches!(write_result, Ok(WriteOutcome::Committed { .. }) | Ok(WriteOutcome::AlreadyCommitted)) {
+        return ShardEnd::Cancelled;
+    }
+    match (read_result, write_result) {
+        (_, Ok(WriteOutcome::Committed { rows })) => {
+            tracing::info!(rows, "shard committed");
+            ShardEnd::Committed
+        }
+        (_, Ok(WriteOutcome::AlreadyCommitted)) => {
+            tracing::info!("shard already committed by an earlier attempt; rolled back");
+            ShardEnd::AlreadyCommitted
+        }
+        // The writer only sees that its input was cut off; the reader knows why.
+        (Err(read_error), Err(ConnectorError::Aborted)) => failed(&read_error),
+        (_, Err(write_error)) => failed(&write_error),
+    }
+}

@@ -1,0 +1,79 @@
+//! The shard attempts a worker runs, with their live counters and cancellation.
+
+use sluice_common::ids::{Attempt, JobId, ShardId};
+use sluice_connectors::ShardCounters;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Identity of a running attempt.
+pub type AttemptKey = (JobId, ShardId, Attempt);
+
+/// One running shard attempt.
+#[derive(Clone)]
+pub struct RunningShard {
+    /// Live counters, read by the reporter.
+    pub counters: Arc<ShardCounters>,
+}
+
+/// Shared registry of running shard attempts.
+#[derive(Clone, Default)]
+pub struct Slots {
+    running: Arc<Mutex<HashMap<AttemptKey, RunningShard>>>,
+}
+
+impl Slots {
+    /// Registers a starting attempt and returns its counters.
+    pub fn start(&self, key: AttemptKey) -> Arc<ShardCounters> {
+        let counters = Arc::new(ShardCounters::default());
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(key, RunningShard { counters: Arc::clone(&counters) });
+        }
+        counters
+    }
+
+    /// Removes a finished attempt.
+    pub fn finish(&self, key: &AttemptKey) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(key);
+        }
+    }
+
+    /// Cancels an attempt (its writer rolls back); returns whether it was running.
+    pub fn cancel(&self, key: &AttemptKey) -> bool {
+        let Ok(running) = self.running.lock() else { return false };
+        match running.get(key) {
+            Some(shard) => {
+                shard.counters.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every running attempt.
+    pub fn cancel_all(&self) {
+        if let Ok(running) = self.running.lock() {
+            for shard in running.values() {
+                shard.counters.cancel();
+            }
+        }
+    }
+
+    /// Returns every running attempt with its counters.
+    pub fn snapshot(&self) -> Vec<(AttemptKey, RunningShard)> {
+        self.running
+            .lock()
+            .map(|running| running.iter().map(|(key, shard)| (key.clone(), shard.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Returns how many attempts run.
+    pub fn len(&self) -> usize {
+        self.running.lock().map(|running| running.len()).unwrap_or(0)
+    }
+
+    /// Returns whether nothing runs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
