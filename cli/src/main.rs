@@ -1,1 +1,34 @@
-fn main() {}
+//! `sluice`: the one binary. Cluster processes (`coordinator`, `worker`, `standalone`), the
+//! one-shot runner (`run`), and the client commands (`job`, `ds`, `compare`).
+
+mod cli;
+mod client;
+mod commands;
+mod output;
+mod progress;
+mod signals;
+mod spec_file;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let arguments = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::dispatch(arguments)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -159,8 +159,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn revoke_lease(&self, lease: LeaseId) -> MetaResult<()>;
 
     /// Watches every key starting with `prefix`.
-    async fn watch_prefix(&self, prefix: &str, start_revision: Option<i64>)
-        -> MetaResult<WatchStream>;
+    async fn watch_prefix(
+        &self,
+        prefix: &str,
+        start_revision: Option<i64>,
+    ) -> MetaResult<WatchStream>;
 
     /// Returns a one-line description for logs (never includes credentials).
     fn describe(&self) -> String;

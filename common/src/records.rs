@@ -55,8 +55,12 @@ impl fmt::Display for KeyRange {
                 write!(formatter, "[{lower}, {upper})")
             }
             KeyRange::Text { lo, hi } => {
-                let lower = lo.as_deref().map_or("-inf".to_string(), |value| format!("{value:?}"));
-                let upper = hi.as_deref().map_or("+inf".to_string(), |value| format!("{value:?}"));
+                let lower = lo
+                    .as_deref()
+                    .map_or("-inf".to_string(), |value| format!("{value:?}"));
+                let upper = hi
+                    .as_deref()
+                    .map_or("+inf".to_string(), |value| format!("{value:?}"));
                 write!(formatter, "[{lower}, {upper})")
             }
             KeyRange::Pages { lo, hi } => {
@@ -116,7 +120,10 @@ pub enum JobState {
 impl JobState {
     /// Returns whether the job has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 
     /// Every state, in lifecycle order.
@@ -331,7 +338,10 @@ pub async fn put_record<T: Serialize + Sync>(
     key: &str,
     record: &T,
 ) -> Result<i64, MetaError> {
-    match store.put(key, encode(record), Precondition::None, None).await? {
+    match store
+        .put(key, encode(record), Precondition::None, None)
+        .await?
+    {
         PutOutcome::Written { revision } => Ok(revision),
         PutOutcome::Conflict { .. } => Ok(0),
     }
@@ -348,16 +358,28 @@ mod tests {
 
     #[test]
     fn key_range_json_is_stable() {
-        let range = KeyRange::Int { lo: Some(1), hi: None };
+        let range = KeyRange::Int {
+            lo: Some(1),
+            hi: None,
+        };
         let json = serde_json::to_string(&range).expect("json");
         assert_eq!(json, r#"{"kind":"int","lo":1,"hi":null}"#);
-        assert_eq!(serde_json::from_str::<KeyRange>(&json).expect("parse"), range);
+        assert_eq!(
+            serde_json::from_str::<KeyRange>(&json).expect("parse"),
+            range
+        );
         assert_eq!(range.to_string(), "[1, +inf)");
     }
 
     #[test]
     fn counters_add_field_wise() {
-        let one = Counters { rows_read: 1, bytes_read: 2, rows_written: 3, bytes_written: 4, dirty_records: 5 };
+        let one = Counters {
+            rows_read: 1,
+            bytes_read: 2,
+            rows_written: 3,
+            bytes_written: 4,
+            dirty_records: 5,
+        };
         let sum = one.plus(one);
         assert_eq!(sum.rows_written, 6);
         assert_eq!(sum.dirty_records, 10);

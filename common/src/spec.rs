@@ -187,8 +187,7 @@ pub struct ConnectionConfig {
 
 impl fmt::Debug for ConnectionConfig {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let masked: BTreeMap<&String, &str> =
-            self.secrets.keys().map(|key| (key, "***")).collect();
+        let masked: BTreeMap<&String, &str> = self.secrets.keys().map(|key| (key, "***")).collect();
         formatter
             .debug_struct("ConnectionConfig")
             .field("kind", &self.kind)
@@ -218,13 +217,15 @@ pub fn parse_job_spec(text: &str, format: SpecFormat) -> Result<JobSpec, SpecErr
     let result = match resolved_format {
         SpecFormat::Json => {
             let mut deserializer = serde_json::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(&mut deserializer)
-                .map_err(|error| path_error(error.path().to_string(), error.into_inner().to_string()))
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                path_error(error.path().to_string(), error.into_inner().to_string())
+            })
         }
         _ => {
             let deserializer = serde_yaml_ng::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(deserializer)
-                .map_err(|error| path_error(error.path().to_string(), error.into_inner().to_string()))
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                path_error(error.path().to_string(), error.into_inner().to_string())
+            })
         }
     };
     result.map_err(SpecErrors::from)
@@ -257,7 +258,10 @@ mod tests {
 
     #[test]
     fn connection_debug_masks_secrets() {
-        let mut config = ConnectionConfig { kind: "postgresql".into(), ..Default::default() };
+        let mut config = ConnectionConfig {
+            kind: "postgresql".into(),
+            ..Default::default()
+        };
         config.secrets.insert("password".into(), "hunter2".into());
         let text = format!("{config:?}");
         assert!(!text.contains("hunter2"));

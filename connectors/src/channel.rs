@@ -130,7 +130,10 @@ pub struct BatchReceiver {
 }
 
 /// Returns a channel holding at most `capacity` batches, counting into `counters`.
-pub fn batch_channel(capacity: usize, counters: Arc<ShardCounters>) -> (BatchSender, BatchReceiver) {
+pub fn batch_channel(
+    capacity: usize,
+    counters: Arc<ShardCounters>,
+) -> (BatchSender, BatchReceiver) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));
     (
         BatchSender {
@@ -272,7 +275,10 @@ mod tests {
         let (sender, mut receiver) = batch_channel(2, Arc::clone(&counters));
         sender.send(batch()).await.expect("send");
         sender.finish().await.expect("finish");
-        assert_eq!(receiver.next().await.expect("batch").map(|b| b.num_rows()), Some(3));
+        assert_eq!(
+            receiver.next().await.expect("batch").map(|b| b.num_rows()),
+            Some(3)
+        );
         assert!(receiver.next().await.expect("end").is_none());
         assert_eq!(counters.snapshot().rows_read, 3);
     }
@@ -283,8 +289,14 @@ mod tests {
         let (sender, mut receiver) = batch_channel(2, Arc::clone(&counters));
         sender.send(batch()).await.expect("send");
         counters.cancel();
-        assert!(matches!(sender.send(batch()).await, Err(ConnectorError::Aborted)));
-        assert!(matches!(receiver.next().await, Err(ConnectorError::Aborted)));
+        assert!(matches!(
+            sender.send(batch()).await,
+            Err(ConnectorError::Aborted)
+        ));
+        assert!(matches!(
+            receiver.next().await,
+            Err(ConnectorError::Aborted)
+        ));
     }
 
     #[tokio::test]
@@ -293,6 +305,9 @@ mod tests {
         sender.send(batch()).await.expect("send");
         drop(sender);
         assert!(receiver.next().await.expect("batch").is_some());
-        assert!(matches!(receiver.next().await, Err(ConnectorError::Aborted)));
+        assert!(matches!(
+            receiver.next().await,
+            Err(ConnectorError::Aborted)
+        ));
     }
 }

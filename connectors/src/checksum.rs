@@ -113,13 +113,31 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
         DataType::Boolean => {
             hasher.update(&[TAG_BOOL, u8::from(column.as_boolean().value(row))]);
         }
-        DataType::Int8 => hash_int(hasher, i64::from(column.as_primitive::<Int8Type>().value(row))),
-        DataType::Int16 => hash_int(hasher, i64::from(column.as_primitive::<Int16Type>().value(row))),
-        DataType::Int32 => hash_int(hasher, i64::from(column.as_primitive::<Int32Type>().value(row))),
+        DataType::Int8 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<Int8Type>().value(row)),
+        ),
+        DataType::Int16 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<Int16Type>().value(row)),
+        ),
+        DataType::Int32 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<Int32Type>().value(row)),
+        ),
         DataType::Int64 => hash_int(hasher, column.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => hash_int(hasher, i64::from(column.as_primitive::<UInt8Type>().value(row))),
-        DataType::UInt16 => hash_int(hasher, i64::from(column.as_primitive::<UInt16Type>().value(row))),
-        DataType::UInt32 => hash_int(hasher, i64::from(column.as_primitive::<UInt32Type>().value(row))),
+        DataType::UInt8 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<UInt8Type>().value(row)),
+        ),
+        DataType::UInt16 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<UInt16Type>().value(row)),
+        ),
+        DataType::UInt32 => hash_int(
+            hasher,
+            i64::from(column.as_primitive::<UInt32Type>().value(row)),
+        ),
         DataType::UInt64 => {
             let value = column.as_primitive::<UInt64Type>().value(row);
             match i64::try_from(value) {
@@ -140,20 +158,40 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
             hasher.update(&[TAG_FLOAT]);
             hasher.update(&value.to_bits().to_le_bytes());
         }
-        DataType::Utf8 => hash_bytes(hasher, TAG_TEXT, column.as_string::<i32>().value(row).as_bytes()),
-        DataType::LargeUtf8 => hash_bytes(hasher, TAG_TEXT, column.as_string::<i64>().value(row).as_bytes()),
+        DataType::Utf8 => hash_bytes(
+            hasher,
+            TAG_TEXT,
+            column.as_string::<i32>().value(row).as_bytes(),
+        ),
+        DataType::LargeUtf8 => hash_bytes(
+            hasher,
+            TAG_TEXT,
+            column.as_string::<i64>().value(row).as_bytes(),
+        ),
         DataType::Binary => hash_bytes(hasher, TAG_BYTES, column.as_binary::<i32>().value(row)),
-        DataType::LargeBinary => hash_bytes(hasher, TAG_BYTES, column.as_binary::<i64>().value(row)),
+        DataType::LargeBinary => {
+            hash_bytes(hasher, TAG_BYTES, column.as_binary::<i64>().value(row))
+        }
         DataType::Date32 => {
             hasher.update(&[TAG_DATE]);
             hasher.update(&column.as_primitive::<Date32Type>().value(row).to_le_bytes());
         }
         DataType::Timestamp(unit, _) => {
             let micros = match unit {
-                TimeUnit::Second => column.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1_000_000),
-                TimeUnit::Millisecond => column.as_primitive::<TimestampMillisecondType>().value(row).saturating_mul(1_000),
-                TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
-                TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1_000,
+                TimeUnit::Second => column
+                    .as_primitive::<TimestampSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => column
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1_000),
+                TimeUnit::Microsecond => {
+                    column.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
+                TimeUnit::Nanosecond => {
+                    column.as_primitive::<TimestampNanosecondType>().value(row) / 1_000
+                }
             };
             hasher.update(&[TAG_TIMESTAMP]);
             hasher.update(&micros.to_le_bytes());
@@ -186,19 +224,33 @@ mod tests {
     #[test]
     fn row_order_does_not_matter_but_values_do() {
         let mut forward = TableDigest::default();
-        forward.add_batch(&batch_of(vec![1, 2], vec![Some("a"), None])).expect("digest");
+        forward
+            .add_batch(&batch_of(vec![1, 2], vec![Some("a"), None]))
+            .expect("digest");
         let mut backward = TableDigest::default();
-        backward.add_batch(&batch_of(vec![2, 1], vec![None, Some("a")])).expect("digest");
+        backward
+            .add_batch(&batch_of(vec![2, 1], vec![None, Some("a")]))
+            .expect("digest");
         assert_eq!(forward, backward);
         let mut changed = TableDigest::default();
-        changed.add_batch(&batch_of(vec![1, 2], vec![Some("a"), Some("")])).expect("digest");
+        changed
+            .add_batch(&batch_of(vec![1, 2], vec![Some("a"), Some("")]))
+            .expect("digest");
         assert_ne!(forward, changed, "NULL and empty string must differ");
     }
 
     #[test]
     fn integer_width_does_not_matter() {
-        let narrow = RecordBatch::try_from_iter([("v", Arc::new(Int32Array::from(vec![7, -1])) as ArrayRef)]).expect("batch");
-        let wide = RecordBatch::try_from_iter([("v", Arc::new(Int64Array::from(vec![7, -1])) as ArrayRef)]).expect("batch");
+        let narrow = RecordBatch::try_from_iter([(
+            "v",
+            Arc::new(Int32Array::from(vec![7, -1])) as ArrayRef,
+        )])
+        .expect("batch");
+        let wide = RecordBatch::try_from_iter([(
+            "v",
+            Arc::new(Int64Array::from(vec![7, -1])) as ArrayRef,
+        )])
+        .expect("batch");
         let mut first = TableDigest::default();
         first.add_batch(&narrow).expect("digest");
         let mut second = TableDigest::default();
@@ -209,9 +261,41 @@ mod tests {
     #[test]
     fn duplicates_change_the_digest() {
         let mut once = TableDigest::default();
-        once.add_batch(&batch_of(vec![1], vec![Some("a")])).expect("digest");
+        once.add_batch(&batch_of(vec![1], vec![Some("a")]))
+            .expect("digest");
         let twice = once.merge(once);
         assert_ne!(once, twice);
         assert_eq!(twice.rows, 2);
+    }
+}
+
+/// Reads every row of `range` from `source` and returns their digest.
+///
+/// # Errors
+/// The source's read error, or [`ConnectorError::Unsupported`] for a column type without a
+/// canonical encoding.
+pub async fn digest_source(
+    source: &dyn crate::Source,
+    range: &sluice_common::records::KeyRange,
+) -> Result<TableDigest> {
+    let counters = std::sync::Arc::new(crate::ShardCounters::default());
+    let (sender, mut receiver) = crate::batch_channel(4, counters);
+    let reader = async move {
+        source.read(range, &sender).await?;
+        sender.finish().await
+    };
+    let digester = async move {
+        let mut digest = TableDigest::default();
+        while let Some(batch) = receiver.next().await? {
+            digest.add_batch(&batch)?;
+        }
+        Ok::<TableDigest, ConnectorError>(digest)
+    };
+    let (read_result, digest_result) = tokio::join!(reader, digester);
+    match (read_result, digest_result) {
+        (Err(read_error), Err(ConnectorError::Aborted)) => Err(read_error),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error),
+        (Ok(()), Ok(digest)) => Ok(digest),
     }
 }

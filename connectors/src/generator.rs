@@ -23,13 +23,27 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// Names of every generated column, in order.
-pub const COLUMNS: [&str; 7] = ["id", "name", "amount", "quantity", "active", "created_at", "note"];
+pub const COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "amount",
+    "quantity",
+    "active",
+    "created_at",
+    "note",
+];
 
 /// 2020-01-01T00:00:00Z in microseconds.
 const BASE_MICROS: i64 = 1_577_836_800_000_000;
 /// About five years in microseconds.
 const SPAN_MICROS: u64 = 5 * 365 * 24 * 3600 * 1_000_000;
-const NOTES: [&str; 5] = ["plain ascii", "café au lait", "数据集成", "emoji 🚀 rocket", "tab\tand \"quotes\""];
+const NOTES: [&str; 5] = [
+    "plain ascii",
+    "café au lait",
+    "数据集成",
+    "emoji 🚀 rocket",
+    "tab\tand \"quotes\"",
+];
 
 /// Reads synthetic rows.
 #[derive(Debug, Clone)]
@@ -78,12 +92,18 @@ impl GeneratorSource {
         } else {
             let mut indexes = Vec::with_capacity(spec.source.columns.len());
             for (position, column) in spec.source.columns.iter().enumerate() {
-                let index = COLUMNS.iter().position(|name| name == column).ok_or_else(|| {
-                    ConnectorError::config(
-                        format!("source.columns[{position}]"),
-                        format!("\"{column}\" is not a generator column; columns are: {}", COLUMNS.join(", ")),
-                    )
-                })?;
+                let index = COLUMNS
+                    .iter()
+                    .position(|name| name == column)
+                    .ok_or_else(|| {
+                        ConnectorError::config(
+                            format!("source.columns[{position}]"),
+                            format!(
+                                "\"{column}\" is not a generator column; columns are: {}",
+                                COLUMNS.join(", ")
+                            ),
+                        )
+                    })?;
                 indexes.push(index);
             }
             indexes
@@ -116,7 +136,10 @@ impl GeneratorSource {
     fn projected_schema(&self) -> Result<SchemaRef> {
         let projected = Self::full_schema()
             .project(&self.projection)
-            .map_err(|source| ConnectorError::Arrow { context: "project schema".into(), source })?;
+            .map_err(|source| ConnectorError::Arrow {
+                context: "project schema".into(),
+                source,
+            })?;
         Ok(Arc::new(projected))
     }
 
@@ -144,13 +167,18 @@ impl GeneratorSource {
             amounts.append_value((hash >> 8) as f64 % 1_000_000.0 / 100.0);
             quantities.append_value(i32::try_from((hash >> 20) % 1000).unwrap_or(0) - 100);
             actives.append_value(hash & 1 == 1);
-            created.append_value(BASE_MICROS + i64::try_from((hash >> 3) % SPAN_MICROS).unwrap_or(0));
+            created
+                .append_value(BASE_MICROS + i64::try_from((hash >> 3) % SPAN_MICROS).unwrap_or(0));
             match id % 7 {
                 0 => notes.append_null(),
                 3 if id % 2 == 1 => notes.append_value(""),
                 _ => {
                     text.clear();
-                    let _ = write!(text, "{} #{id}", NOTES[(hash % NOTES.len() as u64) as usize]);
+                    let _ = write!(
+                        text,
+                        "{} #{id}",
+                        NOTES[(hash % NOTES.len() as u64) as usize]
+                    );
                     notes.append_value(&text);
                 }
             }
@@ -164,9 +192,17 @@ impl GeneratorSource {
             Arc::new(created.finish()),
             Arc::new(notes.finish()),
         ];
-        let columns: Vec<ArrayRef> = self.projection.iter().map(|index| Arc::clone(&all[*index])).collect();
-        RecordBatch::try_new(self.projected_schema()?, columns)
-            .map_err(|source| ConnectorError::Arrow { context: "assemble generated batch".into(), source })
+        let columns: Vec<ArrayRef> = self
+            .projection
+            .iter()
+            .map(|index| Arc::clone(&all[*index]))
+            .collect();
+        RecordBatch::try_new(self.projected_schema()?, columns).map_err(|source| {
+            ConnectorError::Arrow {
+                context: "assemble generated batch".into(),
+                source,
+            }
+        })
     }
 
     /// Returns the ids `[start, end)` a key range covers, clipped to the generated rows.
@@ -205,15 +241,26 @@ impl Source for GeneratorSource {
         let mut start = 0;
         while start < self.rows || ranges.is_empty() {
             let end = (start + step).min(self.rows);
-            let lo = if start == 0 { None } else { i64::try_from(start).ok() };
-            let hi = if end >= self.rows { None } else { i64::try_from(end).ok() };
+            let lo = if start == 0 {
+                None
+            } else {
+                i64::try_from(start).ok()
+            };
+            let hi = if end >= self.rows {
+                None
+            } else {
+                i64::try_from(end).ok()
+            };
             ranges.push(KeyRange::Int { lo, hi });
             if end >= self.rows {
                 break;
             }
             start = end;
         }
-        Ok(PlanOutput { ranges, estimated_rows: self.rows })
+        Ok(PlanOutput {
+            ranges,
+            estimated_rows: self.rows,
+        })
     }
 
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
@@ -223,7 +270,9 @@ impl Source for GeneratorSource {
             let batch_end = (position + self.batch_rows as u64).min(end);
             let batch = self.batch(position, batch_end)?;
             output.send(batch).await?;
-            output.counters().set_current_key((batch_end - 1).to_string());
+            output
+                .counters()
+                .set_current_key((batch_end - 1).to_string());
             position = batch_end;
         }
         Ok(())
@@ -272,7 +321,13 @@ mod tests {
     #[tokio::test]
     async fn shards_cover_every_row_exactly_once() {
         let source = generator(10_007);
-        let plan = source.plan(&PlanRequest { parallelism: 2, shard_rows: 1000 }).await.expect("plan");
+        let plan = source
+            .plan(&PlanRequest {
+                parallelism: 2,
+                shard_rows: 1000,
+            })
+            .await
+            .expect("plan");
         assert_eq!(plan.ranges.len(), 11);
         let mut combined = TableDigest::default();
         for range in &plan.ranges {

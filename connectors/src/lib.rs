@@ -107,7 +107,11 @@ pub trait Sink: Send + Sync {
     /// Must commit or roll back before returning. Returns
     /// [`WriteOutcome::AlreadyCommitted`] (after rolling back) when a marker for
     /// `(job, shard)` exists already, and rolls back when `input` ends without its end marker.
-    async fn write_shard(&self, shard: &ShardIdentity, input: BatchReceiver) -> Result<WriteOutcome>;
+    async fn write_shard(
+        &self,
+        shard: &ShardIdentity,
+        input: BatchReceiver,
+    ) -> Result<WriteOutcome>;
 
     /// Runs once per job after every shard committed: `post_sql`.
     async fn finalize(&self) -> Result<()>;

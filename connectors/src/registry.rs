@@ -11,15 +11,17 @@ use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 /// # Errors
 /// [`ConnectorError::Unsupported`] for a type that cannot be read, or the connector's own
 /// configuration errors.
-pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Source>> {
+pub fn open_source(
+    spec: &ValidatedJobSpec,
+    connection: &ConnectionConfig,
+) -> Result<Box<dyn Source>> {
     let source = &spec.spec.source;
     match connection.kind.as_str() {
         "generator" => Ok(Box::new(GeneratorSource::new(&spec.spec, connection)?)),
         "sqlite" => {
-            let table = source
-                .table
-                .as_deref()
-                .ok_or_else(|| ConnectorError::config("source.table", "is required for a sqlite source"))?;
+            let table = source.table.as_deref().ok_or_else(|| {
+                ConnectorError::config("source.table", "is required for a sqlite source")
+            })?;
             Ok(Box::new(SqliteSource::new(
                 connection,
                 "source",
@@ -30,7 +32,9 @@ pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Re
                 spec.spec.settings.batch_rows as usize,
             )?))
         }
-        other => Err(ConnectorError::Unsupported(format!("reading from a {other} connection"))),
+        other => Err(ConnectorError::Unsupported(format!(
+            "reading from a {other} connection"
+        ))),
     }
 }
 
@@ -41,8 +45,14 @@ pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Re
 /// configuration errors.
 pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Sink>> {
     match connection.kind.as_str() {
-        "sqlite" => Ok(Box::new(SqliteSink::new(&spec.spec, spec.write_mode, connection)?)),
-        other => Err(ConnectorError::Unsupported(format!("writing to a {other} connection"))),
+        "sqlite" => Ok(Box::new(SqliteSink::new(
+            &spec.spec,
+            spec.write_mode,
+            connection,
+        )?)),
+        other => Err(ConnectorError::Unsupported(format!(
+            "writing to a {other} connection"
+        ))),
     }
 }
 
@@ -51,7 +61,10 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
 ///
 /// # Errors
 /// [`ConnectorError::Unsupported`] for a sink type that cannot be read back.
-pub fn open_sink_as_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Source>> {
+pub fn open_sink_as_source(
+    spec: &ValidatedJobSpec,
+    connection: &ConnectionConfig,
+) -> Result<Box<dyn Source>> {
     let sink = &spec.spec.sink;
     let columns = if !sink.columns.is_empty() {
         sink.columns.clone()
@@ -60,10 +73,9 @@ pub fn open_sink_as_source(spec: &ValidatedJobSpec, connection: &ConnectionConfi
     };
     match connection.kind.as_str() {
         "sqlite" => {
-            let table = sink
-                .table
-                .as_deref()
-                .ok_or_else(|| ConnectorError::config("sink.table", "is required for a sqlite sink"))?;
+            let table = sink.table.as_deref().ok_or_else(|| {
+                ConnectorError::config("sink.table", "is required for a sqlite sink")
+            })?;
             Ok(Box::new(SqliteSource::new(
                 connection,
                 "sink",
@@ -74,6 +86,8 @@ pub fn open_sink_as_source(spec: &ValidatedJobSpec, connection: &ConnectionConfi
                 spec.spec.settings.batch_rows as usize,
             )?))
         }
-        other => Err(ConnectorError::Unsupported(format!("reading back a {other} sink"))),
+        other => Err(ConnectorError::Unsupported(format!(
+            "reading back a {other} sink"
+        ))),
     }
 }

@@ -42,20 +42,30 @@ impl SqliteLocation {
     pub(crate) fn from_connection(connection: &ConnectionConfig, role: &str) -> Result<Self> {
         let path = connection
             .option("path")
-            .ok_or_else(|| ConnectorError::config(format!("{role}.connection.path"), "is required for sqlite"))?
+            .ok_or_else(|| {
+                ConnectorError::config(format!("{role}.connection.path"), "is required for sqlite")
+            })?
             .to_string();
         let busy_timeout_ms = match connection.option("busy_timeout_ms") {
             Some(text) => text.parse::<u64>().map_err(|_| {
-                ConnectorError::config(format!("{role}.connection.busy_timeout_ms"), format!("\"{text}\" is not a number"))
+                ConnectorError::config(
+                    format!("{role}.connection.busy_timeout_ms"),
+                    format!("\"{text}\" is not a number"),
+                )
             })?,
             None => 60_000,
         };
-        Ok(SqliteLocation { path, busy_timeout: Duration::from_millis(busy_timeout_ms) })
+        Ok(SqliteLocation {
+            path,
+            busy_timeout: Duration::from_millis(busy_timeout_ms),
+        })
     }
 
     pub(crate) fn open(&self, read_only: bool) -> Result<Connection> {
         let flags = if read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI
         } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -73,12 +83,19 @@ impl SqliteLocation {
 
 /// Returns the `(name, declared type)` of every column of `table`, or a clear error listing the
 /// tables when it does not exist.
-pub(crate) fn table_columns(connection: &Connection, table: &str, path: &str, field: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn table_columns(
+    connection: &Connection,
+    table: &str,
+    path: &str,
+    field: &str,
+) -> Result<Vec<(String, String)>> {
     let mut statement = connection
         .prepare(&format!("PRAGMA table_info({})", quote_identifier(table)))
         .map_err(ConnectorError::sqlite("read table info"))?;
     let columns = statement
-        .query_map([], |row| Ok((row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        })
         .map_err(ConnectorError::sqlite("read table info"))?
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(ConnectorError::sqlite("read table info"))?;
@@ -88,7 +105,11 @@ pub(crate) fn table_columns(connection: &Connection, table: &str, path: &str, fi
             field,
             format!(
                 "table \"{table}\" does not exist in {path}; tables there: {}",
-                if tables.is_empty() { "(none)".to_string() } else { tables.join(", ") }
+                if tables.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    tables.join(", ")
+                }
             ),
         ));
     }

@@ -78,7 +78,10 @@ pub fn key_range_to_proto(range: &KeyRange) -> pb::KeyRange {
         KeyRange::All => Kind::All(pb::AllKeys {}),
         KeyRange::Null => Kind::NullKeys(pb::NullKeys {}),
         KeyRange::Int { lo, hi } => Kind::IntRange(pb::IntRange { lo: *lo, hi: *hi }),
-        KeyRange::Text { lo, hi } => Kind::TextRange(pb::TextRange { lo: lo.clone(), hi: hi.clone() }),
+        KeyRange::Text { lo, hi } => Kind::TextRange(pb::TextRange {
+            lo: lo.clone(),
+            hi: hi.clone(),
+        }),
         KeyRange::Pages { lo, hi } => Kind::PageRange(pb::PageRange { lo: *lo, hi: *hi }),
     };
     pb::KeyRange { kind: Some(kind) }
@@ -90,9 +93,18 @@ pub fn key_range_from_proto(range: Option<&pb::KeyRange>) -> KeyRange {
     match range.and_then(|r| r.kind.as_ref()) {
         None | Some(Kind::All(_)) => KeyRange::All,
         Some(Kind::NullKeys(_)) => KeyRange::Null,
-        Some(Kind::IntRange(int)) => KeyRange::Int { lo: int.lo, hi: int.hi },
-        Some(Kind::TextRange(text)) => KeyRange::Text { lo: text.lo.clone(), hi: text.hi.clone() },
-        Some(Kind::PageRange(pages)) => KeyRange::Pages { lo: pages.lo, hi: pages.hi },
+        Some(Kind::IntRange(int)) => KeyRange::Int {
+            lo: int.lo,
+            hi: int.hi,
+        },
+        Some(Kind::TextRange(text)) => KeyRange::Text {
+            lo: text.lo.clone(),
+            hi: text.hi.clone(),
+        },
+        Some(Kind::PageRange(pages)) => KeyRange::Pages {
+            lo: pages.lo,
+            hi: pages.hi,
+        },
     }
 }
 
@@ -123,11 +135,20 @@ mod tests {
         for range in [
             KeyRange::All,
             KeyRange::Null,
-            KeyRange::Int { lo: Some(-5), hi: None },
-            KeyRange::Text { lo: None, hi: Some("m".into()) },
+            KeyRange::Int {
+                lo: Some(-5),
+                hi: None,
+            },
+            KeyRange::Text {
+                lo: None,
+                hi: Some("m".into()),
+            },
             KeyRange::Pages { lo: 3, hi: Some(9) },
         ] {
-            assert_eq!(key_range_from_proto(Some(&key_range_to_proto(&range))), range);
+            assert_eq!(
+                key_range_from_proto(Some(&key_range_to_proto(&range))),
+                range
+            );
         }
     }
 

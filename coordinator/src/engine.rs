@@ -10,7 +10,9 @@ use crate::error::{CoordinatorError, Result};
 use model::{Effect, JobRuntime, Model, WorkerRuntime};
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::meta::{keys, LeaseId, MetaStore, Precondition, PutOutcome, SharedMetaStore};
-use sluice_common::records::{self, now_ms, JobRecord, JobState, ShardRecord, ShardState, WorkerRecord, RECORD_VERSION};
+use sluice_common::records::{
+    self, now_ms, JobRecord, JobState, ShardRecord, ShardState, WorkerRecord, RECORD_VERSION,
+};
 use sluice_common::spec::{validate, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeSet, HashMap};
@@ -99,7 +101,10 @@ impl EngineHandle {
     /// # Errors
     /// [`CoordinatorError::ShuttingDown`] when the engine has stopped.
     pub async fn send(&self, event: Event) -> Result<()> {
-        self.events.send(event).await.map_err(|_| CoordinatorError::ShuttingDown)
+        self.events
+            .send(event)
+            .await
+            .map_err(|_| CoordinatorError::ShuttingDown)
     }
 
     /// Returns the current view of a job.
@@ -114,7 +119,11 @@ impl EngineHandle {
             .read()
             .map(|views| views.jobs.values().cloned().collect())
             .unwrap_or_default();
-        all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| b.job.id.cmp(&a.job.id)));
+        all.sort_by(|a, b| {
+            b.created_at_ms
+                .cmp(&a.created_at_ms)
+                .then_with(|| b.job.id.cmp(&a.job.id))
+        });
         all
     }
 
@@ -138,7 +147,11 @@ pub async fn start(
     let (event_sender, event_receiver) = mpsc::channel(4096);
     let views = Arc::new(RwLock::new(Views::default()));
     let (change_sender, change_receiver) = watch::channel(0u64);
-    let handle = EngineHandle { events: event_sender, views: Arc::clone(&views), changes: change_receiver };
+    let handle = EngineHandle {
+        events: event_sender,
+        views: Arc::clone(&views),
+        changes: change_receiver,
+    };
     let mut engine = Engine {
         model,
         store,
@@ -163,7 +176,10 @@ async fn load_jobs(store: &dyn MetaStore, model: &mut Model) -> Result<Vec<Effec
     let mut shards_by_job: HashMap<JobId, Vec<ShardRecord>> = HashMap::new();
     for key_value in store.list_prefix(keys::SHARDS_PREFIX).await? {
         match records::decode::<ShardRecord>(&key_value) {
-            Ok(shard) => shards_by_job.entry(shard.job_id.clone()).or_default().push(shard),
+            Ok(shard) => shards_by_job
+                .entry(shard.job_id.clone())
+                .or_default()
+                .push(shard),
             Err(error) => tracing::error!(%error, "skipping an unreadable shard record"),
         }
     }
@@ -186,7 +202,10 @@ async fn load_jobs(store: &dyn MetaStore, model: &mut Model) -> Result<Vec<Effec
                     job.error = Some(format!("stored spec no longer valid: {errors}"));
                     effects.push(Effect::PersistJob(job.id.clone()));
                 }
-                ValidatedJobSpec { spec: job.spec.clone(), write_mode: sluice_common::spec::WriteMode::Insert }
+                ValidatedJobSpec {
+                    spec: job.spec.clone(),
+                    write_mode: sluice_common::spec::WriteMode::Insert,
+                }
             }
         };
         if !job.state.is_terminal() {
@@ -195,7 +214,10 @@ async fn load_jobs(store: &dyn MetaStore, model: &mut Model) -> Result<Vec<Effec
         effects.extend(model.add_job(job, validated, shards));
     }
     if resumed > 0 {
-        tracing::info!(jobs = resumed, "resuming unfinished jobs from the metadata store");
+        tracing::info!(
+            jobs = resumed,
+            "resuming unfinished jobs from the metadata store"
+        );
     }
     Ok(effects)
 }
@@ -243,9 +265,16 @@ impl Engine {
     async fn handle(&mut self, event: Event) {
         let now = Instant::now();
         let effects = match event {
-            Event::Submit { record, validated, reply } => {
+            Event::Submit {
+                record,
+                validated,
+                reply,
+            } => {
                 let key = keys::job(&record.id);
-                let outcome = self.store.put(&key, records::encode(&*record), Precondition::Absent, None).await;
+                let outcome = self
+                    .store
+                    .put(&key, records::encode(&*record), Precondition::Absent, None)
+                    .await;
                 match outcome {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
@@ -254,7 +283,10 @@ impl Engine {
                         effects
                     }
                     Ok(PutOutcome::Conflict { .. }) => {
-                        let _ = reply.send(Err(CoordinatorError::Internal(format!("job id {} collided", record.id))));
+                        let _ = reply.send(Err(CoordinatorError::Internal(format!(
+                            "job id {} collided",
+                            record.id
+                        ))));
                         Vec::new()
                     }
                     Err(error) => {
@@ -265,39 +297,66 @@ impl Engine {
             }
             Event::Cancel { job_id, reply } => {
                 let Some(job) = self.model.jobs.get(&job_id) else {
-                    let _ = reply.send(Err(CoordinatorError::NotFound { kind: "job", name: job_id.to_string(), hint: String::new() }));
+                    let _ = reply.send(Err(CoordinatorError::NotFound {
+                        kind: "job",
+                        name: job_id.to_string(),
+                        hint: String::new(),
+                    }));
                     return;
                 };
                 if job.record.state.is_terminal() {
                     let state = job.record.state.name();
-                    let _ = reply.send(Err(CoordinatorError::FailedPrecondition(format!("job {job_id} has already ended ({state})"))));
+                    let _ = reply.send(Err(CoordinatorError::FailedPrecondition(format!(
+                        "job {job_id} has already ended ({state})"
+                    ))));
                     return;
                 }
                 let effects = self.model.cancel_job(&job_id);
                 let _ = reply.send(Ok(()));
                 effects
             }
-            Event::WorkerJoined { worker, claimed, outbound } => {
+            Event::WorkerJoined {
+                worker,
+                claimed,
+                outbound,
+            } => {
                 tracing::info!(worker_id = %worker.worker_id, slots = worker.slots, group = %worker.resource_group, version = %worker.version, "worker joined");
-                self.outbound.insert(worker.worker_id.clone(), (worker.connection_id, outbound));
+                self.outbound
+                    .insert(worker.worker_id.clone(), (worker.connection_id, outbound));
                 self.model.worker_joined(*worker, &claimed)
             }
-            Event::WorkerMessage { worker_id, connection_id, body } => {
+            Event::WorkerMessage {
+                worker_id,
+                connection_id,
+                body,
+            } => {
                 if let pb::worker_message::Body::Result(result) = &body {
                     if result.outcome == pb::ShardOutcome::Committed as i32 {
                         if let Some(counters) = &result.counters {
-                            metrics::counter!("sluice_rows_written_total").increment(counters.rows_written);
-                            metrics::counter!("sluice_bytes_written_total").increment(counters.bytes_written);
-                            metrics::counter!("sluice_rows_read_total").increment(counters.rows_read);
+                            metrics::counter!("sluice_rows_written_total")
+                                .increment(counters.rows_written);
+                            metrics::counter!("sluice_bytes_written_total")
+                                .increment(counters.bytes_written);
+                            metrics::counter!("sluice_rows_read_total")
+                                .increment(counters.rows_read);
                         }
                     }
-                    let outcome = pb::ShardOutcome::try_from(result.outcome).unwrap_or(pb::ShardOutcome::Unspecified);
+                    let outcome = pb::ShardOutcome::try_from(result.outcome)
+                        .unwrap_or(pb::ShardOutcome::Unspecified);
                     metrics::counter!("sluice_shard_results_total", "outcome" => outcome.as_str_name()).increment(1);
                 }
-                self.model.worker_message(&worker_id, connection_id, body, now)
+                self.model
+                    .worker_message(&worker_id, connection_id, body, now)
             }
-            Event::WorkerLeft { worker_id, connection_id } => {
-                if self.outbound.get(&worker_id).is_some_and(|(id, _)| *id == connection_id) {
+            Event::WorkerLeft {
+                worker_id,
+                connection_id,
+            } => {
+                if self
+                    .outbound
+                    .get(&worker_id)
+                    .is_some_and(|(id, _)| *id == connection_id)
+                {
                     tracing::info!(worker_id = %worker_id, "worker left");
                     self.outbound.remove(&worker_id);
                 }
@@ -308,7 +367,9 @@ impl Engine {
     }
 
     async fn tick(&mut self) {
-        let effects = self.model.expire_workers(Instant::now(), self.config.worker_timeout);
+        let effects = self
+            .model
+            .expire_workers(Instant::now(), self.config.worker_timeout);
         self.execute(effects).await;
         for (worker_id, lease) in self.leases.clone() {
             if let Err(error) = self.store.keep_alive(lease).await {
@@ -348,16 +409,27 @@ impl Engine {
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::PersistJob(job_id) => self.persist(PersistKey::Job(job_id)).await,
-                Effect::PersistShard(job_id, shard_id) => self.persist(PersistKey::Shard(job_id, shard_id)).await,
+                Effect::PersistShard(job_id, shard_id) => {
+                    self.persist(PersistKey::Shard(job_id, shard_id)).await
+                }
                 Effect::Send(worker_id, body) => {
                     let delivered = match self.outbound.get(&worker_id) {
-                        Some((_, sender)) => sender.try_send(Ok(pb::CoordinatorMessage { body: Some(body) })).is_ok(),
+                        Some((_, sender)) => sender
+                            .try_send(Ok(pb::CoordinatorMessage { body: Some(body) }))
+                            .is_ok(),
                         None => false,
                     };
                     if !delivered {
-                        let connection_id = self.outbound.remove(&worker_id).map(|(id, _)| id).or_else(|| {
-                            self.model.workers.get(&worker_id).map(|worker| worker.connection_id)
-                        });
+                        let connection_id = self
+                            .outbound
+                            .remove(&worker_id)
+                            .map(|(id, _)| id)
+                            .or_else(|| {
+                                self.model
+                                    .workers
+                                    .get(&worker_id)
+                                    .map(|worker| worker.connection_id)
+                            });
                         if let Some(connection_id) = connection_id {
                             tracing::warn!(worker_id = %worker_id, "worker stream is gone or full; dropping the worker");
                             queue.extend(self.model.worker_left(&worker_id, connection_id));
@@ -378,7 +450,9 @@ impl Engine {
     }
 
     async fn register_worker(&mut self, worker_id: &WorkerId) {
-        let Some(worker) = self.model.workers.get(worker_id) else { return };
+        let Some(worker) = self.model.workers.get(worker_id) else {
+            return;
+        };
         let record = WorkerRecord {
             v: RECORD_VERSION,
             worker_id: worker_id.clone(),
@@ -389,7 +463,14 @@ impl Engine {
         };
         let result = async {
             let lease = self.store.grant_lease(self.config.worker_timeout).await?;
-            self.store.put(&keys::worker(worker_id), records::encode(&record), Precondition::None, Some(lease)).await?;
+            self.store
+                .put(
+                    &keys::worker(worker_id),
+                    records::encode(&record),
+                    Precondition::None,
+                    Some(lease),
+                )
+                .await?;
             Ok::<LeaseId, sluice_common::MetaError>(lease)
         }
         .await;
@@ -399,32 +480,50 @@ impl Engine {
                     let _ = self.store.revoke_lease(previous).await;
                 }
             }
-            Err(error) => tracing::warn!(worker_id = %worker_id, %error, "could not record the worker registration"),
+            Err(error) => {
+                tracing::warn!(worker_id = %worker_id, %error, "could not record the worker registration")
+            }
         }
     }
 
     async fn persist(&mut self, key: PersistKey) {
         let (store_key, bytes) = match &key {
             PersistKey::Job(job_id) => {
-                let Some(job) = self.model.jobs.get_mut(job_id) else { return };
+                let Some(job) = self.model.jobs.get_mut(job_id) else {
+                    return;
+                };
                 job.record.counters = job.counters();
                 (keys::job(job_id), records::encode(&job.record))
             }
             PersistKey::Shard(job_id, shard_id) => {
-                let Some(shard) = self.model.jobs.get(job_id).and_then(|job| job.shards.get(shard_id.0 as usize)) else {
+                let Some(shard) = self
+                    .model
+                    .jobs
+                    .get(job_id)
+                    .and_then(|job| job.shards.get(shard_id.0 as usize))
+                else {
                     return;
                 };
-                (keys::shard(job_id, *shard_id), records::encode(&shard.record))
+                (
+                    keys::shard(job_id, *shard_id),
+                    records::encode(&shard.record),
+                )
             }
         };
-        if let Err(error) = self.store.put(&store_key, bytes, Precondition::None, None).await {
+        if let Err(error) = self
+            .store
+            .put(&store_key, bytes, Precondition::None, None)
+            .await
+        {
             tracing::warn!(key = %store_key, %error, "could not persist; will retry");
             self.unpersisted.insert(key);
         }
     }
 
     fn publish(&mut self) {
-        let changed: Vec<JobId> = std::mem::take(&mut self.model.changed_jobs).into_iter().collect();
+        let changed: Vec<JobId> = std::mem::take(&mut self.model.changed_jobs)
+            .into_iter()
+            .collect();
         if changed.is_empty() {
             return;
         }
@@ -440,7 +539,12 @@ impl Engine {
 
     fn record_metrics(&self) {
         for state in JobState::ALL {
-            let count = self.model.jobs.values().filter(|job| job.record.state == state).count();
+            let count = self
+                .model
+                .jobs
+                .values()
+                .filter(|job| job.record.state == state)
+                .count();
             metrics::gauge!("sluice_jobs", "state" => state.name()).set(count as f64);
         }
         for state in ShardState::ALL {
@@ -449,13 +553,23 @@ impl Engine {
                 .jobs
                 .values()
                 .filter(|job| !job.record.state.is_terminal())
-                .map(|job| job.shards.iter().filter(|shard| shard.record.state == state).count())
+                .map(|job| {
+                    job.shards
+                        .iter()
+                        .filter(|shard| shard.record.state == state)
+                        .count()
+                })
                 .sum();
             metrics::gauge!("sluice_shards", "state" => state.name()).set(count as f64);
         }
         metrics::gauge!("sluice_workers").set(self.model.workers.len() as f64);
         let slots: u32 = self.model.workers.values().map(|worker| worker.slots).sum();
-        let busy: usize = self.model.workers.values().map(|worker| worker.running.len()).sum();
+        let busy: usize = self
+            .model
+            .workers
+            .values()
+            .map(|worker| worker.running.len())
+            .sum();
         metrics::gauge!("sluice_worker_slots", "kind" => "total").set(f64::from(slots));
         metrics::gauge!("sluice_worker_slots", "kind" => "busy").set(busy as f64);
     }

@@ -71,8 +71,12 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::NotFound { .. } => tonic::Status::not_found(message),
             CoordinatorError::AlreadyExists { .. } => tonic::Status::already_exists(message),
             CoordinatorError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
-            CoordinatorError::Meta(ref meta) if meta.is_retryable() => tonic::Status::unavailable(message),
-            CoordinatorError::Meta(_) | CoordinatorError::Internal(_) => tonic::Status::internal(message),
+            CoordinatorError::Meta(ref meta) if meta.is_retryable() => {
+                tonic::Status::unavailable(message)
+            }
+            CoordinatorError::Meta(_) | CoordinatorError::Internal(_) => {
+                tonic::Status::internal(message)
+            }
             CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
         }
     }

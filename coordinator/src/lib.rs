@@ -55,9 +55,15 @@ pub async fn serve(
     })
     .await?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<JobServiceServer<service::job::JobServiceImpl>>().await;
-    health_reporter.set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>().await;
-    health_reporter.set_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>().await;
+    health_reporter
+        .set_serving::<JobServiceServer<service::job::JobServiceImpl>>()
+        .await;
+    health_reporter
+        .set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>()
+        .await;
+    health_reporter
+        .set_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -72,9 +78,16 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(engine.clone(), store.clone())))
-        .add_service(DataSourceServiceServer::new(service::datasource::DataSourceServiceImpl::new(store.clone())))
-        .add_service(WorkerServiceServer::new(service::worker::WorkerServiceImpl::new(engine, config)))
+        .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(
+            engine.clone(),
+            store.clone(),
+        )))
+        .add_service(DataSourceServiceServer::new(
+            service::datasource::DataSourceServiceImpl::new(store.clone()),
+        ))
+        .add_service(WorkerServiceServer::new(
+            service::worker::WorkerServiceImpl::new(engine, config),
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     let _ = engine_shutdown_sender.send(());

@@ -3,7 +3,10 @@
 use crate::error::{CoordinatorError, Result};
 use sluice_common::meta::{keys, MetaStore};
 use sluice_common::records::{self, DataSourceRecord};
-use sluice_common::spec::{check_connection, connection_type, inline_connection_config, ConnectionConfig, InlineConnection, Role, ValidatedJobSpec};
+use sluice_common::spec::{
+    check_connection, connection_type, inline_connection_config, ConnectionConfig,
+    InlineConnection, Role, ValidatedJobSpec,
+};
 use sluice_common::{SpecError, SpecErrors};
 
 /// Returns the source and sink connections of a validated spec.
@@ -11,24 +14,59 @@ use sluice_common::{SpecError, SpecErrors};
 /// # Errors
 /// [`CoordinatorError::InvalidSpec`] naming the field when a data source is missing, does not
 /// fit its role, or lacks what the spec needs.
-pub async fn resolve_connections(store: &dyn MetaStore, workspace: &str, spec: &ValidatedJobSpec) -> Result<(ConnectionConfig, ConnectionConfig)> {
+pub async fn resolve_connections(
+    store: &dyn MetaStore,
+    workspace: &str,
+    spec: &ValidatedJobSpec,
+) -> Result<(ConnectionConfig, ConnectionConfig)> {
     let source = &spec.spec.source;
     let sink = &spec.spec.sink;
     let mut errors = Vec::new();
-    let source_connection = resolve_one(store, workspace, Role::Source, source.datasource.as_deref(), source.connection.as_ref(), &mut errors).await?;
-    let sink_connection = resolve_one(store, workspace, Role::Sink, sink.datasource.as_deref(), sink.connection.as_ref(), &mut errors).await?;
+    let source_connection = resolve_one(
+        store,
+        workspace,
+        Role::Source,
+        source.datasource.as_deref(),
+        source.connection.as_ref(),
+        &mut errors,
+    )
+    .await?;
+    let sink_connection = resolve_one(
+        store,
+        workspace,
+        Role::Sink,
+        sink.datasource.as_deref(),
+        sink.connection.as_ref(),
+        &mut errors,
+    )
+    .await?;
     if let Some(connection) = &source_connection {
-        if source.datasource.is_some() && source.table.is_none() && source.query.is_none() && connection_type(&connection.kind).is_some_and(|kind| kind.needs_table) {
-            errors.push(SpecError::new("source.table", format!("is required for a {} data source", connection.kind)));
+        if source.datasource.is_some()
+            && source.table.is_none()
+            && source.query.is_none()
+            && connection_type(&connection.kind).is_some_and(|kind| kind.needs_table)
+        {
+            errors.push(SpecError::new(
+                "source.table",
+                format!("is required for a {} data source", connection.kind),
+            ));
         }
     }
     if let Some(connection) = &sink_connection {
-        if sink.datasource.is_some() && sink.table.is_none() && connection_type(&connection.kind).is_some_and(|kind| kind.needs_table) {
-            errors.push(SpecError::new("sink.table", format!("is required for a {} data source", connection.kind)));
+        if sink.datasource.is_some()
+            && sink.table.is_none()
+            && connection_type(&connection.kind).is_some_and(|kind| kind.needs_table)
+        {
+            errors.push(SpecError::new(
+                "sink.table",
+                format!("is required for a {} data source", connection.kind),
+            ));
         }
     }
     match (source_connection, sink_connection) {
-        (Some(source_connection), Some(sink_connection)) if errors.is_empty() => Ok((source_connection, sink_connection)),
+        (Some(source_connection), Some(sink_connection)) if errors.is_empty() => {
+            Ok((source_connection, sink_connection))
+        }
         _ => Err(CoordinatorError::InvalidSpec(SpecErrors(errors))),
     }
 }
@@ -54,7 +92,9 @@ async fn resolve_one(
             }
         });
     }
-    let Some(name) = datasource else { return Ok(None) };
+    let Some(name) = datasource else {
+        return Ok(None);
+    };
     let Some(key_value) = store.get(&keys::datasource(workspace, name)).await? else {
         let known: Vec<String> = store
             .list_prefix(&keys::datasources_prefix(workspace))

@@ -29,17 +29,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 /// [`WorkerError`] for an invalid configuration; connection problems are retried forever.
-pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
     if config.coordinators.is_empty() {
         return Err(WorkerError::NoCoordinator);
     }
     if config.slots == 0 {
-        return Err(WorkerError::Config { field: "--slots".into(), message: "must be at least 1".into() });
+        return Err(WorkerError::Config {
+            field: "--slots".into(),
+            message: "must be at least 1".into(),
+        });
     }
     let mut endpoints = Vec::with_capacity(config.coordinators.len());
     for url in &config.coordinators {
         let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|error| WorkerError::BadAddress { url: url.clone(), message: error.to_string() })?
+            .map_err(|error| WorkerError::BadAddress {
+                url: url.clone(),
+                message: error.to_string(),
+            })?
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(10))
@@ -98,7 +107,10 @@ enum SessionEnd {
 struct WorkerState {
     config: WorkerConfig,
     slots: Slots,
-    outbox: (mpsc::UnboundedSender<pb::WorkerMessage>, mpsc::UnboundedReceiver<pb::WorkerMessage>),
+    outbox: (
+        mpsc::UnboundedSender<pb::WorkerMessage>,
+        mpsc::UnboundedReceiver<pb::WorkerMessage>,
+    ),
     draining: bool,
     drain_deadline: Option<Instant>,
 }
@@ -110,16 +122,28 @@ impl WorkerState {
         }
         self.draining = true;
         self.drain_deadline = Some(Instant::now() + self.config.drain_timeout);
-        tracing::info!(running = self.slots.len(), drain_timeout_s = self.config.drain_timeout.as_secs(), "draining: taking no new shards");
+        tracing::info!(
+            running = self.slots.len(),
+            drain_timeout_s = self.config.drain_timeout.as_secs(),
+            "draining: taking no new shards"
+        );
     }
 
-    async fn session(&mut self, channel: Channel, shutdown: &mut watch::Receiver<bool>) -> SessionEnd {
+    async fn session(
+        &mut self,
+        channel: Channel,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> SessionEnd {
         let (stream_sender, stream_receiver) = mpsc::channel::<pb::WorkerMessage>(1024);
         let running = self
             .slots
             .snapshot()
             .into_iter()
-            .map(|((job_id, shard_id, attempt), _)| pb::RunningShard { job_id: job_id.to_string(), shard_id: shard_id.0, attempt: attempt.0 })
+            .map(|((job_id, shard_id, attempt), _)| pb::RunningShard {
+                job_id: job_id.to_string(),
+                shard_id: shard_id.0,
+                attempt: attempt.0,
+            })
             .collect();
         let register = pb::WorkerMessage {
             body: Some(pb::worker_message::Body::Register(pb::Register {
@@ -208,7 +232,11 @@ impl WorkerState {
             }
             Body::Assign(assign) => self.start_shard(assign),
             Body::Cancel(cancel) => {
-                let key = (JobId(cancel.job_id), ShardId(cancel.shard_id), Attempt(cancel.attempt));
+                let key = (
+                    JobId(cancel.job_id),
+                    ShardId(cancel.shard_id),
+                    Attempt(cancel.attempt),
+                );
                 if self.slots.cancel(&key) {
                     tracing::info!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, "cancelling shard");
                 }
@@ -219,7 +247,9 @@ impl WorkerState {
                 let outbox = self.outbox.0.clone();
                 tokio::spawn(async move {
                     let result = tasks::plan(job).await;
-                    let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::PlanResult(result)) });
+                    let _ = outbox.send(pb::WorkerMessage {
+                        body: Some(pb::worker_message::Body::PlanResult(result)),
+                    });
                 });
             }
             Body::Finalize(finalize) => {
@@ -227,7 +257,9 @@ impl WorkerState {
                 let outbox = self.outbox.0.clone();
                 tokio::spawn(async move {
                     let result = tasks::finalize(job).await;
-                    let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::FinalizeResult(result)) });
+                    let _ = outbox.send(pb::WorkerMessage {
+                        body: Some(pb::worker_message::Body::FinalizeResult(result)),
+                    });
                 });
             }
         }
@@ -255,14 +287,17 @@ impl WorkerState {
             slots.finish(&key);
             let (outcome, reason, retryable) = match end {
                 ShardEnd::Committed => (pb::ShardOutcome::Committed, String::new(), false),
-                ShardEnd::AlreadyCommitted => (pb::ShardOutcome::AlreadyCommitted, String::new(), false),
+                ShardEnd::AlreadyCommitted => {
+                    (pb::ShardOutcome::AlreadyCommitted, String::new(), false)
+                }
                 ShardEnd::Cancelled => (pb::ShardOutcome::Cancelled, "cancelled".to_string(), true),
                 ShardEnd::Failed { reason, retryable } => {
                     tracing::warn!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, %reason, retryable, "shard failed");
                     (pb::ShardOutcome::Failed, reason, retryable)
                 }
             };
-            metrics::counter!("sluice_worker_shards_total", "outcome" => outcome.as_str_name()).increment(1);
+            metrics::counter!("sluice_worker_shards_total", "outcome" => outcome.as_str_name())
+                .increment(1);
             let result = pb::ShardResult {
                 job_id: key.0.to_string(),
                 shard_id: key.1 .0,
@@ -272,7 +307,9 @@ impl WorkerState {
                 retryable,
                 counters: Some(report::to_proto(counters)),
             };
-            let _ = outbox.send(pb::WorkerMessage { body: Some(pb::worker_message::Body::Result(result)) });
+            let _ = outbox.send(pb::WorkerMessage {
+                body: Some(pb::worker_message::Body::Result(result)),
+            });
         });
     }
 }

@@ -3,8 +3,13 @@
 
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{Counters, KeyRange};
-use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec};
-use sluice_connectors::{batch_channel, open_sink, open_source, ConnectorError, ShardCounters, ShardIdentity, WriteOutcome};
+use sluice_common::spec::{
+    parse_job_spec, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec,
+};
+use sluice_connectors::{
+    batch_channel, open_sink, open_source, ConnectorError, ShardCounters, ShardIdentity,
+    WriteOutcome,
+};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -71,12 +76,20 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 fn failed(error: &ConnectorError) -> ShardEnd {
-    ShardEnd::Failed { reason: error_chain(error), retryable: error.is_retryable() }
+    ShardEnd::Failed {
+        reason: error_chain(error),
+        retryable: error.is_retryable(),
+    }
 }
 
 /// Runs one attempt to its end. Never panics on bad input: every problem becomes
 /// [`ShardEnd::Failed`].
-pub async fn run_shard(work: ShardWork, worker_id: WorkerId, counters: Arc<ShardCounters>, channel_batches: usize) -> (ShardEnd, Counters) {
+pub async fn run_shard(
+    work: ShardWork,
+    worker_id: WorkerId,
+    counters: Arc<ShardCounters>,
+    channel_batches: usize,
+) -> (ShardEnd, Counters) {
     let span = tracing::info_span!(
         "shard",
         job_id = %work.job_id,
@@ -84,14 +97,25 @@ pub async fn run_shard(work: ShardWork, worker_id: WorkerId, counters: Arc<Shard
         attempt = %work.attempt,
         worker_id = %worker_id,
     );
-    let end = run_shard_inner(work, Arc::clone(&counters), channel_batches).instrument(span).await;
+    let end = run_shard_inner(work, Arc::clone(&counters), channel_batches)
+        .instrument(span)
+        .await;
     (end, counters.snapshot())
 }
 
-async fn run_shard_inner(work: ShardWork, counters: Arc<ShardCounters>, channel_batches: usize) -> ShardEnd {
+async fn run_shard_inner(
+    work: ShardWork,
+    counters: Arc<ShardCounters>,
+    channel_batches: usize,
+) -> ShardEnd {
     let validated = match spec_of(&work.spec_json) {
         Ok(validated) => validated,
-        Err(reason) => return ShardEnd::Failed { reason, retryable: false },
+        Err(reason) => {
+            return ShardEnd::Failed {
+                reason,
+                retryable: false,
+            }
+        }
     };
     let source = match open_source(&validated, &work.source_connection) {
         Ok(source) => source,
@@ -102,7 +126,11 @@ async fn run_shard_inner(work: ShardWork, counters: Arc<ShardCounters>, channel_
         Err(error) => return failed(&error),
     };
     tracing::debug!(range = %work.range, "shard starting");
-    let identity = ShardIdentity { job_id: work.job_id.clone(), shard_id: work.shard_id, attempt: work.attempt };
+    let identity = ShardIdentity {
+        job_id: work.job_id.clone(),
+        shard_id: work.shard_id,
+        attempt: work.attempt,
+    };
     let (sender, receiver) = batch_channel(channel_batches, Arc::clone(&counters));
     let range = work.range.clone();
     let reader = async move {
@@ -111,7 +139,12 @@ async fn run_shard_inner(work: ShardWork, counters: Arc<ShardCounters>, channel_
     };
     let writer = sink.write_shard(&identity, receiver);
     let (read_result, write_result) = tokio::join!(reader, writer);
-    if counters.is_cancelled() && !matches!(write_result, Ok(WriteOutcome::Committed { .. }) | Ok(WriteOutcome::AlreadyCommitted)) {
+    if counters.is_cancelled()
+        && !matches!(
+            write_result,
+            Ok(WriteOutcome::Committed { .. }) | Ok(WriteOutcome::AlreadyCommitted)
+        )
+    {
         return ShardEnd::Cancelled;
     }
     match (read_result, write_result) {

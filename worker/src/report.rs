@@ -13,7 +13,12 @@ pub struct Reporter {
 
 impl Reporter {
     /// Returns the heartbeat and one progress message per running shard.
-    pub fn collect(&mut self, slots: &Slots, total_slots: u32, draining: bool) -> Vec<pb::WorkerMessage> {
+    pub fn collect(
+        &mut self,
+        slots: &Slots,
+        total_slots: u32,
+        draining: bool,
+    ) -> Vec<pb::WorkerMessage> {
         let running = slots.snapshot();
         let mut messages = Vec::with_capacity(running.len() + 1);
         messages.push(pb::WorkerMessage {
@@ -25,16 +30,31 @@ impl Reporter {
         let mut seen = HashMap::with_capacity(running.len());
         for ((job_id, shard_id, attempt), shard) in running {
             let counters = shard.counters.snapshot();
-            let previous = self.last.get(&(job_id.clone(), shard_id, attempt)).copied().unwrap_or_default();
-            metrics::counter!("sluice_worker_rows_read_total").increment(counters.rows_read.saturating_sub(previous.rows_read));
-            metrics::counter!("sluice_worker_rows_written_total").increment(counters.rows_written.saturating_sub(previous.rows_written));
-            metrics::counter!("sluice_worker_bytes_read_total").increment(counters.bytes_read.saturating_sub(previous.bytes_read));
-            metrics::counter!("sluice_worker_bytes_written_total").increment(counters.bytes_written.saturating_sub(previous.bytes_written));
+            let previous = self
+                .last
+                .get(&(job_id.clone(), shard_id, attempt))
+                .copied()
+                .unwrap_or_default();
+            metrics::counter!("sluice_worker_rows_read_total")
+                .increment(counters.rows_read.saturating_sub(previous.rows_read));
+            metrics::counter!("sluice_worker_rows_written_total")
+                .increment(counters.rows_written.saturating_sub(previous.rows_written));
+            metrics::counter!("sluice_worker_bytes_read_total")
+                .increment(counters.bytes_read.saturating_sub(previous.bytes_read));
+            metrics::counter!("sluice_worker_bytes_written_total").increment(
+                counters
+                    .bytes_written
+                    .saturating_sub(previous.bytes_written),
+            );
             let samples = shard
                 .counters
                 .take_dirty_samples()
                 .into_iter()
-                .map(|sample| pb::DirtySample { column: sample.column, reason: sample.reason, row: sample.row })
+                .map(|sample| pb::DirtySample {
+                    column: sample.column,
+                    reason: sample.reason,
+                    row: sample.row,
+                })
                 .collect();
             messages.push(pb::WorkerMessage {
                 body: Some(pb::worker_message::Body::Progress(pb::ShardProgress {

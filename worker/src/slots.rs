@@ -26,7 +26,12 @@ impl Slots {
     pub fn start(&self, key: AttemptKey) -> Arc<ShardCounters> {
         let counters = Arc::new(ShardCounters::default());
         if let Ok(mut running) = self.running.lock() {
-            running.insert(key, RunningShard { counters: Arc::clone(&counters) });
+            running.insert(
+                key,
+                RunningShard {
+                    counters: Arc::clone(&counters),
+                },
+            );
         }
         counters
     }
@@ -40,7 +45,9 @@ impl Slots {
 
     /// Cancels an attempt (its writer rolls back); returns whether it was running.
     pub fn cancel(&self, key: &AttemptKey) -> bool {
-        let Ok(running) = self.running.lock() else { return false };
+        let Ok(running) = self.running.lock() else {
+            return false;
+        };
         match running.get(key) {
             Some(shard) => {
                 shard.counters.cancel();
@@ -63,13 +70,21 @@ impl Slots {
     pub fn snapshot(&self) -> Vec<(AttemptKey, RunningShard)> {
         self.running
             .lock()
-            .map(|running| running.iter().map(|(key, shard)| (key.clone(), shard.clone())).collect())
+            .map(|running| {
+                running
+                    .iter()
+                    .map(|(key, shard)| (key.clone(), shard.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Returns how many attempts run.
     pub fn len(&self) -> usize {
-        self.running.lock().map(|running| running.len()).unwrap_or(0)
+        self.running
+            .lock()
+            .map(|running| running.len())
+            .unwrap_or(0)
     }
 
     /// Returns whether nothing runs.

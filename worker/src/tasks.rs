@@ -68,7 +68,12 @@ pub async fn finalize(job: pb::ResolvedJob) -> pb::FinalizeResult {
     let job_id = job.job_id.clone();
     let validated = match spec_of(&job.spec_json) {
         Ok(validated) => validated,
-        Err(reason) => return pb::FinalizeResult { job_id, error: reason },
+        Err(reason) => {
+            return pb::FinalizeResult {
+                job_id,
+                error: reason,
+            }
+        }
     };
     let sink_connection = connection(job.sink_connection.as_ref());
     let result = match open_sink(&validated, &sink_connection) {
@@ -77,7 +82,10 @@ pub async fn finalize(job: pb::ResolvedJob) -> pb::FinalizeResult {
     };
     pb::FinalizeResult {
         job_id,
-        error: result.err().map(|error| error_chain(&error)).unwrap_or_default(),
+        error: result
+            .err()
+            .map(|error| error_chain(&error))
+            .unwrap_or_default(),
     }
 }
 
@@ -89,7 +97,10 @@ pub fn key_range_to_proto(range: &sluice_common::records::KeyRange) -> pb::KeyRa
         KeyRange::All => Kind::All(pb::AllKeys {}),
         KeyRange::Null => Kind::NullKeys(pb::NullKeys {}),
         KeyRange::Int { lo, hi } => Kind::IntRange(pb::IntRange { lo: *lo, hi: *hi }),
-        KeyRange::Text { lo, hi } => Kind::TextRange(pb::TextRange { lo: lo.clone(), hi: hi.clone() }),
+        KeyRange::Text { lo, hi } => Kind::TextRange(pb::TextRange {
+            lo: lo.clone(),
+            hi: hi.clone(),
+        }),
         KeyRange::Pages { lo, hi } => Kind::PageRange(pb::PageRange { lo: *lo, hi: *hi }),
     };
     pb::KeyRange { kind: Some(kind) }
@@ -102,9 +113,18 @@ pub fn key_range_from_proto(range: Option<&pb::KeyRange>) -> sluice_common::reco
     match range.and_then(|r| r.kind.as_ref()) {
         None | Some(Kind::All(_)) => KeyRange::All,
         Some(Kind::NullKeys(_)) => KeyRange::Null,
-        Some(Kind::IntRange(int)) => KeyRange::Int { lo: int.lo, hi: int.hi },
-        Some(Kind::TextRange(text)) => KeyRange::Text { lo: text.lo.clone(), hi: text.hi.clone() },
-        Some(Kind::PageRange(pages)) => KeyRange::Pages { lo: pages.lo, hi: pages.hi },
+        Some(Kind::IntRange(int)) => KeyRange::Int {
+            lo: int.lo,
+            hi: int.hi,
+        },
+        Some(Kind::TextRange(text)) => KeyRange::Text {
+            lo: text.lo.clone(),
+            hi: text.hi.clone(),
+        },
+        Some(Kind::PageRange(pages)) => KeyRange::Pages {
+            lo: pages.lo,
+            hi: pages.hi,
+        },
     }
 }
 

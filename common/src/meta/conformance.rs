@@ -55,7 +55,10 @@ pub async fn put_then_get_returns_value_and_revisions<S: MetaStore>(store: Arc<S
         .put("a/key", b"two".to_vec(), Precondition::None, None)
         .await
         .expect("put");
-    let PutOutcome::Written { revision: second_revision } = second else {
+    let PutOutcome::Written {
+        revision: second_revision,
+    } = second
+    else {
         panic!("second put must be written")
     };
     assert!(second_revision > revision, "revisions must grow");
@@ -77,7 +80,9 @@ pub async fn put_if_absent_conflicts_when_present<S: MetaStore>(store: Arc<S>) {
         .await
         .expect("put");
     match second {
-        PutOutcome::Conflict { current: Some(current) } => assert_eq!(current.value, b"first"),
+        PutOutcome::Conflict {
+            current: Some(current),
+        } => assert_eq!(current.value, b"first"),
         other => panic!("expected a conflict showing the current value, got {other:?}"),
     }
 }
@@ -90,21 +95,47 @@ pub async fn stale_revision_compare_and_swap_fails<S: MetaStore>(store: Arc<S>) 
         .expect("put");
     let first = store.get("cas/k").await.expect("get").expect("present");
     let updated = store
-        .put("cas/k", b"v2".to_vec(), Precondition::ModRevision(first.mod_revision), None)
+        .put(
+            "cas/k",
+            b"v2".to_vec(),
+            Precondition::ModRevision(first.mod_revision),
+            None,
+        )
         .await
         .expect("cas");
     assert!(updated.is_written());
     let stale = store
-        .put("cas/k", b"v3".to_vec(), Precondition::ModRevision(first.mod_revision), None)
+        .put(
+            "cas/k",
+            b"v3".to_vec(),
+            Precondition::ModRevision(first.mod_revision),
+            None,
+        )
         .await
         .expect("cas");
     assert!(!stale.is_written(), "stale revision must not win");
     let missing = store
-        .put("cas/missing", b"x".to_vec(), Precondition::ModRevision(first.mod_revision), None)
+        .put(
+            "cas/missing",
+            b"x".to_vec(),
+            Precondition::ModRevision(first.mod_revision),
+            None,
+        )
         .await
         .expect("cas");
-    assert!(!missing.is_written(), "a revision precondition on a missing key fails");
-    assert_eq!(store.get("cas/k").await.expect("get").expect("present").value, b"v2");
+    assert!(
+        !missing.is_written(),
+        "a revision precondition on a missing key fails"
+    );
+    assert_eq!(
+        store
+            .get("cas/k")
+            .await
+            .expect("get")
+            .expect("present")
+            .value,
+        b"v2"
+    );
 }
 
 /// Of many writers racing on one revision, exactly one wins.
@@ -113,7 +144,12 @@ pub async fn concurrent_compare_and_swap_has_exactly_one_winner<S: MetaStore>(st
         .put("race/k", b"start".to_vec(), Precondition::None, None)
         .await
         .expect("put");
-    let revision = store.get("race/k").await.expect("get").expect("present").mod_revision;
+    let revision = store
+        .get("race/k")
+        .await
+        .expect("get")
+        .expect("present")
+        .mod_revision;
     let mut tasks = Vec::new();
     for writer in 0..8 {
         let store = Arc::clone(&store);
@@ -136,7 +172,10 @@ pub async fn concurrent_compare_and_swap_has_exactly_one_winner<S: MetaStore>(st
             winners += 1;
         }
     }
-    assert_eq!(winners, 1, "exactly one concurrent compare-and-swap must win");
+    assert_eq!(
+        winners, 1,
+        "exactly one concurrent compare-and-swap must win"
+    );
 }
 
 /// Writers that retry compare-and-swap on conflict lose no increment.
@@ -157,7 +196,12 @@ pub async fn concurrent_writers_lose_no_update<S: MetaStore>(store: Arc<S>) {
                         .expect("number");
                     let next = (value + 1).to_string().into_bytes();
                     let outcome = store
-                        .put("counter/k", next, Precondition::ModRevision(current.mod_revision), None)
+                        .put(
+                            "counter/k",
+                            next,
+                            Precondition::ModRevision(current.mod_revision),
+                            None,
+                        )
                         .await
                         .expect("cas");
                     if outcome.is_written() {
@@ -190,7 +234,11 @@ pub async fn list_prefix_returns_only_that_prefix_sorted<S: MetaStore>(store: Ar
         .map(|kv| kv.key)
         .collect();
     assert_eq!(keys, vec!["list/a", "list/b", "list/c/deep"]);
-    assert!(store.list_prefix("nothing/").await.expect("list").is_empty());
+    assert!(store
+        .list_prefix("nothing/")
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 /// Deletion with a revision precondition only deletes the version it names.
@@ -211,7 +259,10 @@ pub async fn delete_honours_revision<S: MetaStore>(store: Arc<S>) {
         .expect("delete");
     assert_eq!(deleted, DeleteOutcome::Deleted);
     assert!(store.get("del/k").await.expect("get").is_none());
-    let again = store.delete("del/k", Precondition::None).await.expect("delete");
+    let again = store
+        .delete("del/k", Precondition::None)
+        .await
+        .expect("delete");
     assert_eq!(again, DeleteOutcome::NotFound);
 }
 
@@ -228,25 +279,48 @@ async fn wait_until_absent<S: MetaStore>(store: &S, key: &str, limit: Duration) 
 
 /// A key bound to a lease that is not kept alive disappears after the TTL.
 pub async fn lease_expiry_removes_keys<S: MetaStore>(store: Arc<S>) {
-    let lease = store.grant_lease(Duration::from_secs(2)).await.expect("lease");
+    let lease = store
+        .grant_lease(Duration::from_secs(2))
+        .await
+        .expect("lease");
     store
-        .put("lease/worker", b"alive".to_vec(), Precondition::None, Some(lease))
+        .put(
+            "lease/worker",
+            b"alive".to_vec(),
+            Precondition::None,
+            Some(lease),
+        )
         .await
         .expect("put");
-    let stored = store.get("lease/worker").await.expect("get").expect("present");
+    let stored = store
+        .get("lease/worker")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(stored.lease, Some(lease));
     assert!(
         wait_until_absent(store.as_ref(), "lease/worker", Duration::from_secs(10)).await,
         "the key of an expired lease must be removed"
     );
-    assert!(store.keep_alive(lease).await.is_err(), "an expired lease cannot be renewed");
+    assert!(
+        store.keep_alive(lease).await.is_err(),
+        "an expired lease cannot be renewed"
+    );
 }
 
 /// Keep-alives hold a lease past its TTL.
 pub async fn keep_alive_extends_lease<S: MetaStore>(store: Arc<S>) {
-    let lease = store.grant_lease(Duration::from_secs(2)).await.expect("lease");
+    let lease = store
+        .grant_lease(Duration::from_secs(2))
+        .await
+        .expect("lease");
     store
-        .put("keep/worker", b"alive".to_vec(), Precondition::None, Some(lease))
+        .put(
+            "keep/worker",
+            b"alive".to_vec(),
+            Precondition::None,
+            Some(lease),
+        )
         .await
         .expect("put");
     for _ in 0..8 {
@@ -262,7 +336,10 @@ pub async fn keep_alive_extends_lease<S: MetaStore>(store: Arc<S>) {
 
 /// Revoking a lease deletes its keys at once.
 pub async fn revoke_removes_keys_at_once<S: MetaStore>(store: Arc<S>) {
-    let lease = store.grant_lease(Duration::from_secs(60)).await.expect("lease");
+    let lease = store
+        .grant_lease(Duration::from_secs(60))
+        .await
+        .expect("lease");
     store
         .put("revoke/a", b"1".to_vec(), Precondition::None, Some(lease))
         .await
@@ -294,7 +371,10 @@ pub async fn watch_delivers_puts_and_deletes_in_order<S: MetaStore>(store: Arc<S
         .put("watch/a", b"2".to_vec(), Precondition::None, None)
         .await
         .expect("put");
-    store.delete("watch/a", Precondition::None).await.expect("delete");
+    store
+        .delete("watch/a", Precondition::None)
+        .await
+        .expect("delete");
     let first = next_event(&mut stream).await;
     let second = next_event(&mut stream).await;
     let third = next_event(&mut stream).await;
@@ -315,7 +395,9 @@ pub async fn watch_resumes_from_revision<S: MetaStore>(store: Arc<S>) {
         .put("resume/a", b"1".to_vec(), Precondition::None, None)
         .await
         .expect("put");
-    let PutOutcome::Written { revision } = outcome else { panic!("written") };
+    let PutOutcome::Written { revision } = outcome else {
+        panic!("written")
+    };
     store
         .put("resume/b", b"2".to_vec(), Precondition::None, None)
         .await

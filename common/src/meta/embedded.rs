@@ -88,8 +88,8 @@ impl EmbeddedStore {
                 })?;
             }
         }
-        let database = redb::Database::create(&path)
-            .map_err(|error| storage_error("open")(error.into()))?;
+        let database =
+            redb::Database::create(&path).map_err(|error| storage_error("open")(error.into()))?;
         let mut state = State {
             next_lease: 1,
             ..State::default()
@@ -155,8 +155,14 @@ fn decode_entry(key: &str, bytes: &[u8]) -> MetaResult<Entry> {
         key: key.to_string(),
         message: format!("entry of {} bytes is shorter than its header", bytes.len()),
     };
-    let create_bytes: [u8; 8] = bytes.get(0..8).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)?;
-    let mod_bytes: [u8; 8] = bytes.get(8..16).and_then(|s| s.try_into().ok()).ok_or_else(corrupt)?;
+    let create_bytes: [u8; 8] = bytes
+        .get(0..8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(corrupt)?;
+    let mod_bytes: [u8; 8] = bytes
+        .get(8..16)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(corrupt)?;
     Ok(Entry {
         value: bytes[16..].to_vec(),
         create_revision: i64::from_le_bytes(create_bytes),
@@ -179,7 +185,9 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock only means another thread panicked mid-update; the map itself is
         // still consistent because every update is applied after the file write succeeded.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn storage_error(&self, context: &str, source: redb::Error) -> MetaError {
@@ -280,7 +288,9 @@ impl Inner {
 async fn reap_expired_leases(inner: Weak<Inner>) {
     loop {
         tokio::time::sleep(REAPER_INTERVAL).await;
-        let Some(strong) = inner.upgrade() else { return };
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
         strong.expire_leases();
     }
 }
@@ -327,7 +337,9 @@ impl MetaStore for EmbeddedStore {
         }
         if let Some(lease_id) = lease {
             if !state.leases.contains_key(&lease_id.0) {
-                return Err(MetaError::LeaseNotFound { lease_id: lease_id.0 });
+                return Err(MetaError::LeaseNotFound {
+                    lease_id: lease_id.0,
+                });
             }
         }
         let revision = state.revision + 1;
@@ -344,7 +356,8 @@ impl MetaStore for EmbeddedStore {
         } else {
             Vec::new()
         };
-        self.inner.persist(revision, Some((key, &entry)), &deletions)?;
+        self.inner
+            .persist(revision, Some((key, &entry)), &deletions)?;
         state.revision = revision;
         if let Some(previous) = previous_lease {
             if let Some(lease_state) = state.leases.get_mut(&previous.0) {
@@ -480,7 +493,9 @@ mod tests {
 
     async fn fresh_store() -> EmbeddedStore {
         let directory = tempfile::tempdir().expect("temp dir").keep();
-        EmbeddedStore::open(directory.join("meta.redb")).await.expect("open store")
+        EmbeddedStore::open(directory.join("meta.redb"))
+            .await
+            .expect("open store")
     }
 
     crate::meta_store_conformance!(fresh_store());
@@ -492,16 +507,42 @@ mod tests {
         let path = directory.path().join("meta.redb");
         let revision = {
             let store = EmbeddedStore::open(&path).await.expect("open");
-            store.put("jobs/a", b"1".to_vec(), Precondition::None, None).await.expect("put");
-            let lease = store.grant_lease(std::time::Duration::from_secs(60)).await.expect("lease");
-            store.put("workers/w", b"x".to_vec(), Precondition::None, Some(lease)).await.expect("put");
-            store.get("jobs/a").await.expect("get").expect("present").mod_revision
+            store
+                .put("jobs/a", b"1".to_vec(), Precondition::None, None)
+                .await
+                .expect("put");
+            let lease = store
+                .grant_lease(std::time::Duration::from_secs(60))
+                .await
+                .expect("lease");
+            store
+                .put("workers/w", b"x".to_vec(), Precondition::None, Some(lease))
+                .await
+                .expect("put");
+            store
+                .get("jobs/a")
+                .await
+                .expect("get")
+                .expect("present")
+                .mod_revision
         };
         let reopened = EmbeddedStore::open(&path).await.expect("reopen");
-        let stored = reopened.get("jobs/a").await.expect("get").expect("persisted");
+        let stored = reopened
+            .get("jobs/a")
+            .await
+            .expect("get")
+            .expect("persisted");
         assert_eq!(stored.mod_revision, revision);
-        assert!(reopened.get("workers/w").await.expect("get").is_none(), "leased keys are not persisted");
-        let outcome = reopened.put("jobs/b", b"2".to_vec(), Precondition::None, None).await.expect("put");
-        assert!(matches!(outcome, crate::meta::PutOutcome::Written { revision: r } if r > revision + 1));
+        assert!(
+            reopened.get("workers/w").await.expect("get").is_none(),
+            "leased keys are not persisted"
+        );
+        let outcome = reopened
+            .put("jobs/b", b"2".to_vec(), Precondition::None, None)
+            .await
+            .expect("put");
+        assert!(
+            matches!(outcome, crate::meta::PutOutcome::Written { revision: r } if r > revision + 1)
+        );
     }
 }

@@ -67,9 +67,7 @@ impl EtcdStore {
 
     fn relative_key(&self, full_key: &[u8]) -> String {
         let text = String::from_utf8_lossy(full_key);
-        text.strip_prefix(&self.prefix)
-            .unwrap_or(&text)
-            .to_string()
+        text.strip_prefix(&self.prefix).unwrap_or(&text).to_string()
     }
 
     fn convert(&self, key_value: &etcd_client::KeyValue) -> KeyValue {
@@ -244,7 +242,13 @@ impl MetaStore for EtcdStore {
         let store = self.clone();
         let watched_prefix = prefix.to_string();
         let events = futures::stream::unfold(
-            (stream, std::collections::VecDeque::new(), store, watched_prefix, false),
+            (
+                stream,
+                std::collections::VecDeque::new(),
+                store,
+                watched_prefix,
+                false,
+            ),
             |(mut stream, mut pending, store, watched_prefix, ended)| async move {
                 if ended {
                     return None;
@@ -269,7 +273,9 @@ impl MetaStore for EtcdStore {
                                 ));
                             }
                             for event in response.events() {
-                                let Some(key_value) = event.kv() else { continue };
+                                let Some(key_value) = event.kv() else {
+                                    continue;
+                                };
                                 let converted = match event.event_type() {
                                     EventType::Put => WatchEvent::Put(store.convert(key_value)),
                                     EventType::Delete => WatchEvent::Delete {

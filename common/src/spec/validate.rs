@@ -63,7 +63,11 @@ impl Role {
 /// Every problem found, each naming its field path.
 pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
     let mut errors = Vec::new();
-    let source_table = if spec.source.query.is_some() { Some("(query)") } else { spec.source.table.as_deref() };
+    let source_table = if spec.source.query.is_some() {
+        Some("(query)")
+    } else {
+        spec.source.table.as_deref()
+    };
     check_endpoint(
         Role::Source,
         spec.source.datasource.as_deref(),
@@ -105,16 +109,25 @@ pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             (spec.source.split_pk.is_some(), "source.split_pk"),
         ] {
             if present {
-                errors.push(SpecError::new(field, "cannot be combined with source.query (a query runs as one shard)"));
+                errors.push(SpecError::new(
+                    field,
+                    "cannot be combined with source.query (a query runs as one shard)",
+                ));
             }
         }
     }
     if !spec.source.split_bounds.is_empty() && spec.source.split_pk.is_none() {
-        errors.push(SpecError::new("source.split_bounds", "needs source.split_pk"));
+        errors.push(SpecError::new(
+            "source.split_bounds",
+            "needs source.split_pk",
+        ));
     }
     for (index, bound) in spec.source.split_bounds.iter().enumerate() {
         if !(bound.is_i64() || bound.is_string()) {
-            errors.push(SpecError::new(format!("source.split_bounds[{index}]"), "must be an integer or a string"));
+            errors.push(SpecError::new(
+                format!("source.split_bounds[{index}]"),
+                "must be an integer or a string",
+            ));
         }
     }
     if let Some(limit) = spec.settings.error_limit {
@@ -146,10 +159,34 @@ pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             "is required when sink.write_mode is upsert: list the key columns",
         ));
     }
-    check_range("settings.parallelism", u64::from(spec.settings.parallelism), 1, 1024, &mut errors);
-    check_range("settings.max_attempts", u64::from(spec.settings.max_attempts), 1, 100, &mut errors);
-    check_range("settings.shard_rows", spec.settings.shard_rows, 1000, u64::MAX, &mut errors);
-    check_range("settings.batch_rows", u64::from(spec.settings.batch_rows), 1, 1_000_000, &mut errors);
+    check_range(
+        "settings.parallelism",
+        u64::from(spec.settings.parallelism),
+        1,
+        1024,
+        &mut errors,
+    );
+    check_range(
+        "settings.max_attempts",
+        u64::from(spec.settings.max_attempts),
+        1,
+        100,
+        &mut errors,
+    );
+    check_range(
+        "settings.shard_rows",
+        spec.settings.shard_rows,
+        1000,
+        u64::MAX,
+        &mut errors,
+    );
+    check_range(
+        "settings.batch_rows",
+        u64::from(spec.settings.batch_rows),
+        1,
+        1_000_000,
+        &mut errors,
+    );
     match (errors.is_empty(), write_mode) {
         (true, Some(write_mode)) => Ok(ValidatedJobSpec { spec, write_mode }),
         _ => Err(SpecErrors(errors)),
@@ -163,7 +200,10 @@ fn check_range(path: &str, value: u64, min: u64, max: u64, errors: &mut Vec<Spec
         } else {
             format!("from {min} to {max}")
         };
-        errors.push(SpecError::new(path, format!("{value} is out of range: must be {allowed}")));
+        errors.push(SpecError::new(
+            path,
+            format!("{value} is out of range: must be {allowed}"),
+        ));
     }
 }
 
@@ -171,7 +211,10 @@ fn check_column_list(path: &str, columns: &[String], errors: &mut Vec<SpecError>
     let mut seen = HashSet::new();
     for (index, column) in columns.iter().enumerate() {
         if column.trim().is_empty() {
-            errors.push(SpecError::new(format!("{path}[{index}]"), "must not be empty"));
+            errors.push(SpecError::new(
+                format!("{path}[{index}]"),
+                "must not be empty",
+            ));
         } else if !seen.insert(column.as_str()) {
             errors.push(SpecError::new(
                 format!("{path}[{index}]"),
@@ -222,8 +265,15 @@ fn check_endpoint(
 }
 
 /// Checks that `table` is given when the connection's type needs one.
-fn check_table(role: Role, config: &ConnectionConfig, table: Option<&str>, errors: &mut Vec<SpecError>) {
-    let Some(kind) = connection_type(&config.kind) else { return };
+fn check_table(
+    role: Role,
+    config: &ConnectionConfig,
+    table: Option<&str>,
+    errors: &mut Vec<SpecError>,
+) {
+    let Some(kind) = connection_type(&config.kind) else {
+        return;
+    };
     let missing = table.is_none_or(|name| name.trim().is_empty());
     if kind.needs_table && missing {
         errors.push(SpecError::new(
@@ -244,7 +294,10 @@ pub fn check_connection(path: &str, role: Role, config: &ConnectionConfig) -> Ve
         return errors;
     };
     if role == Role::Source && !kind.can_read {
-        errors.push(SpecError::new(format!("{path}.type"), format!("{} cannot be read from", kind.name)));
+        errors.push(SpecError::new(
+            format!("{path}.type"),
+            format!("{} cannot be read from", kind.name),
+        ));
     }
     if role == Role::Sink && !kind.can_write {
         errors.push(SpecError::new(
@@ -256,12 +309,17 @@ pub fn check_connection(path: &str, role: Role, config: &ConnectionConfig) -> Ve
         if !kind.accepts(name) {
             errors.push(SpecError::new(
                 format!("{path}.{name}"),
-                format!("is not an option of {}; options are: {}", kind.name, kind.option_list()),
+                format!(
+                    "is not an option of {}; options are: {}",
+                    kind.name,
+                    kind.option_list()
+                ),
             ));
         }
     }
     for required in kind.required {
-        let present = config.options.contains_key(*required) || config.secrets.contains_key(*required);
+        let present =
+            config.options.contains_key(*required) || config.secrets.contains_key(*required);
         if !present {
             errors.push(SpecError::new(
                 format!("{path}.{required}"),
@@ -286,7 +344,9 @@ pub fn check_connection(path: &str, role: Role, config: &ConnectionConfig) -> Ve
 ///
 /// # Errors
 /// One error per option that is not a scalar (paths relative to the connection).
-pub fn inline_connection_config(inline: &InlineConnection) -> Result<ConnectionConfig, Vec<SpecError>> {
+pub fn inline_connection_config(
+    inline: &InlineConnection,
+) -> Result<ConnectionConfig, Vec<SpecError>> {
     let secret_names = connection_type(&inline.kind).map_or(&[][..], |kind| kind.secrets);
     let mut options = BTreeMap::new();
     let mut secrets = BTreeMap::new();
@@ -297,7 +357,10 @@ pub fn inline_connection_config(inline: &InlineConnection) -> Result<ConnectionC
             serde_json::Value::Number(number) => number.to_string(),
             serde_json::Value::Bool(flag) => flag.to_string(),
             _ => {
-                errors.push(SpecError::new(name.clone(), "must be a string, number or boolean"));
+                errors.push(SpecError::new(
+                    name.clone(),
+                    "must be a string, number or boolean",
+                ));
                 continue;
             }
         };
@@ -308,7 +371,11 @@ pub fn inline_connection_config(inline: &InlineConnection) -> Result<ConnectionC
         }
     }
     if errors.is_empty() {
-        Ok(ConnectionConfig { kind: inline.kind.clone(), options, secrets })
+        Ok(ConnectionConfig {
+            kind: inline.kind.clone(),
+            options,
+            secrets,
+        })
     } else {
         Err(errors)
     }
@@ -318,7 +385,9 @@ pub fn inline_connection_config(inline: &InlineConnection) -> Result<ConnectionC
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -356,9 +425,15 @@ mod tests {
         let spec = parse("source: {connection: {type: sqlite}}\nsink: {connection: {type: sqlite, path: b.db, colour: red}, table: t}\n");
         let errors = validate(spec).expect_err("invalid");
         let text = errors.to_string();
-        assert!(text.contains("source.connection.path: is required"), "{text}");
+        assert!(
+            text.contains("source.connection.path: is required"),
+            "{text}"
+        );
         assert!(text.contains("source.table: is required"), "{text}");
-        assert!(text.contains("sink.connection.colour: is not an option of sqlite"), "{text}");
+        assert!(
+            text.contains("sink.connection.colour: is not an option of sqlite"),
+            "{text}"
+        );
     }
 
     #[test]

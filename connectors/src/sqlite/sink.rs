@@ -28,12 +28,15 @@ impl SqliteSink {
     ///
     /// # Errors
     /// [`ConnectorError::Config`] when `path` or `table` is missing.
-    pub fn new(spec: &JobSpec, write_mode: WriteMode, connection: &ConnectionConfig) -> Result<Self> {
-        let table = spec
-            .sink
-            .table
-            .clone()
-            .ok_or_else(|| ConnectorError::config("sink.table", "is required for a sqlite sink"))?;
+    pub fn new(
+        spec: &JobSpec,
+        write_mode: WriteMode,
+        connection: &ConnectionConfig,
+    ) -> Result<Self> {
+        let table =
+            spec.sink.table.clone().ok_or_else(|| {
+                ConnectorError::config("sink.table", "is required for a sqlite sink")
+            })?;
         Ok(SqliteSink {
             location: SqliteLocation::from_connection(connection, "sink")?,
             table,
@@ -58,7 +61,11 @@ impl SqliteSink {
     /// Returns the target column names for a batch schema.
     fn target_columns(&self, schema: &SchemaRef) -> Result<Vec<String>> {
         if self.columns.is_empty() {
-            return Ok(schema.fields().iter().map(|field| field.name().clone()).collect());
+            return Ok(schema
+                .fields()
+                .iter()
+                .map(|field| field.name().clone())
+                .collect());
         }
         if self.columns.len() != schema.fields().len() {
             return Err(ConnectorError::config(
@@ -76,7 +83,9 @@ impl SqliteSink {
 
     fn insert_sql(&self, columns: &[String]) -> String {
         let column_list: Vec<String> = columns.iter().map(|name| quote_identifier(name)).collect();
-        let placeholders: Vec<String> = (1..=columns.len()).map(|index| format!("?{index}")).collect();
+        let placeholders: Vec<String> = (1..=columns.len())
+            .map(|index| format!("?{index}"))
+            .collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
             quote_identifier(&self.table),
@@ -84,16 +93,27 @@ impl SqliteSink {
             placeholders.join(", ")
         );
         if self.write_mode == WriteMode::Upsert {
-            let key_list: Vec<String> = self.keys.iter().map(|name| quote_identifier(name)).collect();
+            let key_list: Vec<String> = self
+                .keys
+                .iter()
+                .map(|name| quote_identifier(name))
+                .collect();
             let updates: Vec<String> = columns
                 .iter()
                 .filter(|name| !self.keys.contains(name))
                 .map(|name| format!("{0} = excluded.{0}", quote_identifier(name)))
                 .collect();
             if updates.is_empty() {
-                sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", key_list.join(", ")));
+                sql.push_str(&format!(
+                    " ON CONFLICT ({}) DO NOTHING",
+                    key_list.join(", ")
+                ));
             } else {
-                sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", key_list.join(", "), updates.join(", ")));
+                sql.push_str(&format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    key_list.join(", "),
+                    updates.join(", ")
+                ));
             }
         }
         sql
@@ -110,20 +130,34 @@ impl SqliteSink {
     }
 
     fn table_exists(&self, connection: &Connection) -> Result<bool> {
-        Ok(list_tables(connection)?.iter().any(|name| name == &self.table))
+        Ok(list_tables(connection)?
+            .iter()
+            .any(|name| name == &self.table))
     }
 
     fn create_table_sql(&self, schema: &SchemaRef) -> Result<String> {
         let columns = self.target_columns(schema)?;
         let mut definitions = Vec::with_capacity(columns.len() + 1);
         for (name, field) in columns.iter().zip(schema.fields()) {
-            definitions.push(format!("{} {}", quote_identifier(name), declared_type_for_arrow(name, field.data_type())?));
+            definitions.push(format!(
+                "{} {}",
+                quote_identifier(name),
+                declared_type_for_arrow(name, field.data_type())?
+            ));
         }
         if !self.keys.is_empty() {
-            let key_list: Vec<String> = self.keys.iter().map(|name| quote_identifier(name)).collect();
+            let key_list: Vec<String> = self
+                .keys
+                .iter()
+                .map(|name| quote_identifier(name))
+                .collect();
             definitions.push(format!("PRIMARY KEY ({})", key_list.join(", ")));
         }
-        Ok(format!("CREATE TABLE IF NOT EXISTS {} ({})", quote_identifier(&self.table), definitions.join(", ")))
+        Ok(format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            quote_identifier(&self.table),
+            definitions.join(", ")
+        ))
     }
 }
 
@@ -163,7 +197,11 @@ impl Sink for SqliteSink {
         .await
     }
 
-    async fn write_shard(&self, shard: &ShardIdentity, input: BatchReceiver) -> Result<WriteOutcome> {
+    async fn write_shard(
+        &self,
+        shard: &ShardIdentity,
+        input: BatchReceiver,
+    ) -> Result<WriteOutcome> {
         let sink = self.clone();
         let shard = shard.clone();
         run_blocking(move || sink.write_shard_blocking(&shard, input)).await
@@ -185,7 +223,11 @@ impl Sink for SqliteSink {
 }
 
 impl SqliteSink {
-    fn write_shard_blocking(&self, shard: &ShardIdentity, mut input: BatchReceiver) -> Result<WriteOutcome> {
+    fn write_shard_blocking(
+        &self,
+        shard: &ShardIdentity,
+        mut input: BatchReceiver,
+    ) -> Result<WriteOutcome> {
         let mut connection = self.open()?;
         Self::ensure_commit_table(&connection)?;
         let transaction = connection
@@ -211,24 +253,31 @@ impl SqliteSink {
             while let Some(batch) = input.blocking_next()? {
                 if statement.is_none() {
                     columns = self.target_columns(&batch.schema())?;
-                    statement = Some(
-                        transaction
-                            .prepare(&self.insert_sql(&columns))
-                            .map_err(ConnectorError::sqlite(format!("prepare insert into {}", self.table)))?,
-                    );
+                    statement = Some(transaction.prepare(&self.insert_sql(&columns)).map_err(
+                        ConnectorError::sqlite(format!("prepare insert into {}", self.table)),
+                    )?);
                 }
-                let Some(insert) = statement.as_mut() else { break };
+                let Some(insert) = statement.as_mut() else {
+                    break;
+                };
                 for row in 0..batch.num_rows() {
                     for (index, column) in batch.columns().iter().enumerate() {
-                        let value = sqlite_value(column, row).map_err(|message| ConnectorError::Conversion {
-                            column: columns.get(index).cloned().unwrap_or_default(),
-                            message,
+                        let value = sqlite_value(column, row).map_err(|message| {
+                            ConnectorError::Conversion {
+                                column: columns.get(index).cloned().unwrap_or_default(),
+                                message,
+                            }
                         })?;
                         insert
                             .raw_bind_parameter(index + 1, value)
                             .map_err(ConnectorError::sqlite("bind value"))?;
                     }
-                    insert.raw_execute().map_err(ConnectorError::sqlite(format!("insert into {}", self.table)))?;
+                    insert
+                        .raw_execute()
+                        .map_err(ConnectorError::sqlite(format!(
+                            "insert into {}",
+                            self.table
+                        )))?;
                 }
                 rows_written += batch.num_rows() as u64;
                 input.record_written(&batch);
@@ -240,12 +289,16 @@ impl SqliteSink {
         );
         match marker {
             Ok(_) => {}
-            Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            Err(error)
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+            {
                 return Ok(WriteOutcome::AlreadyCommitted);
             }
             Err(error) => return Err(ConnectorError::sqlite("insert commit marker")(error)),
         }
-        transaction.commit().map_err(ConnectorError::sqlite("commit shard"))?;
+        transaction
+            .commit()
+            .map_err(ConnectorError::sqlite("commit shard"))?;
         Ok(WriteOutcome::Committed { rows: rows_written })
     }
 }

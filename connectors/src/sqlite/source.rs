@@ -60,20 +60,30 @@ impl SqliteSource {
         } else {
             let mut chosen = Vec::with_capacity(self.columns.len());
             for (position, column) in self.columns.iter().enumerate() {
-                let found = declared.iter().find(|(name, _)| name == column).ok_or_else(|| {
-                    let names: Vec<&str> = declared.iter().map(|(name, _)| name.as_str()).collect();
-                    ConnectorError::config(
-                        format!("{}.columns[{position}]", self.role),
-                        format!("\"{column}\" is not a column of {}; columns are: {}", self.table, names.join(", ")),
-                    )
-                })?;
+                let found = declared
+                    .iter()
+                    .find(|(name, _)| name == column)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> =
+                            declared.iter().map(|(name, _)| name.as_str()).collect();
+                        ConnectorError::config(
+                            format!("{}.columns[{position}]", self.role),
+                            format!(
+                                "\"{column}\" is not a column of {}; columns are: {}",
+                                self.table,
+                                names.join(", ")
+                            ),
+                        )
+                    })?;
                 chosen.push(found.clone());
             }
             chosen
         };
         let fields: Vec<Field> = selected
             .iter()
-            .map(|(name, declared_type)| Field::new(name, arrow_type_for_declared(declared_type), true))
+            .map(|(name, declared_type)| {
+                Field::new(name, arrow_type_for_declared(declared_type), true)
+            })
             .collect();
         Ok(Schema::new(fields))
     }
@@ -127,7 +137,11 @@ impl SqliteSource {
         if let Some(where_clause) = &self.where_clause {
             conditions.push(format!("({where_clause})"));
         }
-        let sql = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
         (sql, parameters)
     }
 }
@@ -206,10 +220,20 @@ impl Source for SqliteSource {
         run_blocking(move || {
             let connection = source.location.open(true)?;
             let schema = Arc::new(source.resolve_schema(&connection)?);
-            let column_list: Vec<String> = schema.fields().iter().map(|field| quote_identifier(field.name())).collect();
+            let column_list: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|field| quote_identifier(field.name()))
+                .collect();
             let (filter, parameters) = source.filter_sql(&range);
-            let sql = format!("SELECT {} FROM {}{filter}", column_list.join(", "), quote_identifier(&source.table));
-            let mut statement = connection.prepare(&sql).map_err(ConnectorError::sqlite("prepare read"))?;
+            let sql = format!(
+                "SELECT {} FROM {}{filter}",
+                column_list.join(", "),
+                quote_identifier(&source.table)
+            );
+            let mut statement = connection
+                .prepare(&sql)
+                .map_err(ConnectorError::sqlite("prepare read"))?;
             let mut rows = statement
                 .query(rusqlite::params_from_iter(parameters))
                 .map_err(ConnectorError::sqlite("start read"))?;
@@ -221,11 +245,15 @@ impl Source for SqliteSource {
             let mut buffered = 0usize;
             while let Some(row) = rows.next().map_err(ConnectorError::sqlite("read row"))? {
                 for (index, builder) in builders.iter_mut().enumerate() {
-                    let value = row.get_ref(index).map_err(ConnectorError::sqlite("read value"))?;
-                    builder.append(value).map_err(|message| ConnectorError::Conversion {
-                        column: schema.field(index).name().clone(),
-                        message,
-                    })?;
+                    let value = row
+                        .get_ref(index)
+                        .map_err(ConnectorError::sqlite("read value"))?;
+                    builder
+                        .append(value)
+                        .map_err(|message| ConnectorError::Conversion {
+                            column: schema.field(index).name().clone(),
+                            message,
+                        })?;
                 }
                 buffered += 1;
                 if buffered == source.batch_rows {
@@ -242,10 +270,18 @@ impl Source for SqliteSource {
     }
 }
 
-fn send_batch(schema: &SchemaRef, builders: &mut [ColumnBuilder], sender: &BatchSender) -> Result<()> {
+fn send_batch(
+    schema: &SchemaRef,
+    builders: &mut [ColumnBuilder],
+    sender: &BatchSender,
+) -> Result<()> {
     let columns = builders.iter_mut().map(ColumnBuilder::finish).collect();
-    let batch = RecordBatch::try_new(Arc::clone(schema), columns)
-        .map_err(|source| ConnectorError::Arrow { context: "assemble batch".into(), source })?;
+    let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|source| {
+        ConnectorError::Arrow {
+            context: "assemble batch".into(),
+            source,
+        }
+    })?;
     sender.blocking_send(batch)
 }
 
@@ -266,10 +302,16 @@ pub fn even_ranges(low: i64, high: i64, count: u64) -> Vec<KeyRange> {
     }
     let mut lower = None;
     for boundary in boundaries {
-        ranges.push(KeyRange::Int { lo: lower, hi: Some(boundary) });
+        ranges.push(KeyRange::Int {
+            lo: lower,
+            hi: Some(boundary),
+        });
         lower = Some(boundary);
     }
-    ranges.push(KeyRange::Int { lo: lower, hi: None });
+    ranges.push(KeyRange::Int {
+        lo: lower,
+        hi: None,
+    });
     ranges
 }
 
@@ -281,9 +323,24 @@ mod tests {
     fn even_ranges_cover_the_span_open_ended() {
         let ranges = even_ranges(1, 100, 4);
         assert_eq!(ranges.len(), 4);
-        assert_eq!(ranges[0], KeyRange::Int { lo: None, hi: Some(26) });
-        assert_eq!(ranges[3], KeyRange::Int { lo: Some(76), hi: None });
-        assert_eq!(even_ranges(5, 5, 8), vec![KeyRange::Int { lo: None, hi: None }]);
+        assert_eq!(
+            ranges[0],
+            KeyRange::Int {
+                lo: None,
+                hi: Some(26)
+            }
+        );
+        assert_eq!(
+            ranges[3],
+            KeyRange::Int {
+                lo: Some(76),
+                hi: None
+            }
+        );
+        assert_eq!(
+            even_ranges(5, 5, 8),
+            vec![KeyRange::Int { lo: None, hi: None }]
+        );
         assert_eq!(even_ranges(i64::MIN, i64::MAX, 3).len(), 3);
     }
 }

@@ -44,7 +44,10 @@ pub fn arrow_type_for_declared(declared: &str) -> DataType {
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
     } else if upper == "DATE" {
         DataType::Date32
-    } else if ["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"].iter().any(|part| upper.contains(part)) {
+    } else if ["REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL"]
+        .iter()
+        .any(|part| upper.contains(part))
+    {
         DataType::Float64
     } else if upper.contains("BLOB") || upper.trim().is_empty() {
         DataType::Binary
@@ -98,7 +101,9 @@ impl ColumnBuilder {
             DataType::Int64 => ColumnBuilder::Int(Int64Builder::with_capacity(capacity)),
             DataType::Float64 => ColumnBuilder::Float(Float64Builder::with_capacity(capacity)),
             DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
-            DataType::Binary => ColumnBuilder::Bytes(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            DataType::Binary => {
+                ColumnBuilder::Bytes(BinaryBuilder::with_capacity(capacity, capacity * 16))
+            }
             DataType::Date32 => ColumnBuilder::Date(Date32Builder::with_capacity(capacity)),
             DataType::Timestamp(_, _) => ColumnBuilder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
@@ -116,7 +121,9 @@ impl ColumnBuilder {
         match self {
             ColumnBuilder::Int(builder) => match value {
                 ValueRef::Integer(number) => builder.append_value(number),
-                ValueRef::Real(real) if real.fract() == 0.0 && real.abs() < 9.2e18 => builder.append_value(real as i64),
+                ValueRef::Real(real) if real.fract() == 0.0 && real.abs() < 9.2e18 => {
+                    builder.append_value(real as i64)
+                }
                 ValueRef::Text(text) => builder.append_value(parse_text::<i64>(text, "integer")?),
                 other => return Err(format!("{} value in an integer column", type_name(other))),
             },
@@ -132,13 +139,19 @@ impl ColumnBuilder {
                 ValueRef::Text(text) => match text.to_ascii_lowercase().as_slice() {
                     b"true" | b"t" | b"1" => builder.append_value(true),
                     b"false" | b"f" | b"0" => builder.append_value(false),
-                    _ => return Err(format!("\"{}\" is not a boolean", String::from_utf8_lossy(text))),
+                    _ => {
+                        return Err(format!(
+                            "\"{}\" is not a boolean",
+                            String::from_utf8_lossy(text)
+                        ))
+                    }
                 },
                 other => return Err(format!("{} value in a boolean column", describe(other))),
             },
             ColumnBuilder::Text(builder) => match value {
                 ValueRef::Text(text) => {
-                    let string = std::str::from_utf8(text).map_err(|_| "text is not valid UTF-8".to_string())?;
+                    let string = std::str::from_utf8(text)
+                        .map_err(|_| "text is not valid UTF-8".to_string())?;
                     builder.append_value(string);
                 }
                 ValueRef::Integer(number) => builder.append_value(number.to_string()),
@@ -157,14 +170,20 @@ impl ColumnBuilder {
                     let string = String::from_utf8_lossy(text);
                     let date = NaiveDate::parse_from_str(string.trim(), "%Y-%m-%d")
                         .map_err(|_| format!("\"{string}\" is not a date (YYYY-MM-DD)"))?;
-                    builder.append_value(chrono::Datelike::num_days_from_ce(&date) - EPOCH_DAYS_FROM_CE);
+                    builder.append_value(
+                        chrono::Datelike::num_days_from_ce(&date) - EPOCH_DAYS_FROM_CE,
+                    );
                 }
                 other => return Err(format!("{} value in a date column", type_name(other))),
             },
             ColumnBuilder::Timestamp(builder) => match value {
-                ValueRef::Text(text) => builder.append_value(parse_timestamp(&String::from_utf8_lossy(text))?),
+                ValueRef::Text(text) => {
+                    builder.append_value(parse_timestamp(&String::from_utf8_lossy(text))?)
+                }
                 ValueRef::Integer(seconds) => builder.append_value(
-                    seconds.checked_mul(1_000_000).ok_or_else(|| format!("{seconds} s is out of range"))?,
+                    seconds
+                        .checked_mul(1_000_000)
+                        .ok_or_else(|| format!("{seconds} s is out of range"))?,
                 ),
                 other => return Err(format!("{} value in a timestamp column", type_name(other))),
             },
@@ -235,7 +254,10 @@ fn describe(value: ValueRef<'_>) -> String {
 
 fn parse_text<T: std::str::FromStr>(text: &[u8], what: &str) -> std::result::Result<T, String> {
     let string = String::from_utf8_lossy(text);
-    string.trim().parse::<T>().map_err(|_| format!("\"{string}\" is not a valid {what}"))
+    string
+        .trim()
+        .parse::<T>()
+        .map_err(|_| format!("\"{string}\" is not a valid {what}"))
 }
 
 /// Parses the timestamp texts SQLite users write: `YYYY-MM-DD HH:MM:SS[.f]`, with `T` instead
@@ -249,7 +271,11 @@ pub fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
         return Ok(with_zone.timestamp_micros());
     }
     let without_zone = trimmed.trim_end_matches('Z');
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(without_zone, format) {
             return Ok(naive.and_utc().timestamp_micros());
         }
@@ -259,7 +285,9 @@ pub fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
             return Ok(midnight.and_utc().timestamp_micros());
         }
     }
-    Err(format!("\"{text}\" is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])"))
+    Err(format!(
+        "\"{text}\" is not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])"
+    ))
 }
 
 /// Returns row `row` of `column` as an SQLite value to bind.
@@ -278,13 +306,22 @@ pub fn sqlite_value(column: &ArrayRef, row: usize) -> std::result::Result<Value,
         DataType::Int32 => Value::Integer(i64::from(column.as_primitive::<Int32Type>().value(row))),
         DataType::Int64 => Value::Integer(column.as_primitive::<Int64Type>().value(row)),
         DataType::UInt8 => Value::Integer(i64::from(column.as_primitive::<UInt8Type>().value(row))),
-        DataType::UInt16 => Value::Integer(i64::from(column.as_primitive::<UInt16Type>().value(row))),
-        DataType::UInt32 => Value::Integer(i64::from(column.as_primitive::<UInt32Type>().value(row))),
+        DataType::UInt16 => {
+            Value::Integer(i64::from(column.as_primitive::<UInt16Type>().value(row)))
+        }
+        DataType::UInt32 => {
+            Value::Integer(i64::from(column.as_primitive::<UInt32Type>().value(row)))
+        }
         DataType::UInt64 => {
             let number = column.as_primitive::<UInt64Type>().value(row);
-            Value::Integer(i64::try_from(number).map_err(|_| format!("{number} does not fit SQLite's 64-bit signed INTEGER"))?)
+            Value::Integer(
+                i64::try_from(number)
+                    .map_err(|_| format!("{number} does not fit SQLite's 64-bit signed INTEGER"))?,
+            )
         }
-        DataType::Float32 => Value::Real(f64::from(column.as_primitive::<Float32Type>().value(row))),
+        DataType::Float32 => {
+            Value::Real(f64::from(column.as_primitive::<Float32Type>().value(row)))
+        }
         DataType::Float64 => Value::Real(column.as_primitive::<Float64Type>().value(row)),
         DataType::Utf8 => Value::Text(column.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Value::Text(column.as_string::<i64>().value(row).to_string()),
@@ -298,13 +335,23 @@ pub fn sqlite_value(column: &ArrayRef, row: usize) -> std::result::Result<Value,
         }
         DataType::Timestamp(unit, _) => {
             let micros = match unit {
-                TimeUnit::Second => column.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1_000_000),
-                TimeUnit::Millisecond => column.as_primitive::<TimestampMillisecondType>().value(row).saturating_mul(1_000),
-                TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
+                TimeUnit::Second => column
+                    .as_primitive::<TimestampSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Millisecond => column
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1_000),
+                TimeUnit::Microsecond => {
+                    column.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
                 TimeUnit::Nanosecond => {
                     let nanos = column.as_primitive::<TimestampNanosecondType>().value(row);
                     if nanos % 1000 != 0 {
-                        return Err(format!("timestamp {nanos} ns has sub-microsecond precision"));
+                        return Err(format!(
+                            "timestamp {nanos} ns has sub-microsecond precision"
+                        ));
                     }
                     nanos / 1000
                 }
@@ -313,7 +360,11 @@ pub fn sqlite_value(column: &ArrayRef, row: usize) -> std::result::Result<Value,
                 .ok_or_else(|| format!("timestamp {micros} µs is out of range"))?;
             Value::Text(moment.format(TIMESTAMP_FORMAT).to_string())
         }
-        other => return Err(format!("Arrow type {other} cannot be written to SQLite yet")),
+        other => {
+            return Err(format!(
+                "Arrow type {other} cannot be written to SQLite yet"
+            ))
+        }
     };
     Ok(value)
 }
@@ -327,7 +378,10 @@ mod tests {
     fn declared_types_map_by_affinity() {
         assert_eq!(arrow_type_for_declared("BIGINT"), DataType::Int64);
         assert_eq!(arrow_type_for_declared("varchar(20)"), DataType::Utf8);
-        assert_eq!(arrow_type_for_declared("DOUBLE PRECISION"), DataType::Float64);
+        assert_eq!(
+            arrow_type_for_declared("DOUBLE PRECISION"),
+            DataType::Float64
+        );
         assert_eq!(arrow_type_for_declared(""), DataType::Binary);
         assert_eq!(arrow_type_for_declared("DATE"), DataType::Date32);
     }
@@ -335,8 +389,11 @@ mod tests {
     #[test]
     fn timestamps_round_trip_to_the_microsecond() {
         let micros = 1_700_000_000_123_456_i64;
-        let array: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![micros]).with_timezone("UTC"));
-        let Value::Text(text) = sqlite_value(&array, 0).expect("value") else { panic!("text") };
+        let array: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![micros]).with_timezone("UTC"));
+        let Value::Text(text) = sqlite_value(&array, 0).expect("value") else {
+            panic!("text")
+        };
         assert_eq!(text, "2023-11-14 22:13:20.123456");
         assert_eq!(parse_timestamp(&text), Ok(micros));
         assert_eq!(parse_timestamp("2023-11-14T22:13:20.123456Z"), Ok(micros));
@@ -345,7 +402,9 @@ mod tests {
     #[test]
     fn bad_values_are_described() {
         let mut builder = ColumnBuilder::new(&DataType::Int64, 1);
-        let error = builder.append(ValueRef::Text(b"twelve")).expect_err("not a number");
+        let error = builder
+            .append(ValueRef::Text(b"twelve"))
+            .expect_err("not a number");
         assert!(error.contains("twelve"), "{error}");
     }
 }

@@ -7,7 +7,9 @@
 use super::scheduler::{choose_worker_for_shard, choose_worker_for_task, WorkerCapacity};
 use crate::convert;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
-use sluice_common::records::{now_ms, Counters, JobRecord, JobState, KeyRange, ShardRecord, ShardState, RECORD_VERSION};
+use sluice_common::records::{
+    now_ms, Counters, JobRecord, JobState, KeyRange, ShardRecord, ShardState, RECORD_VERSION,
+};
 use sluice_common::spec::ValidatedJobSpec;
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -100,7 +102,12 @@ impl JobRuntime {
     fn running_shards(&self) -> usize {
         self.shards
             .iter()
-            .filter(|shard| matches!(shard.record.state, ShardState::Assigned | ShardState::Running))
+            .filter(|shard| {
+                matches!(
+                    shard.record.state,
+                    ShardState::Assigned | ShardState::Running
+                )
+            })
             .count()
     }
 
@@ -115,12 +122,26 @@ impl JobRuntime {
 
     /// Returns the API view of the job.
     pub fn to_proto(&self, include_shards: bool) -> pb::Job {
-        let count = |state: ShardState| self.shards.iter().filter(|s| s.record.state == state).count() as u32;
+        let count = |state: ShardState| {
+            self.shards
+                .iter()
+                .filter(|s| s.record.state == state)
+                .count() as u32
+        };
         let source = describe_endpoint(
             &self.record.source_connection.kind,
-            self.validated.spec.source.table.as_deref().or(self.validated.spec.source.query.as_ref().map(|_| "(query)")),
+            self.validated.spec.source.table.as_deref().or(self
+                .validated
+                .spec
+                .source
+                .query
+                .as_ref()
+                .map(|_| "(query)")),
         );
-        let sink = describe_endpoint(&self.record.sink_connection.kind, self.validated.spec.sink.table.as_deref());
+        let sink = describe_endpoint(
+            &self.record.sink_connection.kind,
+            self.validated.spec.sink.table.as_deref(),
+        );
         pb::Job {
             id: self.record.id.to_string(),
             workspace: self.record.workspace.clone(),
@@ -146,7 +167,12 @@ impl JobRuntime {
                         range: Some(convert::key_range_to_proto(&shard.record.range)),
                         state: convert::shard_state_to_proto(shard.record.state) as i32,
                         attempt: shard.record.attempt.0,
-                        worker_id: shard.record.worker_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        worker_id: shard
+                            .record
+                            .worker_id
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
                         counters: Some(convert::counters_to_proto(shard.counters())),
                         error: shard.record.error.clone().unwrap_or_default(),
                     })
@@ -215,13 +241,26 @@ impl Model {
     /// Adds a job loaded from the store or just submitted, making whatever it was doing
     /// resumable: planning and finalisation are re-queued, and shards that were assigned to a
     /// worker go back to pending with a higher attempt (the attempt fences the old one).
-    pub fn add_job(&mut self, record: JobRecord, validated: ValidatedJobSpec, shards: Vec<ShardRecord>) -> Vec<Effect> {
+    pub fn add_job(
+        &mut self,
+        record: JobRecord,
+        validated: ValidatedJobSpec,
+        shards: Vec<ShardRecord>,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         let job_id = record.id.clone();
         let spec_json = serde_json::to_string(&validated.spec).unwrap_or_default();
         let mut runtime = JobRuntime {
-            plan: if record.state == JobState::Planning { Task::Waiting } else { Task::Idle },
-            finalize: if record.state == JobState::Finalizing { Task::Waiting } else { Task::Idle },
+            plan: if record.state == JobState::Planning {
+                Task::Waiting
+            } else {
+                Task::Idle
+            },
+            finalize: if record.state == JobState::Finalizing {
+                Task::Waiting
+            } else {
+                Task::Idle
+            },
             record,
             validated,
             spec_json,
@@ -239,7 +278,11 @@ impl Model {
                 runtime.record.retries += 1;
                 effects.push(Effect::PersistShard(job_id.clone(), shard.shard_id));
             }
-            runtime.shards.push(ShardRuntime { record: shard, live: Counters::default(), current_key: String::new() });
+            runtime.shards.push(ShardRuntime {
+                record: shard,
+                live: Counters::default(),
+                current_key: String::new(),
+            });
         }
         runtime.shards.sort_by_key(|shard| shard.record.shard_id);
         self.jobs.insert(job_id.clone(), runtime);
@@ -249,7 +292,11 @@ impl Model {
     }
 
     /// Registers a worker's stream. A second stream of the same worker replaces the first.
-    pub fn worker_joined(&mut self, worker: WorkerRuntime, claimed: &[(JobId, ShardId, Attempt)]) -> Vec<Effect> {
+    pub fn worker_joined(
+        &mut self,
+        worker: WorkerRuntime,
+        claimed: &[(JobId, ShardId, Attempt)],
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Some(previous) = self.workers.get(&worker.worker_id) {
             let previous_connection = previous.connection_id;
@@ -276,19 +323,27 @@ impl Model {
     /// with a higher attempt and its tasks are re-queued.
     pub fn worker_left(&mut self, worker_id: &WorkerId, connection_id: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let Some(worker) = self.workers.get(worker_id) else { return effects };
+        let Some(worker) = self.workers.get(worker_id) else {
+            return effects;
+        };
         if worker.connection_id != connection_id {
             return effects;
         }
-        let Some(worker) = self.workers.remove(worker_id) else { return effects };
+        let Some(worker) = self.workers.remove(worker_id) else {
+            return effects;
+        };
         for (job_id, shard_id) in &worker.running {
-            let Some(job) = self.jobs.get_mut(job_id) else { continue };
+            let Some(job) = self.jobs.get_mut(job_id) else {
+                continue;
+            };
             if job.record.state.is_terminal() {
                 continue;
             }
             if let Some(shard) = job.shards.get_mut(shard_id.0 as usize) {
-                if matches!(shard.record.state, ShardState::Assigned | ShardState::Running)
-                    && shard.record.worker_id.as_ref() == Some(worker_id)
+                if matches!(
+                    shard.record.state,
+                    ShardState::Assigned | ShardState::Running
+                ) && shard.record.worker_id.as_ref() == Some(worker_id)
                 {
                     requeue_shard(job, *shard_id, format!("worker {worker_id} was lost"));
                     effects.push(Effect::PersistShard(job_id.clone(), *shard_id));
@@ -326,9 +381,17 @@ impl Model {
     }
 
     /// Handles one message from a worker.
-    pub fn worker_message(&mut self, worker_id: &WorkerId, connection_id: u64, body: pb::worker_message::Body, now: Instant) -> Vec<Effect> {
+    pub fn worker_message(
+        &mut self,
+        worker_id: &WorkerId,
+        connection_id: u64,
+        body: pb::worker_message::Body,
+        now: Instant,
+    ) -> Vec<Effect> {
         use pb::worker_message::Body;
-        let Some(worker) = self.workers.get_mut(worker_id) else { return Vec::new() };
+        let Some(worker) = self.workers.get_mut(worker_id) else {
+            return Vec::new();
+        };
         if worker.connection_id != connection_id {
             return Vec::new();
         }
@@ -349,15 +412,24 @@ impl Model {
     fn shard_progress(&mut self, worker_id: &WorkerId, progress: pb::ShardProgress) -> Vec<Effect> {
         let mut effects = Vec::new();
         let job_id = JobId(progress.job_id.clone());
-        let Some(job) = self.jobs.get_mut(&job_id) else { return effects };
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return effects;
+        };
         if job.record.state != JobState::Running {
             return effects;
         }
-        let Some(shard) = job.shards.get_mut(progress.shard_id as usize) else { return effects };
-        if shard.record.attempt.0 != progress.attempt || shard.record.worker_id.as_ref() != Some(worker_id) {
+        let Some(shard) = job.shards.get_mut(progress.shard_id as usize) else {
+            return effects;
+        };
+        if shard.record.attempt.0 != progress.attempt
+            || shard.record.worker_id.as_ref() != Some(worker_id)
+        {
             return effects;
         }
-        if !matches!(shard.record.state, ShardState::Assigned | ShardState::Running) {
+        if !matches!(
+            shard.record.state,
+            ShardState::Assigned | ShardState::Running
+        ) {
             return effects;
         }
         if shard.record.state == ShardState::Assigned {
@@ -379,8 +451,16 @@ impl Model {
     }
 
     fn check_record_error_limit(&mut self, job_id: &JobId) -> Vec<Effect> {
-        let Some(job) = self.jobs.get(job_id) else { return Vec::new() };
-        let Some(limit) = job.validated.spec.settings.error_limit.and_then(|limit| limit.record) else {
+        let Some(job) = self.jobs.get(job_id) else {
+            return Vec::new();
+        };
+        let Some(limit) = job
+            .validated
+            .spec
+            .settings
+            .error_limit
+            .and_then(|limit| limit.record)
+        else {
             return Vec::new();
         };
         let dirty = job.counters().dirty_records;
@@ -388,7 +468,9 @@ impl Model {
             return self.end_job(
                 job_id,
                 JobState::Failed,
-                Some(format!("{dirty} dirty records exceed settings.error_limit.record ({limit})")),
+                Some(format!(
+                    "{dirty} dirty records exceed settings.error_limit.record ({limit})"
+                )),
             );
         }
         Vec::new()
@@ -401,21 +483,31 @@ impl Model {
         if let Some(worker) = self.workers.get_mut(worker_id) {
             worker.running.remove(&(job_id.clone(), shard_id));
         }
-        let Some(job) = self.jobs.get_mut(&job_id) else { return effects };
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return effects;
+        };
         if job.record.state != JobState::Running {
             return effects;
         }
         let max_attempts = job.validated.spec.settings.max_attempts;
-        let Some(shard) = job.shards.get_mut(shard_id.0 as usize) else { return effects };
-        if shard.record.attempt.0 != result.attempt || shard.record.worker_id.as_ref() != Some(worker_id) {
+        let Some(shard) = job.shards.get_mut(shard_id.0 as usize) else {
+            return effects;
+        };
+        if shard.record.attempt.0 != result.attempt
+            || shard.record.worker_id.as_ref() != Some(worker_id)
+        {
             tracing::info!(job_id = %job_id, shard_id = %shard_id, attempt = result.attempt, "ignoring the result of a fenced attempt");
             return effects;
         }
-        if !matches!(shard.record.state, ShardState::Assigned | ShardState::Running) {
+        if !matches!(
+            shard.record.state,
+            ShardState::Assigned | ShardState::Running
+        ) {
             return effects;
         }
         let counters = convert::counters_from_proto(result.counters.as_ref());
-        let outcome = pb::ShardOutcome::try_from(result.outcome).unwrap_or(pb::ShardOutcome::Unspecified);
+        let outcome =
+            pb::ShardOutcome::try_from(result.outcome).unwrap_or(pb::ShardOutcome::Unspecified);
         self.changed_jobs.insert(job_id.clone());
         match outcome {
             pb::ShardOutcome::Committed | pb::ShardOutcome::AlreadyCommitted => {
@@ -431,14 +523,24 @@ impl Model {
                 effects.extend(self.check_record_error_limit(&job_id));
                 effects.extend(self.maybe_finish_shards(&job_id));
             }
-            pb::ShardOutcome::Failed | pb::ShardOutcome::Unspecified | pb::ShardOutcome::Cancelled => {
-                let reason = if result.reason.is_empty() { "shard failed".to_string() } else { result.reason.clone() };
+            pb::ShardOutcome::Failed
+            | pb::ShardOutcome::Unspecified
+            | pb::ShardOutcome::Cancelled => {
+                let reason = if result.reason.is_empty() {
+                    "shard failed".to_string()
+                } else {
+                    result.reason.clone()
+                };
                 let attempt = shard.record.attempt;
                 if !result.retryable {
                     shard.record.state = ShardState::Failed;
                     shard.record.error = Some(reason.clone());
                     effects.push(Effect::PersistShard(job_id.clone(), shard_id));
-                    effects.extend(self.end_job(&job_id, JobState::Failed, Some(format!("shard {shard_id}: {reason}"))));
+                    effects.extend(self.end_job(
+                        &job_id,
+                        JobState::Failed,
+                        Some(format!("shard {shard_id}: {reason}")),
+                    ));
                 } else if attempt.0 >= max_attempts {
                     shard.record.state = ShardState::Failed;
                     shard.record.error = Some(reason.clone());
@@ -446,7 +548,10 @@ impl Model {
                     effects.extend(self.end_job(
                         &job_id,
                         JobState::Failed,
-                        Some(format!("shard {shard_id} failed after {} attempts: {reason}", attempt.0)),
+                        Some(format!(
+                            "shard {shard_id} failed after {} attempts: {reason}",
+                            attempt.0
+                        )),
                     ));
                 } else {
                     tracing::warn!(job_id = %job_id, shard_id = %shard_id, attempt = attempt.0, reason = %reason, "shard attempt failed; retrying");
@@ -462,12 +567,25 @@ impl Model {
     /// Moves a job whose shards all committed to finalisation (or fails it on the percentage
     /// error limit).
     fn maybe_finish_shards(&mut self, job_id: &JobId) -> Vec<Effect> {
-        let Some(job) = self.jobs.get_mut(job_id) else { return Vec::new() };
-        if job.record.state != JobState::Running || job.shards.iter().any(|s| s.record.state != ShardState::Committed) {
+        let Some(job) = self.jobs.get_mut(job_id) else {
+            return Vec::new();
+        };
+        if job.record.state != JobState::Running
+            || job
+                .shards
+                .iter()
+                .any(|s| s.record.state != ShardState::Committed)
+        {
             return Vec::new();
         }
         let counters = job.counters();
-        if let Some(percentage) = job.validated.spec.settings.error_limit.and_then(|limit| limit.percentage) {
+        if let Some(percentage) = job
+            .validated
+            .spec
+            .settings
+            .error_limit
+            .and_then(|limit| limit.percentage)
+        {
             let total = counters.rows_read.max(1) as f64;
             let dirty_percentage = counters.dirty_records as f64 * 100.0 / total;
             if dirty_percentage > percentage {
@@ -494,7 +612,9 @@ impl Model {
             worker.tasks = worker.tasks.saturating_sub(1);
         }
         let job_id = JobId(result.job_id.clone());
-        let Some(job) = self.jobs.get_mut(&job_id) else { return effects };
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return effects;
+        };
         if job.record.state != JobState::Planning || job.plan != Task::Running(worker_id.clone()) {
             return effects;
         }
@@ -507,9 +627,17 @@ impl Model {
                 job.plan = Task::Waiting;
                 return effects;
             }
-            return self.end_job(&job_id, JobState::Failed, Some(format!("planning failed: {}", result.error)));
+            return self.end_job(
+                &job_id,
+                JobState::Failed,
+                Some(format!("planning failed: {}", result.error)),
+            );
         }
-        let ranges: Vec<KeyRange> = result.shards.iter().map(|range| convert::key_range_from_proto(Some(range))).collect();
+        let ranges: Vec<KeyRange> = result
+            .shards
+            .iter()
+            .map(|range| convert::key_range_from_proto(Some(range)))
+            .collect();
         job.shards = ranges
             .into_iter()
             .enumerate()
@@ -545,27 +673,41 @@ impl Model {
             worker.tasks = worker.tasks.saturating_sub(1);
         }
         let job_id = JobId(result.job_id.clone());
-        let Some(job) = self.jobs.get_mut(&job_id) else { return Vec::new() };
-        if job.record.state != JobState::Finalizing || job.finalize != Task::Running(worker_id.clone()) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return Vec::new();
+        };
+        if job.record.state != JobState::Finalizing
+            || job.finalize != Task::Running(worker_id.clone())
+        {
             return Vec::new();
         }
         job.finalize = Task::Idle;
         if result.error.is_empty() {
             self.end_job(&job_id, JobState::Succeeded, None)
         } else {
-            self.end_job(&job_id, JobState::Failed, Some(format!("finalisation failed: {}", result.error)))
+            self.end_job(
+                &job_id,
+                JobState::Failed,
+                Some(format!("finalisation failed: {}", result.error)),
+            )
         }
     }
 
     /// Cancels a job that has not ended.
     pub fn cancel_job(&mut self, job_id: &JobId) -> Vec<Effect> {
-        self.end_job(job_id, JobState::Cancelled, Some("cancelled on request".to_string()))
+        self.end_job(
+            job_id,
+            JobState::Cancelled,
+            Some("cancelled on request".to_string()),
+        )
     }
 
     /// Ends a job: records the state and stops every shard still running.
     fn end_job(&mut self, job_id: &JobId, state: JobState, error: Option<String>) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let Some(job) = self.jobs.get_mut(job_id) else { return effects };
+        let Some(job) = self.jobs.get_mut(job_id) else {
+            return effects;
+        };
         if job.record.state.is_terminal() {
             return effects;
         }
@@ -576,12 +718,19 @@ impl Model {
         job.plan = Task::Idle;
         job.finalize = Task::Idle;
         for shard in &job.shards {
-            if !matches!(shard.record.state, ShardState::Assigned | ShardState::Running) {
+            if !matches!(
+                shard.record.state,
+                ShardState::Assigned | ShardState::Running
+            ) {
                 continue;
             }
-            let Some(worker_id) = shard.record.worker_id.clone() else { continue };
+            let Some(worker_id) = shard.record.worker_id.clone() else {
+                continue;
+            };
             if let Some(worker) = self.workers.get_mut(&worker_id) {
-                worker.running.remove(&(job_id.clone(), shard.record.shard_id));
+                worker
+                    .running
+                    .remove(&(job_id.clone(), shard.record.shard_id));
             }
             effects.push(Effect::Send(
                 worker_id,
@@ -593,8 +742,12 @@ impl Model {
             ));
         }
         match state {
-            JobState::Succeeded => tracing::info!(job_id = %job_id, rows = job.record.counters.rows_written, "job succeeded"),
-            _ => tracing::warn!(job_id = %job_id, state = state.name(), error = error.as_deref().unwrap_or(""), "job ended"),
+            JobState::Succeeded => {
+                tracing::info!(job_id = %job_id, rows = job.record.counters.rows_written, "job succeeded")
+            }
+            _ => {
+                tracing::warn!(job_id = %job_id, state = state.name(), error = error.as_deref().unwrap_or(""), "job ended")
+            }
         }
         self.changed_jobs.insert(job_id.clone());
         effects.push(Effect::PersistJob(job_id.clone()));
@@ -607,23 +760,33 @@ impl Model {
         let mut effects = Vec::new();
         let job_ids: Vec<JobId> = self.job_order.clone();
         for job_id in &job_ids {
-            let Some(job) = self.jobs.get(job_id) else { continue };
+            let Some(job) = self.jobs.get(job_id) else {
+                continue;
+            };
             let wants_plan = job.plan == Task::Waiting;
             let wants_finalize = job.finalize == Task::Waiting;
             if !wants_plan && !wants_finalize {
                 continue;
             }
             let capacities = self.capacities();
-            let Some(worker_id) = choose_worker_for_task(&capacities).cloned() else { break };
-            let Some(job) = self.jobs.get_mut(job_id) else { continue };
+            let Some(worker_id) = choose_worker_for_task(&capacities).cloned() else {
+                break;
+            };
+            let Some(job) = self.jobs.get_mut(job_id) else {
+                continue;
+            };
             let resolved = job.resolved();
             let body = if wants_plan {
                 job.plan = Task::Running(worker_id.clone());
                 job.plan_attempts += 1;
-                pb::coordinator_message::Body::Plan(pb::PlanJob { job: Some(resolved) })
+                pb::coordinator_message::Body::Plan(pb::PlanJob {
+                    job: Some(resolved),
+                })
             } else {
                 job.finalize = Task::Running(worker_id.clone());
-                pb::coordinator_message::Body::Finalize(pb::FinalizeJob { job: Some(resolved) })
+                pb::coordinator_message::Body::Finalize(pb::FinalizeJob {
+                    job: Some(resolved),
+                })
             };
             if let Some(worker) = self.workers.get_mut(&worker_id) {
                 worker.tasks += 1;
@@ -632,11 +795,19 @@ impl Model {
         }
         loop {
             let capacities = self.capacities();
-            let Some(worker_id) = choose_worker_for_shard(&capacities).cloned() else { break };
-            let Some((job_id, shard_index)) = self.next_pending_shard() else { break };
-            let Some(job) = self.jobs.get_mut(&job_id) else { break };
+            let Some(worker_id) = choose_worker_for_shard(&capacities).cloned() else {
+                break;
+            };
+            let Some((job_id, shard_index)) = self.next_pending_shard() else {
+                break;
+            };
+            let Some(job) = self.jobs.get_mut(&job_id) else {
+                break;
+            };
             let resolved = job.resolved();
-            let Some(shard) = job.shards.get_mut(shard_index) else { break };
+            let Some(shard) = job.shards.get_mut(shard_index) else {
+                break;
+            };
             shard.record.state = ShardState::Assigned;
             shard.record.worker_id = Some(worker_id.clone());
             shard.live = Counters::default();
@@ -646,7 +817,10 @@ impl Model {
                 shard_id: shard_id.0,
                 attempt: shard.record.attempt.0,
                 range: Some(convert::key_range_to_proto(&shard.record.range)),
-                rate_share: Some(pb::RateShare { bytes_per_second: 0, records_per_second: 0 }),
+                rate_share: Some(pb::RateShare {
+                    bytes_per_second: 0,
+                    records_per_second: 0,
+                }),
             };
             if job.record.started_at_ms.is_none() {
                 job.record.started_at_ms = Some(now_ms());
@@ -657,7 +831,10 @@ impl Model {
             }
             self.changed_jobs.insert(job_id.clone());
             effects.push(Effect::PersistShard(job_id.clone(), shard_id));
-            effects.push(Effect::Send(worker_id, pb::coordinator_message::Body::Assign(message)));
+            effects.push(Effect::Send(
+                worker_id,
+                pb::coordinator_message::Body::Assign(message),
+            ));
         }
         effects
     }
@@ -676,14 +853,20 @@ impl Model {
 
     fn next_pending_shard(&self) -> Option<(JobId, usize)> {
         for job_id in &self.job_order {
-            let Some(job) = self.jobs.get(job_id) else { continue };
+            let Some(job) = self.jobs.get(job_id) else {
+                continue;
+            };
             if job.record.state != JobState::Running {
                 continue;
             }
             if job.running_shards() >= job.validated.spec.settings.parallelism as usize {
                 continue;
             }
-            if let Some(index) = job.shards.iter().position(|shard| shard.record.state == ShardState::Pending) {
+            if let Some(index) = job
+                .shards
+                .iter()
+                .position(|shard| shard.record.state == ShardState::Pending)
+            {
                 return Some((job_id.clone(), index));
             }
         }
@@ -705,7 +888,9 @@ impl Model {
 }
 
 fn requeue_shard(job: &mut JobRuntime, shard_id: ShardId, reason: String) {
-    let Some(shard) = job.shards.get_mut(shard_id.0 as usize) else { return };
+    let Some(shard) = job.shards.get_mut(shard_id.0 as usize) else {
+        return;
+    };
     shard.record.state = ShardState::Pending;
     shard.record.attempt = shard.record.attempt.next();
     shard.record.worker_id = None;
@@ -724,7 +909,8 @@ mod tests {
         let text = format!(
             "source: {{connection: {{type: generator, rows: 100}}}}\nsink: {{connection: {{type: sqlite, path: x.db}}, table: t}}\nsettings: {{parallelism: {parallelism}, max_attempts: 2}}"
         );
-        let validated = validate(parse_job_spec(&text, SpecFormat::Yaml).expect("parse")).expect("valid");
+        let validated =
+            validate(parse_job_spec(&text, SpecFormat::Yaml).expect("parse")).expect("valid");
         let record = JobRecord {
             v: RECORD_VERSION,
             id: JobId("job-1".into()),
@@ -733,8 +919,14 @@ mod tests {
             state: JobState::Planning,
             error: None,
             spec: validated.spec.clone(),
-            source_connection: ConnectionConfig { kind: "generator".into(), ..Default::default() },
-            sink_connection: ConnectionConfig { kind: "sqlite".into(), ..Default::default() },
+            source_connection: ConnectionConfig {
+                kind: "generator".into(),
+                ..Default::default()
+            },
+            sink_connection: ConnectionConfig {
+                kind: "sqlite".into(),
+                ..Default::default()
+            },
             created_at_ms: 0,
             started_at_ms: None,
             finished_at_ms: None,
@@ -788,18 +980,35 @@ mod tests {
             other => panic!("expected a plan task, got {other:?}"),
         };
         let ranges = (0..shards)
-            .map(|index| convert::key_range_to_proto(&KeyRange::Int { lo: Some(index as i64), hi: Some(index as i64 + 1) }))
+            .map(|index| {
+                convert::key_range_to_proto(&KeyRange::Int {
+                    lo: Some(index as i64),
+                    hi: Some(index as i64 + 1),
+                })
+            })
             .collect();
         model.worker_message(
             &planned_by,
             if planned_by == first { 1 } else { 2 },
-            pb::worker_message::Body::PlanResult(pb::PlanResult { job_id: job_id.to_string(), shards: ranges, estimated_rows: shards as u64, error: String::new(), retryable: false }),
+            pb::worker_message::Body::PlanResult(pb::PlanResult {
+                job_id: job_id.to_string(),
+                shards: ranges,
+                estimated_rows: shards as u64,
+                error: String::new(),
+                retryable: false,
+            }),
             Instant::now(),
         );
         (model, job_id, first, second)
     }
 
-    fn result(job_id: &JobId, shard: u32, attempt: u32, outcome: pb::ShardOutcome, retryable: bool) -> pb::worker_message::Body {
+    fn result(
+        job_id: &JobId,
+        shard: u32,
+        attempt: u32,
+        outcome: pb::ShardOutcome,
+        retryable: bool,
+    ) -> pb::worker_message::Body {
         pb::worker_message::Body::Result(pb::ShardResult {
             job_id: job_id.to_string(),
             shard_id: shard,
@@ -807,7 +1016,10 @@ mod tests {
             outcome: outcome as i32,
             reason: "boom".into(),
             retryable,
-            counters: Some(pb::Counters { rows_written: 1, ..Default::default() }),
+            counters: Some(pb::Counters {
+                rows_written: 1,
+                ..Default::default()
+            }),
         })
     }
 
@@ -815,8 +1027,13 @@ mod tests {
     fn shards_fill_free_slots_within_parallelism() {
         let (mut model, _job_id, _first, _second) = planned_model(10, 3);
         let assigned = sends(&model.dispatch());
-        assert_eq!(assigned.len(), 3, "parallelism 3 caps running shards although 4 slots are free");
-        let workers: BTreeSet<WorkerId> = assigned.iter().map(|(worker, _)| worker.clone()).collect();
+        assert_eq!(
+            assigned.len(),
+            3,
+            "parallelism 3 caps running shards although 4 slots are free"
+        );
+        let workers: BTreeSet<WorkerId> =
+            assigned.iter().map(|(worker, _)| worker.clone()).collect();
         assert_eq!(workers.len(), 2, "work is spread over both workers");
     }
 
@@ -824,7 +1041,12 @@ mod tests {
     fn lost_worker_requeues_with_higher_attempt() {
         let (mut model, job_id, first, _second) = planned_model(4, 4);
         model.dispatch();
-        let owned: Vec<u32> = model.jobs[&job_id].shards.iter().filter(|s| s.record.worker_id.as_ref() == Some(&first)).map(|s| s.record.shard_id.0).collect();
+        let owned: Vec<u32> = model.jobs[&job_id]
+            .shards
+            .iter()
+            .filter(|s| s.record.worker_id.as_ref() == Some(&first))
+            .map(|s| s.record.shard_id.0)
+            .collect();
         assert!(!owned.is_empty());
         model.worker_left(&first, 1);
         for shard_id in &owned {
@@ -833,10 +1055,21 @@ mod tests {
             assert_eq!(shard.record.attempt, Attempt(2));
         }
         // A late result of the lost attempt is fenced.
-        model.workers.insert(first.clone(), model.workers.values().next().expect("a worker").clone());
-        let stale = model.worker_message(&first, 2, result(&job_id, owned[0], 1, pb::ShardOutcome::Committed, false), Instant::now());
+        model.workers.insert(
+            first.clone(),
+            model.workers.values().next().expect("a worker").clone(),
+        );
+        let stale = model.worker_message(
+            &first,
+            2,
+            result(&job_id, owned[0], 1, pb::ShardOutcome::Committed, false),
+            Instant::now(),
+        );
         assert!(stale.is_empty());
-        assert_eq!(model.jobs[&job_id].shards[owned[0] as usize].record.state, ShardState::Pending);
+        assert_eq!(
+            model.jobs[&job_id].shards[owned[0] as usize].record.state,
+            ShardState::Pending
+        );
     }
 
     #[test]
@@ -846,14 +1079,33 @@ mod tests {
         for shard in model.jobs[&job_id].shards.clone() {
             let worker_id = shard.record.worker_id.clone().expect("assigned");
             let connection = if worker_id == first { 1 } else { 2 };
-            model.worker_message(&worker_id, connection, result(&job_id, shard.record.shard_id.0, 1, pb::ShardOutcome::Committed, false), Instant::now());
+            model.worker_message(
+                &worker_id,
+                connection,
+                result(
+                    &job_id,
+                    shard.record.shard_id.0,
+                    1,
+                    pb::ShardOutcome::Committed,
+                    false,
+                ),
+                Instant::now(),
+            );
         }
         assert_eq!(model.jobs[&job_id].record.state, JobState::Finalizing);
         let effects = model.dispatch();
         let (finalizer, body) = sends(&effects).remove(0);
         assert!(matches!(body, pb::coordinator_message::Body::Finalize(_)));
         let connection = if finalizer == second { 2 } else { 1 };
-        model.worker_message(&finalizer, connection, pb::worker_message::Body::FinalizeResult(pb::FinalizeResult { job_id: job_id.to_string(), error: String::new() }), Instant::now());
+        model.worker_message(
+            &finalizer,
+            connection,
+            pb::worker_message::Body::FinalizeResult(pb::FinalizeResult {
+                job_id: job_id.to_string(),
+                error: String::new(),
+            }),
+            Instant::now(),
+        );
         assert_eq!(model.jobs[&job_id].record.state, JobState::Succeeded);
         assert_eq!(model.jobs[&job_id].counters().rows_written, 2);
     }
@@ -867,21 +1119,53 @@ mod tests {
             let worker_id = shard.record.worker_id.clone().expect("assigned");
             let connection = if worker_id == first { 1 } else { 2 };
             let _ = &second;
-            model.worker_message(&worker_id, connection, result(&job_id, 0, attempt, pb::ShardOutcome::Failed, true), Instant::now());
+            model.worker_message(
+                &worker_id,
+                connection,
+                result(&job_id, 0, attempt, pb::ShardOutcome::Failed, true),
+                Instant::now(),
+            );
         }
         let job = &model.jobs[&job_id];
         assert_eq!(job.record.state, JobState::Failed);
-        assert!(job.record.error.as_deref().unwrap_or("").contains("after 2 attempts"), "{:?}", job.record.error);
+        assert!(
+            job.record
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("after 2 attempts"),
+            "{:?}",
+            job.record.error
+        );
     }
 
     #[test]
     fn non_retryable_failure_fails_at_once_and_cancels_others() {
         let (mut model, job_id, first, _second) = planned_model(4, 4);
         model.dispatch();
-        let shard = model.jobs[&job_id].shards.iter().find(|s| s.record.worker_id.as_ref() == Some(&first)).cloned().expect("one on w1");
-        let effects = model.worker_message(&first, 1, result(&job_id, shard.record.shard_id.0, 1, pb::ShardOutcome::Failed, false), Instant::now());
+        let shard = model.jobs[&job_id]
+            .shards
+            .iter()
+            .find(|s| s.record.worker_id.as_ref() == Some(&first))
+            .cloned()
+            .expect("one on w1");
+        let effects = model.worker_message(
+            &first,
+            1,
+            result(
+                &job_id,
+                shard.record.shard_id.0,
+                1,
+                pb::ShardOutcome::Failed,
+                false,
+            ),
+            Instant::now(),
+        );
         assert_eq!(model.jobs[&job_id].record.state, JobState::Failed);
-        let cancels = sends(&effects).into_iter().filter(|(_, body)| matches!(body, pb::coordinator_message::Body::Cancel(_))).count();
+        let cancels = sends(&effects)
+            .into_iter()
+            .filter(|(_, body)| matches!(body, pb::coordinator_message::Body::Cancel(_)))
+            .count();
         assert_eq!(cancels, 3);
     }
 
@@ -892,6 +1176,9 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(30);
         model.expire_workers(later, Duration::from_secs(10));
         assert!(model.workers.is_empty());
-        assert!(model.jobs[&job_id].shards.iter().all(|s| s.record.state == ShardState::Pending));
+        assert!(model.jobs[&job_id]
+            .shards
+            .iter()
+            .all(|s| s.record.state == ShardState::Pending));
     }
 }

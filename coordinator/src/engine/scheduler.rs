@@ -47,13 +47,20 @@ mod tests {
     use super::*;
 
     fn worker(id: &str, free_slots: u32, tasks: u32) -> WorkerCapacity {
-        WorkerCapacity { worker_id: WorkerId(id.into()), free_slots, tasks }
+        WorkerCapacity {
+            worker_id: WorkerId(id.into()),
+            free_slots,
+            tasks,
+        }
     }
 
     #[test]
     fn shards_go_to_the_emptiest_worker() {
         let workers = [worker("a", 1, 0), worker("b", 3, 0), worker("c", 3, 1)];
-        assert_eq!(choose_worker_for_shard(&workers), Some(&WorkerId("b".into())));
+        assert_eq!(
+            choose_worker_for_shard(&workers),
+            Some(&WorkerId("b".into()))
+        );
     }
 
     #[test]
@@ -66,12 +73,18 @@ mod tests {
     #[test]
     fn tasks_go_to_the_least_busy_worker_even_when_full() {
         let workers = [worker("a", 0, 1), worker("b", 0, 0)];
-        assert_eq!(choose_worker_for_task(&workers), Some(&WorkerId("b".into())));
+        assert_eq!(
+            choose_worker_for_task(&workers),
+            Some(&WorkerId("b".into()))
+        );
     }
 
     #[test]
     fn ties_are_broken_by_id_deterministically() {
         let workers = [worker("b", 2, 0), worker("a", 2, 0)];
-        assert_eq!(choose_worker_for_shard(&workers), Some(&WorkerId("a".into())));
+        assert_eq!(
+            choose_worker_for_shard(&workers),
+            Some(&WorkerId("a".into()))
+        );
     }
 }

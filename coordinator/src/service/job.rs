@@ -31,19 +31,27 @@ impl JobServiceImpl {
         let workspace = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
         let environment = non_empty_or(request.environment, sluice_common::DEFAULT_ENVIRONMENT);
         if environment != "prod" && environment != "dev" {
-            return Err(CoordinatorError::invalid("environment", format!("\"{environment}\" is not one of prod, dev")));
+            return Err(CoordinatorError::invalid(
+                "environment",
+                format!("\"{environment}\" is not one of prod, dev"),
+            ));
         }
-        let format = match pb::SpecFormat::try_from(request.format).unwrap_or(pb::SpecFormat::Unspecified) {
-            pb::SpecFormat::Json => SpecFormat::Json,
-            pb::SpecFormat::Yaml => SpecFormat::Yaml,
-            pb::SpecFormat::Unspecified => SpecFormat::Auto,
-        };
+        let format =
+            match pb::SpecFormat::try_from(request.format).unwrap_or(pb::SpecFormat::Unspecified) {
+                pb::SpecFormat::Json => SpecFormat::Json,
+                pb::SpecFormat::Yaml => SpecFormat::Yaml,
+                pb::SpecFormat::Unspecified => SpecFormat::Auto,
+            };
         if request.spec.trim().is_empty() {
-            return Err(CoordinatorError::invalid("spec", "is empty: send a job spec document (JSON or YAML)"));
+            return Err(CoordinatorError::invalid(
+                "spec",
+                "is empty: send a job spec document (JSON or YAML)",
+            ));
         }
         let spec = parse_job_spec(&request.spec, format)?;
         let validated = validate(spec)?;
-        let (source_connection, sink_connection) = resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
+        let (source_connection, sink_connection) =
+            resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
         let record = JobRecord {
             v: RECORD_VERSION,
             id: JobId::generate(),
@@ -65,7 +73,11 @@ impl JobServiceImpl {
         let job_id = record.id.clone();
         let (reply, answer) = oneshot::channel();
         self.engine
-            .send(Event::Submit { record: Box::new(record), validated: Box::new(validated), reply })
+            .send(Event::Submit {
+                record: Box::new(record),
+                validated: Box::new(validated),
+                reply,
+            })
             .await?;
         answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
         Ok(job_id)
@@ -75,7 +87,11 @@ impl JobServiceImpl {
         self.engine
             .job(&JobId(job_id.to_string()))
             .map(|view| view.job)
-            .ok_or_else(|| CoordinatorError::NotFound { kind: "job", name: job_id.to_string(), hint: String::new() })
+            .ok_or_else(|| CoordinatorError::NotFound {
+                kind: "job",
+                name: job_id.to_string(),
+                hint: String::new(),
+            })
     }
 }
 
@@ -88,16 +104,25 @@ fn non_empty_or(value: String, default: &str) -> String {
 }
 
 /// Stream type of `Watch`.
-pub type WatchStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::JobProgress, Status>> + Send>>;
+pub type WatchStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::JobProgress, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobService for JobServiceImpl {
-    async fn submit(&self, request: Request<pb::SubmitJobRequest>) -> std::result::Result<Response<pb::SubmitJobResponse>, Status> {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitJobRequest>,
+    ) -> std::result::Result<Response<pb::SubmitJobResponse>, Status> {
         let job_id = self.submit_job(request.into_inner()).await?;
-        Ok(Response::new(pb::SubmitJobResponse { job_id: job_id.to_string() }))
+        Ok(Response::new(pb::SubmitJobResponse {
+            job_id: job_id.to_string(),
+        }))
     }
 
-    async fn get(&self, request: Request<pb::GetJobRequest>) -> std::result::Result<Response<pb::Job>, Status> {
+    async fn get(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> std::result::Result<Response<pb::Job>, Status> {
         let request = request.into_inner();
         let mut job = self.view(&request.job_id)?;
         if !request.include_shards {
@@ -106,9 +131,14 @@ impl JobService for JobServiceImpl {
         Ok(Response::new(job))
     }
 
-    async fn list(&self, request: Request<pb::ListJobsRequest>) -> std::result::Result<Response<pb::ListJobsResponse>, Status> {
+    async fn list(
+        &self,
+        request: Request<pb::ListJobsRequest>,
+    ) -> std::result::Result<Response<pb::ListJobsResponse>, Status> {
         let request = request.into_inner();
-        let state_filter = convert::job_state_from_proto(pb::JobState::try_from(request.state).unwrap_or(pb::JobState::Unspecified));
+        let state_filter = convert::job_state_from_proto(
+            pb::JobState::try_from(request.state).unwrap_or(pb::JobState::Unspecified),
+        );
         let page_size = match request.page_size {
             0 => 50,
             size => size.min(1000),
@@ -116,10 +146,12 @@ impl JobService for JobServiceImpl {
         let offset: usize = if request.page_token.is_empty() {
             0
         } else {
-            request
-                .page_token
-                .parse()
-                .map_err(|_| CoordinatorError::invalid("page_token", "is not a token returned by a previous List"))?
+            request.page_token.parse().map_err(|_| {
+                CoordinatorError::invalid(
+                    "page_token",
+                    "is not a token returned by a previous List",
+                )
+            })?
         };
         let matching: Vec<pb::Job> = self
             .engine
@@ -127,7 +159,10 @@ impl JobService for JobServiceImpl {
             .into_iter()
             .map(|view| view.job)
             .filter(|job| request.workspace.is_empty() || job.workspace == request.workspace)
-            .filter(|job| state_filter.is_none_or(|state| job.state == convert::job_state_to_proto(state) as i32))
+            .filter(|job| {
+                state_filter
+                    .is_none_or(|state| job.state == convert::job_state_to_proto(state) as i32)
+            })
             .collect();
         let jobs: Vec<pb::Job> = matching
             .iter()
@@ -140,14 +175,29 @@ impl JobService for JobServiceImpl {
             })
             .collect();
         let next = offset + jobs.len();
-        let next_page_token = if next < matching.len() { next.to_string() } else { String::new() };
-        Ok(Response::new(pb::ListJobsResponse { jobs, next_page_token }))
+        let next_page_token = if next < matching.len() {
+            next.to_string()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs,
+            next_page_token,
+        }))
     }
 
-    async fn cancel(&self, request: Request<pb::CancelJobRequest>) -> std::result::Result<Response<pb::Job>, Status> {
+    async fn cancel(
+        &self,
+        request: Request<pb::CancelJobRequest>,
+    ) -> std::result::Result<Response<pb::Job>, Status> {
         let job_id = JobId(request.into_inner().job_id);
         let (reply, answer) = oneshot::channel();
-        self.engine.send(Event::Cancel { job_id: job_id.clone(), reply }).await?;
+        self.engine
+            .send(Event::Cancel {
+                job_id: job_id.clone(),
+                reply,
+            })
+            .await?;
         answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
         // The view is published right after the event is applied.
         let mut changes = self.engine.changes();
@@ -163,7 +213,10 @@ impl JobService for JobServiceImpl {
 
     type WatchStream = WatchStream;
 
-    async fn watch(&self, request: Request<pb::WatchJobRequest>) -> std::result::Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        request: Request<pb::WatchJobRequest>,
+    ) -> std::result::Result<Response<Self::WatchStream>, Status> {
         let job_id = JobId(request.into_inner().job_id);
         self.view(job_id.as_str())?;
         let engine = self.engine.clone();
@@ -173,7 +226,10 @@ impl JobService for JobServiceImpl {
 }
 
 /// Streams a snapshot about once a second (and at every state change) until the job ends.
-fn async_stream_of_progress(engine: EngineHandle, job_id: JobId) -> impl Stream<Item = std::result::Result<pb::JobProgress, Status>> {
+fn async_stream_of_progress(
+    engine: EngineHandle,
+    job_id: JobId,
+) -> impl Stream<Item = std::result::Result<pb::JobProgress, Status>> {
     struct State {
         engine: EngineHandle,
         job_id: JobId,
@@ -184,7 +240,15 @@ fn async_stream_of_progress(engine: EngineHandle, job_id: JobId) -> impl Stream<
         first: bool,
     }
     let changes = engine.changes();
-    let initial = State { engine, job_id, changes, previous: None, last_state: -1, done: false, first: true };
+    let initial = State {
+        engine,
+        job_id,
+        changes,
+        previous: None,
+        last_state: -1,
+        done: false,
+        first: true,
+    };
     futures::stream::unfold(initial, |mut state| async move {
         if state.done {
             return None;
@@ -212,7 +276,13 @@ fn async_stream_of_progress(engine: EngineHandle, job_id: JobId) -> impl Stream<
         state.first = false;
         let Some(view) = state.engine.job(&state.job_id) else {
             state.done = true;
-            return Some((Err(Status::not_found(format!("job \"{}\" not found", state.job_id))), state));
+            return Some((
+                Err(Status::not_found(format!(
+                    "job \"{}\" not found",
+                    state.job_id
+                ))),
+                state,
+            ));
         };
         let counters = view.job.counters.unwrap_or_default();
         let now = Instant::now();
@@ -235,7 +305,12 @@ fn async_stream_of_progress(engine: EngineHandle, job_id: JobId) -> impl Stream<
         state.done = terminal;
         let mut job = view.job;
         job.shards.clear();
-        let progress = pb::JobProgress { job: Some(job), rows_per_second, bytes_per_second, dirty_samples: view.dirty_samples };
+        let progress = pb::JobProgress {
+            job: Some(job),
+            rows_per_second,
+            bytes_per_second,
+            dirty_samples: view.dirty_samples,
+        };
         Some((Ok(progress), state))
     })
 }

@@ -25,7 +25,11 @@ pub struct WorkerServiceImpl {
 impl WorkerServiceImpl {
     /// Returns the service over an engine.
     pub fn new(engine: EngineHandle, config: CoordinatorConfig) -> Self {
-        WorkerServiceImpl { engine, config, next_connection_id: AtomicU64::new(1) }
+        WorkerServiceImpl {
+            engine,
+            config,
+            next_connection_id: AtomicU64::new(1),
+        }
     }
 }
 
@@ -36,20 +40,29 @@ pub type SessionStream = Pin<Box<dyn Stream<Item = Result<pb::CoordinatorMessage
 impl WorkerService for WorkerServiceImpl {
     type SessionStream = SessionStream;
 
-    async fn session(&self, request: Request<Streaming<pb::WorkerMessage>>) -> Result<Response<Self::SessionStream>, Status> {
+    async fn session(
+        &self,
+        request: Request<Streaming<pb::WorkerMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
         let mut inbound = request.into_inner();
         let first = inbound
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("the stream closed before Register"))?;
         let Some(pb::worker_message::Body::Register(register)) = first.body else {
-            return Err(Status::invalid_argument("the first message of a worker stream must be Register"));
+            return Err(Status::invalid_argument(
+                "the first message of a worker stream must be Register",
+            ));
         };
         if register.worker_id.trim().is_empty() {
-            return Err(Status::invalid_argument("register.worker_id: must not be empty"));
+            return Err(Status::invalid_argument(
+                "register.worker_id: must not be empty",
+            ));
         }
         if register.slots == 0 {
-            return Err(Status::invalid_argument("register.slots: must be at least 1"));
+            return Err(Status::invalid_argument(
+                "register.slots: must be at least 1",
+            ));
         }
         let worker_id = WorkerId(register.worker_id.clone());
         let connection_id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
@@ -57,7 +70,8 @@ impl WorkerService for WorkerServiceImpl {
         let registered = pb::CoordinatorMessage {
             body: Some(pb::coordinator_message::Body::Registered(pb::Registered {
                 coordinator_id: self.config.coordinator_id.clone(),
-                heartbeat_interval_ms: u32::try_from(self.config.heartbeat_interval.as_millis()).unwrap_or(1000),
+                heartbeat_interval_ms: u32::try_from(self.config.heartbeat_interval.as_millis())
+                    .unwrap_or(1000),
             })),
         };
         outbound
@@ -67,12 +81,22 @@ impl WorkerService for WorkerServiceImpl {
         let claimed: Vec<(JobId, ShardId, Attempt)> = register
             .running
             .iter()
-            .map(|running| (JobId(running.job_id.clone()), ShardId(running.shard_id), Attempt(running.attempt)))
+            .map(|running| {
+                (
+                    JobId(running.job_id.clone()),
+                    ShardId(running.shard_id),
+                    Attempt(running.attempt),
+                )
+            })
             .collect();
         let worker = WorkerRuntime {
             worker_id: worker_id.clone(),
             connection_id,
-            resource_group: if register.resource_group.is_empty() { "default".to_string() } else { register.resource_group },
+            resource_group: if register.resource_group.is_empty() {
+                "default".to_string()
+            } else {
+                register.resource_group
+            },
             slots: register.slots,
             version: register.version,
             last_seen: Instant::now(),
@@ -81,7 +105,11 @@ impl WorkerService for WorkerServiceImpl {
             draining: false,
         };
         self.engine
-            .send(Event::WorkerJoined { worker: Box::new(worker), claimed, outbound })
+            .send(Event::WorkerJoined {
+                worker: Box::new(worker),
+                claimed,
+                outbound,
+            })
             .await
             .map_err(Status::from)?;
         let engine = self.engine.clone();
@@ -90,7 +118,11 @@ impl WorkerService for WorkerServiceImpl {
                 match inbound.message().await {
                     Ok(Some(message)) => {
                         let Some(body) = message.body else { continue };
-                        let event = Event::WorkerMessage { worker_id: worker_id.clone(), connection_id, body };
+                        let event = Event::WorkerMessage {
+                            worker_id: worker_id.clone(),
+                            connection_id,
+                            body,
+                        };
                         if engine.send(event).await.is_err() {
                             return;
                         }
@@ -102,7 +134,12 @@ impl WorkerService for WorkerServiceImpl {
                     }
                 }
             }
-            let _ = engine.send(Event::WorkerLeft { worker_id, connection_id }).await;
+            let _ = engine
+                .send(Event::WorkerLeft {
+                    worker_id,
+                    connection_id,
+                })
+                .await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }

@@ -1,0 +1,47 @@
+//! gRPC clients for the client commands.
+
+use anyhow::Context;
+use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
+use sluice_proto::v1::job_service_client::JobServiceClient;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+/// Connects to the first reachable coordinator.
+pub async fn channel(coordinators: &[String]) -> anyhow::Result<Channel> {
+    let mut last_error = None;
+    for url in coordinators {
+        let endpoint = Endpoint::from_shared(url.clone())
+            .with_context(|| {
+                format!("coordinator address {url:?} is not a URL like http://127.0.0.1:7070")
+            })?
+            .connect_timeout(Duration::from_secs(5));
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(error) => {
+                last_error = Some(
+                    anyhow::Error::new(error)
+                        .context(format!("cannot reach the coordinator at {url}")),
+                )
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no coordinator address given (--coordinator)")))
+        .context("is a coordinator running? start one with `sluice standalone` or `sluice coordinator --etcd ...`")
+}
+
+/// Returns a job API client.
+pub async fn jobs(coordinators: &[String]) -> anyhow::Result<JobServiceClient<Channel>> {
+    Ok(JobServiceClient::new(channel(coordinators).await?))
+}
+
+/// Returns a data source API client.
+pub async fn data_sources(
+    coordinators: &[String],
+) -> anyhow::Result<DataSourceServiceClient<Channel>> {
+    Ok(DataSourceServiceClient::new(channel(coordinators).await?))
+}
+
+/// Turns a gRPC status into an error that shows the server's message.
+pub fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{}", status.message())
+}

@@ -1,0 +1,30 @@
+//! One module per command family.
+
+mod cluster;
+mod compare;
+mod data_source;
+mod job;
+mod run;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
+    let Cli {
+        coordinator,
+        output,
+        command,
+    } = arguments;
+    match command {
+        Command::Coordinator(args) => cluster::coordinator(args).await,
+        Command::Worker(args) => cluster::worker(args, coordinator).await,
+        Command::Standalone(args) => cluster::standalone(args).await,
+        Command::Run(args) => run::run(args, output).await,
+        Command::Job(command) => job::job(command, &coordinator, output).await,
+        Command::DataSource(command) => {
+            data_source::data_source(command, &coordinator, output).await
+        }
+        Command::Compare(args) => compare::compare(args, output).await,
+    }
+}

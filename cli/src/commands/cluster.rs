@@ -1,0 +1,157 @@
+//! `sluice coordinator`, `sluice worker`, `sluice standalone`, and the in-process cluster that
+//! `standalone` and `run` share.
+
+use crate::cli::{CoordinatorArgs, StandaloneArgs, WorkerArgs};
+use crate::signals::shutdown_signal;
+use anyhow::Context;
+use sluice_common::ids::WorkerId;
+use sluice_common::meta::embedded::EmbeddedStore;
+use sluice_common::meta::etcd::EtcdStore;
+use sluice_common::meta::SharedMetaStore;
+use sluice_common::telemetry;
+use sluice_coordinator::CoordinatorConfig;
+use sluice_worker::WorkerConfig;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+fn start_metrics(address: Option<SocketAddr>) -> anyhow::Result<()> {
+    if let Some(address) = address {
+        telemetry::serve_metrics(address)?;
+        tracing::info!(%address, "serving Prometheus metrics at /metrics");
+    }
+    Ok(())
+}
+
+/// `sluice coordinator`.
+pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init_tracing("info");
+    start_metrics(args.metrics)?;
+    let store = EtcdStore::connect(&args.etcd, &args.etcd_prefix)
+        .await
+        .context("cannot open the metadata store")?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut config = CoordinatorConfig {
+        worker_timeout: args.worker_timeout,
+        ..CoordinatorConfig::default()
+    };
+    if let Some(id) = args.id {
+        config.coordinator_id = id;
+    }
+    sluice_coordinator::serve(listener, Arc::new(store), config, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sluice worker`.
+pub async fn worker(args: WorkerArgs, coordinators: Vec<String>) -> anyhow::Result<ExitCode> {
+    telemetry::init_tracing("info");
+    start_metrics(args.metrics)?;
+    let mut config = WorkerConfig::new(coordinators);
+    config.slots = args.slots;
+    config.resource_group = args.group;
+    config.drain_timeout = args.drain_timeout;
+    if let Some(id) = args.id {
+        config.worker_id = WorkerId(id);
+    }
+    sluice_worker::run(config, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A coordinator and workers in this process, on an embedded store.
+pub struct LocalCluster {
+    /// URL of the coordinator.
+    pub url: String,
+    stop_workers: watch::Sender<bool>,
+    stop_coordinator: watch::Sender<bool>,
+    coordinator_task: JoinHandle<Result<(), sluice_coordinator::ServeError>>,
+    worker_tasks: Vec<JoinHandle<Result<(), sluice_worker::WorkerError>>>,
+}
+
+impl LocalCluster {
+    /// Starts the coordinator on `listen` (port 0 picks a free one) and `workers` workers.
+    pub async fn start(
+        data_dir: &Path,
+        listen: SocketAddr,
+        workers: u32,
+        slots: u32,
+    ) -> anyhow::Result<LocalCluster> {
+        let store_path = data_dir.join("meta.redb");
+        let store: SharedMetaStore =
+            Arc::new(EmbeddedStore::open(&store_path).await.with_context(|| {
+                format!(
+                    "cannot open the embedded metadata store in {}",
+                    data_dir.display()
+                )
+            })?);
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        let url = format!("http://{address}");
+        let (stop_coordinator, coordinator_stop) = watch::channel(false);
+        let coordinator_task = tokio::spawn(sluice_coordinator::serve(
+            listener,
+            store,
+            CoordinatorConfig {
+                coordinator_id: "standalone".to_string(),
+                ..CoordinatorConfig::default()
+            },
+            wait_for(coordinator_stop),
+        ));
+        let (stop_workers, workers_stop) = watch::channel(false);
+        let mut worker_tasks = Vec::new();
+        for index in 0..workers {
+            let mut config = WorkerConfig::new(vec![url.clone()]);
+            config.slots = slots;
+            config.worker_id = WorkerId(format!("local-{}", index + 1));
+            worker_tasks.push(tokio::spawn(sluice_worker::run(
+                config,
+                wait_for(workers_stop.clone()),
+            )));
+        }
+        Ok(LocalCluster {
+            url,
+            stop_workers,
+            stop_coordinator,
+            coordinator_task,
+            worker_tasks,
+        })
+    }
+
+    /// Drains the workers, then stops the coordinator.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop_workers.send(true);
+        for task in self.worker_tasks {
+            task.await.context("a worker task panicked")??;
+        }
+        let _ = self.stop_coordinator.send(true);
+        self.coordinator_task
+            .await
+            .context("the coordinator task panicked")??;
+        Ok(())
+    }
+}
+
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// `sluice standalone`.
+pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init_tracing("info");
+    start_metrics(args.metrics)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let cluster =
+        LocalCluster::start(&args.data_dir, args.listen, args.workers, args.slots).await?;
+    tracing::info!(url = %cluster.url, workers = args.workers, slots = args.slots, data_dir = %args.data_dir.display(), "standalone cluster ready");
+    shutdown_signal().await;
+    cluster.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}

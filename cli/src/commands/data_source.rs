@@ -1,0 +1,141 @@
+//! `sluice ds ...`
+
+use crate::cli::{DataSourceArgs, DataSourceCommand, OutputFormat};
+use crate::client::{self, status_error};
+use crate::output;
+use anyhow::Context;
+use sluice_proto::v1 as pb;
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+fn parse_pairs(
+    pairs: &[String],
+    flag: &str,
+    allow_files: bool,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut parsed = HashMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("{flag} {pair:?}: expected KEY=VALUE"))?;
+        let resolved = match value.strip_prefix('@') {
+            Some(path) if allow_files => std::fs::read_to_string(path)
+                .with_context(|| format!("{flag} {key}: cannot read {path}"))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            _ => value.to_string(),
+        };
+        parsed.insert(key.trim().to_string(), resolved);
+    }
+    Ok(parsed)
+}
+
+fn message(args: DataSourceArgs) -> anyhow::Result<pb::DataSource> {
+    Ok(pb::DataSource {
+        workspace: args.workspace,
+        name: args.name,
+        r#type: args.kind.unwrap_or_default(),
+        description: args.description,
+        options: parse_pairs(&args.options, "--option", false)?,
+        secrets: parse_pairs(&args.secrets, "--secret", true)?,
+        created_at: None,
+        updated_at: None,
+    })
+}
+
+fn show(data_source: &pb::DataSource, output_format: OutputFormat) {
+    match output_format {
+        OutputFormat::Json => output::print_json(&output::data_source_json(data_source)),
+        OutputFormat::Text => println!("{}", output::data_source_text(data_source)),
+    }
+}
+
+/// Runs a `sluice ds` subcommand.
+pub async fn data_source(
+    command: DataSourceCommand,
+    coordinators: &[String],
+    output_format: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let mut client = client::data_sources(coordinators).await?;
+    match command {
+        DataSourceCommand::Create(args) => {
+            if args.kind.is_none() {
+                anyhow::bail!("--type is required: the connector type, e.g. --type sqlite");
+            }
+            let created = client
+                .create(pb::CreateDataSourceRequest {
+                    data_source: Some(message(args)?),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            show(&created, output_format);
+        }
+        DataSourceCommand::Update(args) => {
+            let updated = client
+                .update(pb::UpdateDataSourceRequest {
+                    data_source: Some(message(args)?),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            show(&updated, output_format);
+        }
+        DataSourceCommand::Get { name, workspace } => {
+            let found = client
+                .get(pb::GetDataSourceRequest { workspace, name })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            show(&found, output_format);
+        }
+        DataSourceCommand::List { workspace } => {
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list(pb::ListDataSourcesRequest {
+                        workspace: workspace.clone(),
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                all.extend(page.data_sources);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            match output_format {
+                OutputFormat::Json => output::print_json(&serde_json::json!(all
+                    .iter()
+                    .map(output::data_source_json)
+                    .collect::<Vec<_>>())),
+                OutputFormat::Text => {
+                    println!("{:<24} {:<16} DESCRIPTION", "NAME", "TYPE");
+                    for data_source in &all {
+                        println!(
+                            "{:<24} {:<16} {}",
+                            data_source.name, data_source.r#type, data_source.description
+                        );
+                    }
+                }
+            }
+        }
+        DataSourceCommand::Delete { name, workspace } => {
+            client
+                .delete(pb::DeleteDataSourceRequest {
+                    workspace,
+                    name: name.clone(),
+                })
+                .await
+                .map_err(status_error)?;
+            if output_format == OutputFormat::Text {
+                println!("deleted data source {name}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,62 @@
+//! `sluice run FILE`: one job on an in-process cluster.
+
+use super::cluster::LocalCluster;
+use crate::cli::{OutputFormat, RunArgs};
+use crate::output;
+use crate::{progress, spec_file};
+use anyhow::Context;
+use sluice_common::telemetry;
+use sluice_proto::v1 as pb;
+use sluice_proto::v1::job_service_client::JobServiceClient;
+use std::process::ExitCode;
+
+/// Runs the job and returns exit code 0 only if it succeeded.
+pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<ExitCode> {
+    telemetry::init_tracing(if args.verbose { "info" } else { "warn" });
+    // Check the spec before starting anything, so mistakes are reported at once.
+    spec_file::read_validated(&args.file)?;
+    let (text, format) = spec_file::read(&args.file)?;
+    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let listen = "127.0.0.1:0".parse().context("loopback address")?;
+    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots).await?;
+    let outcome = submit_and_watch(&cluster.url, text, format).await;
+    cluster.stop().await?;
+    let job = outcome?;
+    match output_format {
+        OutputFormat::Json => output::print_json(&output::job_json(&job)),
+        OutputFormat::Text => progress::print_summary(&job),
+    }
+    Ok(if job.state == pb::JobState::Succeeded as i32 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn submit_and_watch(
+    url: &str,
+    spec: String,
+    format: pb::SpecFormat,
+) -> anyhow::Result<pb::Job> {
+    let mut client = JobServiceClient::connect(url.to_string())
+        .await
+        .context("cannot reach the in-process coordinator")?;
+    let job_id = client
+        .submit(pb::SubmitJobRequest {
+            workspace: String::new(),
+            environment: String::new(),
+            spec,
+            format: format as i32,
+        })
+        .await
+        .map_err(crate::client::status_error)?
+        .into_inner()
+        .job_id;
+    progress::watch(&mut client, &job_id, false).await
+}

@@ -1,0 +1,245 @@
+//! Rendering API messages as text or JSON.
+
+use prost_types::Timestamp;
+use serde_json::{json, Value};
+use sluice_proto::v1 as pb;
+
+/// Formats a timestamp as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn time_text(timestamp: Option<&Timestamp>) -> String {
+    timestamp
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
+        .map(|moment| moment.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn time_json(timestamp: Option<&Timestamp>) -> Value {
+    timestamp
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
+        .map_or(Value::Null, |moment| {
+            Value::String(moment.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        })
+}
+
+/// Returns the lowercase name of a job state.
+pub fn job_state_name(state: i32) -> &'static str {
+    match pb::JobState::try_from(state) {
+        Ok(pb::JobState::Planning) => "planning",
+        Ok(pb::JobState::Running) => "running",
+        Ok(pb::JobState::Finalizing) => "finalizing",
+        Ok(pb::JobState::Succeeded) => "succeeded",
+        Ok(pb::JobState::Failed) => "failed",
+        Ok(pb::JobState::Cancelled) => "cancelled",
+        _ => "unknown",
+    }
+}
+
+fn shard_state_name(state: i32) -> &'static str {
+    match pb::ShardState::try_from(state) {
+        Ok(pb::ShardState::Pending) => "pending",
+        Ok(pb::ShardState::Assigned) => "assigned",
+        Ok(pb::ShardState::Running) => "running",
+        Ok(pb::ShardState::Committed) => "committed",
+        Ok(pb::ShardState::Failed) => "failed",
+        _ => "unknown",
+    }
+}
+
+fn counters_json(counters: Option<&pb::Counters>) -> Value {
+    let c = counters.cloned().unwrap_or_default();
+    json!({
+        "rows_read": c.rows_read,
+        "bytes_read": c.bytes_read,
+        "rows_written": c.rows_written,
+        "bytes_written": c.bytes_written,
+        "dirty_records": c.dirty_records,
+    })
+}
+
+/// Renders a key range as text.
+pub fn range_text(range: Option<&pb::KeyRange>) -> String {
+    use pb::key_range::Kind;
+    let bound = |value: Option<String>, open: &str| value.unwrap_or_else(|| open.to_string());
+    match range.and_then(|r| r.kind.as_ref()) {
+        None | Some(Kind::All(_)) => "all".to_string(),
+        Some(Kind::NullKeys(_)) => "null keys".to_string(),
+        Some(Kind::IntRange(int)) => format!(
+            "[{}, {})",
+            bound(int.lo.map(|v| v.to_string()), "-inf"),
+            bound(int.hi.map(|v| v.to_string()), "+inf")
+        ),
+        Some(Kind::TextRange(text)) => format!(
+            "[{}, {})",
+            bound(text.lo.clone().map(|v| format!("{v:?}")), "-inf"),
+            bound(text.hi.clone().map(|v| format!("{v:?}")), "+inf")
+        ),
+        Some(Kind::PageRange(pages)) => format!(
+            "pages [{}, {})",
+            pages.lo,
+            pages.hi.map_or("end".to_string(), |v| v.to_string())
+        ),
+    }
+}
+
+/// Returns a job as JSON.
+pub fn job_json(job: &pb::Job) -> Value {
+    json!({
+        "id": job.id,
+        "workspace": job.workspace,
+        "environment": job.environment,
+        "state": job_state_name(job.state),
+        "error": if job.error.is_empty() { Value::Null } else { Value::String(job.error.clone()) },
+        "source": job.source,
+        "sink": job.sink,
+        "counters": counters_json(job.counters.as_ref()),
+        "estimated_rows": job.estimated_rows,
+        "shards_total": job.shards_total,
+        "shards_committed": job.shards_committed,
+        "shards_running": job.shards_running,
+        "shards_pending": job.shards_pending,
+        "retries": job.retries,
+        "created_at": time_json(job.created_at.as_ref()),
+        "started_at": time_json(job.started_at.as_ref()),
+        "finished_at": time_json(job.finished_at.as_ref()),
+        "shards": job.shards.iter().map(|shard| json!({
+            "shard_id": shard.shard_id,
+            "range": range_text(shard.range.as_ref()),
+            "state": shard_state_name(shard.state),
+            "attempt": shard.attempt,
+            "worker_id": shard.worker_id,
+            "counters": counters_json(shard.counters.as_ref()),
+            "error": if shard.error.is_empty() { Value::Null } else { Value::String(shard.error.clone()) },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Returns a job as text lines.
+pub fn job_text(job: &pb::Job) -> String {
+    let counters = job.counters.clone().unwrap_or_default();
+    let mut lines = vec![
+        format!("job        {}", job.id),
+        format!("state      {}", job_state_name(job.state)),
+        format!("workspace  {} ({})", job.workspace, job.environment),
+        format!("source     {}", job.source),
+        format!("sink       {}", job.sink),
+        format!(
+            "rows       {} read, {} written, {} dirty",
+            group(counters.rows_read),
+            group(counters.rows_written),
+            group(counters.dirty_records)
+        ),
+        format!(
+            "shards     {} total, {} committed, {} running, {} pending, {} retries",
+            job.shards_total,
+            job.shards_committed,
+            job.shards_running,
+            job.shards_pending,
+            job.retries
+        ),
+        format!("created    {}", time_text(job.created_at.as_ref())),
+        format!("finished   {}", time_text(job.finished_at.as_ref())),
+    ];
+    if !job.error.is_empty() {
+        lines.push(format!("error      {}", job.error));
+    }
+    if !job.shards.is_empty() {
+        lines.push(String::new());
+        lines.push(format!(
+            "{:>5}  {:<10} {:>7}  {:<24} {:>12}  {}",
+            "SHARD", "STATE", "ATTEMPT", "WORKER", "ROWS", "RANGE"
+        ));
+        for shard in &job.shards {
+            let rows = shard.counters.as_ref().map_or(0, |c| c.rows_written);
+            lines.push(format!(
+                "{:>5}  {:<10} {:>7}  {:<24} {:>12}  {}",
+                shard.shard_id,
+                shard_state_name(shard.state),
+                shard.attempt,
+                shard.worker_id,
+                group(rows),
+                range_text(shard.range.as_ref())
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+/// Returns a data source as JSON (secrets are already masked by the server).
+pub fn data_source_json(data_source: &pb::DataSource) -> Value {
+    json!({
+        "workspace": data_source.workspace,
+        "name": data_source.name,
+        "type": data_source.r#type,
+        "description": data_source.description,
+        "options": data_source.options,
+        "secrets": data_source.secrets,
+        "created_at": time_json(data_source.created_at.as_ref()),
+        "updated_at": time_json(data_source.updated_at.as_ref()),
+    })
+}
+
+/// Returns a data source as text lines.
+pub fn data_source_text(data_source: &pb::DataSource) -> String {
+    let mut options: Vec<String> = data_source
+        .options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    options.sort();
+    let mut secrets: Vec<String> = data_source
+        .secrets
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    secrets.sort();
+    [
+        format!("name         {}", data_source.name),
+        format!("workspace    {}", data_source.workspace),
+        format!("type         {}", data_source.r#type),
+        format!("description  {}", data_source.description),
+        format!("options      {}", options.join(" ")),
+        format!("secrets      {}", secrets.join(" ")),
+        format!(
+            "updated      {}",
+            time_text(data_source.updated_at.as_ref())
+        ),
+    ]
+    .join("\n")
+}
+
+/// Formats a number with thousands separators.
+pub fn group(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, character) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(character);
+    }
+    grouped
+}
+
+/// Prints a JSON value, pretty.
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000_000), "1,000,000");
+        assert_eq!(group(12_345), "12,345");
+    }
+}
