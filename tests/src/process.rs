@@ -1,0 +1,217 @@
+//! Child processes held in guards that kill them on drop.
+
+use crate::{free_port, sluice_binary};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct ChildGuard {
+    name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl ChildGuard {
+    /// Spawns `command`, sending stdout and stderr to `log`.
+    pub fn spawn(name: &str, mut command: Command, log: PathBuf) -> ChildGuard {
+        let file = File::create(&log).unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
+        let stderr = file.try_clone().expect("clone log handle");
+        command.stdout(Stdio::from(file)).stderr(Stdio::from(stderr)).stdin(Stdio::null());
+        let child = command.spawn().unwrap_or_else(|error| panic!("cannot start {name} ({command:?}): {error}"));
+        println!("started {name} (pid {}), log {}", child.id(), log.display());
+        ChildGuard { name: name.to_string(), child: Some(child), log }
+    }
+
+    /// Returns the process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends a signal by name (`KILL`, `TERM`, `STOP`, `CONT`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} ({}) failed", self.pid(), self.name);
+        println!("sent SIG{signal} to {} (pid {})", self.name, self.pid());
+    }
+
+    /// Waits for the process to exit on its own; returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                panic!("{} did not exit within {timeout:?}; log: {}", self.name, self.log.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Returns the log written so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A real etcd server on free loopback ports with a temporary data directory.
+pub struct Etcd {
+    /// Client URL.
+    pub endpoint: String,
+    _process: ChildGuard,
+    _data: tempfile::TempDir,
+}
+
+impl Etcd {
+    /// Starts etcd and waits until it answers.
+    pub async fn start(logs: &Path) -> Etcd {
+        let found = Command::new("etcd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        assert!(
+            found.is_ok_and(|status| status.success()),
+            "etcd is not installed: run scripts/setup.sh (it runs `apt-get install -y etcd-server`)"
+        );
+        let data = tempfile::tempdir().expect("etcd data dir");
+        let client_port = free_port();
+        let peer_port = free_port();
+        let endpoint = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let mut command = Command::new("etcd");
+        command
+            .arg("--name")
+            .arg("e2e")
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--listen-client-urls")
+            .arg(&endpoint)
+            .arg("--advertise-client-urls")
+            .arg(&endpoint)
+            .arg("--listen-peer-urls")
+            .arg(&peer)
+            .arg("--initial-advertise-peer-urls")
+            .arg(&peer)
+            .arg("--initial-cluster")
+            .arg(format!("e2e={peer}"));
+        let process = ChildGuard::spawn("etcd", command, logs.join("etcd.log"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match sluice_common::meta::etcd::EtcdStore::connect(std::slice::from_ref(&endpoint), "/probe").await {
+                Ok(_) => break,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "etcd did not come up: {error}; log: {}", process.log_text());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        Etcd { endpoint, _process: process, _data: data }
+    }
+}
+
+/// Coordinator and worker processes of one test.
+pub struct Cluster {
+    /// Directory of the logs (kept after the test when it fails).
+    pub logs: tempfile::TempDir,
+    /// The etcd server.
+    pub etcd: Etcd,
+    /// Coordinator processes.
+    pub coordinators: Vec<ChildGuard>,
+    /// Coordinator URLs, in the order of `coordinators`.
+    pub coordinator_urls: Vec<String>,
+    /// Coordinator metrics addresses.
+    pub coordinator_metrics: Vec<String>,
+    /// Worker processes.
+    pub workers: Vec<ChildGuard>,
+    /// Worker ids, in the order of `workers`.
+    pub worker_ids: Vec<String>,
+    prefix: String,
+}
+
+impl Cluster {
+    /// Starts etcd only.
+    pub async fn start() -> Cluster {
+        let logs = tempfile::Builder::new().prefix("sluice-e2e-").tempdir().expect("log dir");
+        let etcd = Etcd::start(logs.path()).await;
+        Cluster {
+            logs,
+            etcd,
+            coordinators: Vec::new(),
+            coordinator_urls: Vec::new(),
+            coordinator_metrics: Vec::new(),
+            workers: Vec::new(),
+            worker_ids: Vec::new(),
+            prefix: "/sluice-e2e".to_string(),
+        }
+    }
+
+    /// Starts a coordinator process and waits until its API answers; returns its URL.
+    pub async fn add_coordinator(&mut self) -> String {
+        let port = free_port();
+        let metrics_port = free_port();
+        let index = self.coordinators.len() + 1;
+        let mut command = Command::new(sluice_binary());
+        command
+            .arg("coordinator")
+            .arg("--etcd")
+            .arg(&self.etcd.endpoint)
+            .arg("--etcd-prefix")
+            .arg(&self.prefix)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--metrics")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--worker-timeout")
+            .arg("5s")
+            .arg("--id")
+            .arg(format!("coordinator-{index}"));
+        let guard = ChildGuard::spawn(&format!("coordinator-{index}"), command, self.logs.path().join(format!("coordinator-{index}.log")));
+        let url = format!("http://127.0.0.1:{port}");
+        crate::job_client(&url, Duration::from_secs(20)).await;
+        self.coordinators.push(guard);
+        self.coordinator_urls.push(url.clone());
+        self.coordinator_metrics.push(format!("127.0.0.1:{metrics_port}"));
+        url
+    }
+
+    /// Starts a worker process connected to every coordinator; returns its id.
+    pub fn add_worker(&mut self, slots: u32) -> String {
+        let index = self.workers.len() + 1;
+        let worker_id = format!("worker-{index}");
+        let mut command = Command::new(sluice_binary());
+        command
+            .arg("worker")
+            .arg("--coordinator")
+            .arg(self.coordinator_urls.join(","))
+            .arg("--slots")
+            .arg(slots.to_string())
+            .arg("--id")
+            .arg(&worker_id)
+            .arg("--drain-timeout")
+            .arg("30s");
+        let guard = ChildGuard::spawn(&worker_id, command, self.logs.path().join(format!("{worker_id}.log")));
+        self.workers.push(guard);
+        self.worker_ids.push(worker_id.clone());
+        worker_id
+    }
+
+    /// Prints every log (for failing tests).
+    pub fn dump_logs(&self) {
+        for guard in self.coordinators.iter().chain(&self.workers) {
+            println!("----- {} -----\n{}", guard.name, guard.log_text());
+        }
+    }
+}
