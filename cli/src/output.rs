@@ -49,7 +49,7 @@ fn shard_state_name(state: i32) -> &'static str {
 }
 
 fn counters_json(counters: Option<&pb::Counters>) -> Value {
-    let c = counters.cloned().unwrap_or_default();
+    let c = counters.copied().unwrap_or_default();
     json!({
         "rows_read": c.rows_read,
         "bytes_read": c.bytes_read,
@@ -118,7 +118,7 @@ pub fn job_json(job: &pb::Job) -> Value {
 
 /// Returns a job as text lines.
 pub fn job_text(job: &pb::Job) -> String {
-    let counters = job.counters.clone().unwrap_or_default();
+    let counters = job.counters.unwrap_or_default();
     let mut lines = vec![
         format!("job        {}", job.id),
         format!("state      {}", job_state_name(job.state)),
@@ -215,7 +215,7 @@ pub fn group(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, character) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(character);

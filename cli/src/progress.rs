@@ -39,7 +39,7 @@ pub async fn watch(
         .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let mut last_line = Instant::now() - Duration::from_secs(60);
+    let mut last_line = Instant::now();
     let mut last_job = None;
     loop {
         let message = match stream.message().await {
@@ -53,7 +53,7 @@ pub async fn watch(
             }
         };
         let Some(job) = message.job else { continue };
-        let counters = job.counters.clone().unwrap_or_default();
+        let counters = job.counters.unwrap_or_default();
         if job.estimated_rows > 0 {
             bar.set_length(job.estimated_rows.max(counters.rows_written));
         }
@@ -85,7 +85,7 @@ pub async fn watch(
 
 /// Prints the end-of-job summary: times, throughput and counters.
 pub fn print_summary(job: &pb::Job) {
-    let counters = job.counters.clone().unwrap_or_default();
+    let counters = job.counters.unwrap_or_default();
     let elapsed = match (
         job.started_at.as_ref().or(job.created_at.as_ref()),
         job.finished_at.as_ref(),

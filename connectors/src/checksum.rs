@@ -207,6 +207,37 @@ fn hash_bytes(hasher: &mut Xxh3, tag: u8, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
+/// Reads every row of `range` from `source` and returns their digest.
+///
+/// # Errors
+/// The source's read error, or [`ConnectorError::Unsupported`] for a column type without a
+/// canonical encoding.
+pub async fn digest_source(
+    source: &dyn crate::Source,
+    range: &sluice_common::records::KeyRange,
+) -> Result<TableDigest> {
+    let counters = std::sync::Arc::new(crate::ShardCounters::default());
+    let (sender, mut receiver) = crate::batch_channel(4, counters);
+    let reader = async move {
+        source.read(range, &sender).await?;
+        sender.finish().await
+    };
+    let digester = async move {
+        let mut digest = TableDigest::default();
+        while let Some(batch) = receiver.next().await? {
+            digest.add_batch(&batch)?;
+        }
+        Ok::<TableDigest, ConnectorError>(digest)
+    };
+    let (read_result, digest_result) = tokio::join!(reader, digester);
+    match (read_result, digest_result) {
+        (Err(read_error), Err(ConnectorError::Aborted)) => Err(read_error),
+        (_, Err(error)) => Err(error),
+        (Err(error), Ok(_)) => Err(error),
+        (Ok(()), Ok(digest)) => Ok(digest),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,36 +297,5 @@ mod tests {
         let twice = once.merge(once);
         assert_ne!(once, twice);
         assert_eq!(twice.rows, 2);
-    }
-}
-
-/// Reads every row of `range` from `source` and returns their digest.
-///
-/// # Errors
-/// The source's read error, or [`ConnectorError::Unsupported`] for a column type without a
-/// canonical encoding.
-pub async fn digest_source(
-    source: &dyn crate::Source,
-    range: &sluice_common::records::KeyRange,
-) -> Result<TableDigest> {
-    let counters = std::sync::Arc::new(crate::ShardCounters::default());
-    let (sender, mut receiver) = crate::batch_channel(4, counters);
-    let reader = async move {
-        source.read(range, &sender).await?;
-        sender.finish().await
-    };
-    let digester = async move {
-        let mut digest = TableDigest::default();
-        while let Some(batch) = receiver.next().await? {
-            digest.add_batch(&batch)?;
-        }
-        Ok::<TableDigest, ConnectorError>(digest)
-    };
-    let (read_result, digest_result) = tokio::join!(reader, digester);
-    match (read_result, digest_result) {
-        (Err(read_error), Err(ConnectorError::Aborted)) => Err(read_error),
-        (_, Err(error)) => Err(error),
-        (Err(error), Ok(_)) => Err(error),
-        (Ok(()), Ok(digest)) => Ok(digest),
     }
 }

@@ -415,7 +415,7 @@ impl Engine {
                 Effect::Send(worker_id, body) => {
                     let delivered = match self.outbound.get(&worker_id) {
                         Some((_, sender)) => sender
-                            .try_send(Ok(pb::CoordinatorMessage { body: Some(body) }))
+                            .try_send(Ok(pb::CoordinatorMessage { body: Some(*body) }))
                             .is_ok(),
                         None => false,
                     };

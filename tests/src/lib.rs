@@ -27,7 +27,10 @@ pub fn sluice_binary() -> PathBuf {
     }
     let executable = std::env::current_exe().expect("current test executable");
     // target/<profile>/deps/<test> -> target/<profile>/sluice
-    let profile_dir = executable.parent().and_then(Path::parent).expect("target profile directory");
+    let profile_dir = executable
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
     let binary = profile_dir.join("sluice");
     assert!(
         binary.exists(),
@@ -61,7 +64,12 @@ pub async fn job_client(url: &str, timeout: Duration) -> JobServiceClient<Channe
 /// Submits a spec and returns the job id.
 pub async fn submit(client: &mut JobServiceClient<Channel>, spec: &str) -> String {
     client
-        .submit(pb::SubmitJobRequest { workspace: String::new(), environment: String::new(), spec: spec.to_string(), format: 0 })
+        .submit(pb::SubmitJobRequest {
+            workspace: String::new(),
+            environment: String::new(),
+            spec: spec.to_string(),
+            format: 0,
+        })
         .await
         .unwrap_or_else(|status| panic!("submit failed: {}", status.message()))
         .into_inner()
@@ -69,11 +77,18 @@ pub async fn submit(client: &mut JobServiceClient<Channel>, spec: &str) -> Strin
 }
 
 /// Polls a job until it ends or `timeout` passes; returns it with its shards.
-pub async fn wait_for_end(client: &mut JobServiceClient<Channel>, job_id: &str, timeout: Duration) -> pb::Job {
+pub async fn wait_for_end(
+    client: &mut JobServiceClient<Channel>,
+    job_id: &str,
+    timeout: Duration,
+) -> pb::Job {
     let deadline = Instant::now() + timeout;
     loop {
         let job = client
-            .get(pb::GetJobRequest { job_id: job_id.to_string(), include_shards: true })
+            .get(pb::GetJobRequest {
+                job_id: job_id.to_string(),
+                include_shards: true,
+            })
             .await
             .unwrap_or_else(|status| panic!("get job failed: {}", status.message()))
             .into_inner();
@@ -84,7 +99,10 @@ pub async fn wait_for_end(client: &mut JobServiceClient<Channel>, job_id: &str, 
         if ended {
             return job;
         }
-        assert!(Instant::now() < deadline, "job {job_id} did not end within {timeout:?}: {job:?}");
+        assert!(
+            Instant::now() < deadline,
+            "job {job_id} did not end within {timeout:?}: {job:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -94,14 +112,21 @@ pub async fn generator_digest(rows: u64, seed: u64) -> TableDigest {
     let spec = format!(
         "source: {{connection: {{type: generator, rows: {rows}, seed: {seed}}}}}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}"
     );
-    let validated = validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
+    let validated =
+        validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
     let connection = ConnectionConfig {
         kind: "generator".into(),
-        options: [("rows".to_string(), rows.to_string()), ("seed".to_string(), seed.to_string())].into(),
+        options: [
+            ("rows".to_string(), rows.to_string()),
+            ("seed".to_string(), seed.to_string()),
+        ]
+        .into(),
         ..Default::default()
     };
     let source = sluice_connectors::open_source(&validated, &connection).expect("generator");
-    digest_source(source.as_ref(), &KeyRange::All).await.expect("digest generator")
+    digest_source(source.as_ref(), &KeyRange::All)
+        .await
+        .expect("digest generator")
 }
 
 /// Returns the digest of every row of an SQLite table.
@@ -110,21 +135,27 @@ pub async fn sqlite_digest(path: &Path, table: &str) -> TableDigest {
         "source: {{connection: {{type: sqlite, path: {:?}}}, table: {table}}}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}",
         path.display().to_string()
     );
-    let validated = validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
+    let validated =
+        validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
     let connection = ConnectionConfig {
         kind: "sqlite".into(),
         options: [("path".to_string(), path.display().to_string())].into(),
         ..Default::default()
     };
     let source = sluice_connectors::open_source(&validated, &connection).expect("sqlite source");
-    digest_source(source.as_ref(), &KeyRange::All).await.expect("digest sqlite table")
+    digest_source(source.as_ref(), &KeyRange::All)
+        .await
+        .expect("digest sqlite table")
 }
 
 /// Fetches `http://{address}/metrics` with a bare HTTP/1.0 request.
 pub fn fetch_metrics(address: &str) -> String {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|error| panic!("metrics endpoint {address}: {error}"));
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut stream = std::net::TcpStream::connect(address)
+        .unwrap_or_else(|error| panic!("metrics endpoint {address}: {error}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     write!(stream, "GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("send request");
     let mut body = String::new();
     stream.read_to_string(&mut body).expect("read metrics");

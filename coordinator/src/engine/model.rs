@@ -26,7 +26,7 @@ pub enum Effect {
     /// Write a shard record.
     PersistShard(JobId, ShardId),
     /// Send a message to a worker.
-    Send(WorkerId, pb::coordinator_message::Body),
+    Send(WorkerId, Box<pb::coordinator_message::Body>),
     /// Write the worker's registration (bound to a lease).
     RegisterWorker(WorkerId),
     /// Remove the worker's registration.
@@ -309,11 +309,11 @@ impl Model {
         for (job_id, shard_id, attempt) in claimed {
             effects.push(Effect::Send(
                 worker_id.clone(),
-                pb::coordinator_message::Body::Cancel(pb::CancelShard {
+                Box::new(pb::coordinator_message::Body::Cancel(pb::CancelShard {
                     job_id: job_id.to_string(),
                     shard_id: shard_id.0,
                     attempt: attempt.0,
-                }),
+                })),
             ));
         }
         effects
@@ -734,11 +734,11 @@ impl Model {
             }
             effects.push(Effect::Send(
                 worker_id,
-                pb::coordinator_message::Body::Cancel(pb::CancelShard {
+                Box::new(pb::coordinator_message::Body::Cancel(pb::CancelShard {
                     job_id: job_id.to_string(),
                     shard_id: shard.record.shard_id.0,
                     attempt: shard.record.attempt.0,
-                }),
+                })),
             ));
         }
         match state {
@@ -791,7 +791,7 @@ impl Model {
             if let Some(worker) = self.workers.get_mut(&worker_id) {
                 worker.tasks += 1;
             }
-            effects.push(Effect::Send(worker_id, body));
+            effects.push(Effect::Send(worker_id, Box::new(body)));
         }
         loop {
             let capacities = self.capacities();
@@ -833,7 +833,7 @@ impl Model {
             effects.push(Effect::PersistShard(job_id.clone(), shard_id));
             effects.push(Effect::Send(
                 worker_id,
-                pb::coordinator_message::Body::Assign(message),
+                Box::new(pb::coordinator_message::Body::Assign(message)),
             ));
         }
         effects
@@ -961,7 +961,7 @@ mod tests {
         effects
             .iter()
             .filter_map(|effect| match effect {
-                Effect::Send(worker, body) => Some((worker.clone(), body.clone())),
+                Effect::Send(worker, body) => Some((worker.clone(), (**body).clone())),
                 _ => None,
             })
             .collect()

