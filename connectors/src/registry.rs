@@ -2,6 +2,7 @@
 
 use crate::error::{ConnectorError, Result};
 use crate::generator::GeneratorSource;
+use crate::postgres::{PostgresSink, PostgresSource};
 use crate::sqlite::{SqliteSink, SqliteSource};
 use crate::{Sink, Source};
 use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
@@ -15,6 +16,7 @@ pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Re
     let source = &spec.spec.source;
     match connection.kind.as_str() {
         "generator" => Ok(Box::new(GeneratorSource::new(&spec.spec, connection)?)),
+        "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSource::new(&spec.spec, connection)?)),
         "sqlite" => {
             let table = source
                 .table
@@ -42,6 +44,7 @@ pub fn open_source(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Re
 pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Result<Box<dyn Sink>> {
     match connection.kind.as_str() {
         "sqlite" => Ok(Box::new(SqliteSink::new(&spec.spec, spec.write_mode, connection)?)),
+        "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSink::new(&spec.spec, spec.write_mode, connection)?)),
         other => Err(ConnectorError::Unsupported(format!("writing to a {other} connection"))),
     }
 }
@@ -59,6 +62,7 @@ pub fn open_sink_as_source(spec: &ValidatedJobSpec, connection: &ConnectionConfi
         spec.spec.source.columns.clone()
     };
     match connection.kind.as_str() {
+        "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSource::sink_reader(&spec.spec, connection)?)),
         "sqlite" => {
             let table = sink
                 .table
