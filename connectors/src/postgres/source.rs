@@ -174,7 +174,7 @@ pub(crate) async fn table_columns(client: &Client, table: &TableName, field: &st
     }
     let rows = client
         .query(
-            "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             &[&table.quoted()],
         )
         .await

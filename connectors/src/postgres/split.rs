@@ -68,7 +68,7 @@ impl KeyInfo {
                  'COLLATE ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname) END \
                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
                  LEFT JOIN pg_collation c ON c.oid = a.attcollation LEFT JOIN pg_namespace n ON n.oid = c.collnamespace \
-                 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                 WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
                 &[&table.quoted()],
             )
             .await
@@ -240,7 +240,7 @@ impl PlanContext<'_> {
     async fn table_stats(&self) -> Result<(u64, String, u64)> {
         let sql = "SELECT c.reltuples::float8, c.relkind::text, \
                    (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8 \
-                   FROM pg_class c WHERE c.oid = $1::regclass";
+                   FROM pg_class c WHERE c.oid = $1::text::regclass";
         let read = || async {
             self.client
                 .query_one(sql, &[&self.table.quoted()])
