@@ -52,21 +52,35 @@ impl TableName {
     /// `"my.table"`, in double quotes).
     pub fn parse(name: &str, default_schema: &str) -> TableName {
         let trimmed = name.trim();
-        if trimmed.starts_with('"') && trimmed.ends_with('"') && trimmed.len() >= 2 && !trimmed[1..trimmed.len() - 1].contains("\".\"") {
-            return TableName { schema: default_schema.to_string(), table: trimmed[1..trimmed.len() - 1].replace("\"\"", "\"") };
+        if trimmed.starts_with('"')
+            && trimmed.ends_with('"')
+            && trimmed.len() >= 2
+            && !trimmed[1..trimmed.len() - 1].contains("\".\"")
+        {
+            return TableName {
+                schema: default_schema.to_string(),
+                table: trimmed[1..trimmed.len() - 1].replace("\"\"", "\""),
+            };
         }
         match trimmed.split_once('.') {
             Some((schema, table)) => TableName {
                 schema: schema.trim_matches('"').to_string(),
                 table: table.trim_matches('"').to_string(),
             },
-            None => TableName { schema: default_schema.to_string(), table: trimmed.to_string() },
+            None => TableName {
+                schema: default_schema.to_string(),
+                table: trimmed.to_string(),
+            },
         }
     }
 
     /// Returns `"schema"."table"`.
     pub fn quoted(&self) -> String {
-        format!("{}.{}", quote_identifier(&self.schema), quote_identifier(&self.table))
+        format!(
+            "{}.{}",
+            quote_identifier(&self.schema),
+            quote_identifier(&self.table)
+        )
     }
 }
 
@@ -110,13 +124,16 @@ pub fn is_retryable_error(error: &tokio_postgres::Error) -> bool {
         return true;
     };
     let class = &code.code()[..2];
-    matches!(class, "08" | "40" | "53" | "57") && *code != SqlState::QUERY_CANCELED || *code == SqlState::LOCK_NOT_AVAILABLE
+    matches!(class, "08" | "40" | "53" | "57") && *code != SqlState::QUERY_CANCELED
+        || *code == SqlState::LOCK_NOT_AVAILABLE
 }
 
 /// Returns whether a driver error is about the data of the rows being written (a constraint,
 /// a value out of range), so that retrying smaller pieces isolates the bad rows.
 pub fn is_row_error(error: &tokio_postgres::Error) -> bool {
-    error.code().is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
+    error
+        .code()
+        .is_some_and(|code| matches!(&code.code()[..2], "22" | "23"))
 }
 
 #[cfg(test)]
@@ -127,8 +144,20 @@ mod tests {
     fn names_quote_and_parse() {
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(TableName::parse("s.t", "public"), TableName { schema: "s".into(), table: "t".into() });
+        assert_eq!(
+            TableName::parse("s.t", "public"),
+            TableName {
+                schema: "s".into(),
+                table: "t".into()
+            }
+        );
         assert_eq!(TableName::parse("t", "public").quoted(), "\"public\".\"t\"");
-        assert_eq!(TableName::parse("\"a.b\"", "x"), TableName { schema: "x".into(), table: "a.b".into() });
+        assert_eq!(
+            TableName::parse("\"a.b\"", "x"),
+            TableName {
+                schema: "x".into(),
+                table: "a.b".into()
+            }
+        );
     }
 }

@@ -39,7 +39,10 @@ break', 'z', '\\x5c', '2000-01-01', '12:00:00', '1999-12-31 23:59:59.999999', '2
 async fn every_type_round_trips_pg_to_pg_exactly() {
     let db = TestDb::create().await;
     let client = db.client().await;
-    client.batch_execute(ALL_TYPES).await.expect("create source");
+    client
+        .batch_execute(ALL_TYPES)
+        .await
+        .expect("create source");
     client.batch_execute(ROWS).await.expect("insert rows");
     // A value Arrow cannot hold: an infinite date is a dirty record, not a silent change.
     client
@@ -53,11 +56,24 @@ async fn every_type_round_trips_pg_to_pg_exactly() {
         conn = db.connection_yaml()
     ));
     let shards = run_job(&job, "round-trip").await;
-    let dirty: u64 = shards.iter().map(|counters| counters.snapshot().dirty_records).sum();
-    let samples: Vec<_> = shards.iter().flat_map(|counters| counters.take_dirty_samples()).collect();
-    assert_eq!(dirty, 1, "the infinite date is the only dirty record: {samples:?}");
+    let dirty: u64 = shards
+        .iter()
+        .map(|counters| counters.snapshot().dirty_records)
+        .sum();
+    let samples: Vec<_> = shards
+        .iter()
+        .flat_map(|counters| counters.take_dirty_samples())
+        .collect();
+    assert_eq!(
+        dirty, 1,
+        "the infinite date is the only dirty record: {samples:?}"
+    );
     assert_eq!(samples[0].column, "dt");
-    assert!(samples[0].reason.contains("infinity"), "{}", samples[0].reason);
+    assert!(
+        samples[0].reason.contains("infinity"),
+        "{}",
+        samples[0].reason
+    );
     assert!(samples[0].row.contains("\"id\":99"), "{}", samples[0].row);
 
     let source_rows = text_rows(&client, "SELECT * FROM src WHERE id <> 99 ORDER BY id").await;
@@ -70,7 +86,10 @@ async fn every_type_round_trips_pg_to_pg_exactly() {
          WHERE attrelid IN ('src'::regclass, 'dst'::regclass) AND attnum > 0 GROUP BY attrelid",
     )
     .await;
-    assert_eq!(types[0], types[1], "create_table recreates the exact column types");
+    assert_eq!(
+        types[0], types[1],
+        "create_table recreates the exact column types"
+    );
     drop(client);
     db.drop_database().await;
 }

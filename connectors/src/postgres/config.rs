@@ -74,7 +74,12 @@ impl PgSettings {
                 .option(name)
                 .map(str::to_string)
                 .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| ConnectorError::config(field(name), format!("is required for a {} connection", connection.kind)))
+                .ok_or_else(|| {
+                    ConnectorError::config(
+                        field(name),
+                        format!("is required for a {} connection", connection.kind),
+                    )
+                })
         };
         let flavor = match connection.kind.as_str() {
             "adb_postgresql" => PgFlavor::AnalyticDb,
@@ -82,7 +87,10 @@ impl PgSettings {
         };
         let port = match connection.option("port") {
             Some(text) => text.trim().parse::<u16>().map_err(|_| {
-                ConnectorError::config(field("port"), format!("\"{text}\" is not a port number (1 to 65535)"))
+                ConnectorError::config(
+                    field("port"),
+                    format!("\"{text}\" is not a port number (1 to 65535)"),
+                )
             })?,
             None => DEFAULT_PORT,
         };
@@ -96,12 +104,21 @@ impl PgSettings {
         }
         let connect_timeout = match connection.option("connect_timeout_ms") {
             Some(text) => Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
-                ConnectorError::config(field("connect_timeout_ms"), format!("\"{text}\" is not a number of milliseconds"))
+                ConnectorError::config(
+                    field("connect_timeout_ms"),
+                    format!("\"{text}\" is not a number of milliseconds"),
+                )
             })?),
             None => Duration::from_secs(30),
         };
-        let schema = connection.option("schema").unwrap_or(DEFAULT_SCHEMA).to_string();
-        let commit_table = connection.option("commit_table").unwrap_or(DEFAULT_COMMIT_TABLE).to_string();
+        let schema = connection
+            .option("schema")
+            .unwrap_or(DEFAULT_SCHEMA)
+            .to_string();
+        let commit_table = connection
+            .option("commit_table")
+            .unwrap_or(DEFAULT_COMMIT_TABLE)
+            .to_string();
         Ok(PgSettings {
             host: required("host")?,
             port,
@@ -138,10 +155,15 @@ impl PgSettings {
         if let Some(password) = &self.password {
             config.password(password);
         }
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(ConnectorError::postgres(format!("connect to {} as {}", self.describe(), self.user)))?;
+        let (client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(ConnectorError::postgres(format!(
+                    "connect to {} as {}",
+                    self.describe(),
+                    self.user
+                )))?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "postgres connection ended with an error");
@@ -163,7 +185,10 @@ mod tests {
     use super::*;
 
     fn connection(pairs: &[(&str, &str)]) -> ConnectionConfig {
-        let mut config = ConnectionConfig { kind: "postgresql".into(), ..Default::default() };
+        let mut config = ConnectionConfig {
+            kind: "postgresql".into(),
+            ..Default::default()
+        };
         for (name, value) in pairs {
             config.options.insert((*name).into(), (*value).into());
         }
@@ -173,8 +198,11 @@ mod tests {
 
     #[test]
     fn defaults_and_masking() {
-        let settings = PgSettings::from_connection(&connection(&[("host", "h"), ("database", "d"), ("user", "u")]), "source")
-            .expect("valid");
+        let settings = PgSettings::from_connection(
+            &connection(&[("host", "h"), ("database", "d"), ("user", "u")]),
+            "source",
+        )
+        .expect("valid");
         assert_eq!(settings.port, DEFAULT_PORT);
         assert_eq!(settings.schema, "public");
         let debug = format!("{settings:?}");
@@ -183,10 +211,20 @@ mod tests {
 
     #[test]
     fn bad_options_are_named() {
-        let error = PgSettings::from_connection(&connection(&[("host", "h"), ("user", "u")]), "sink").expect_err("no database");
-        assert_eq!(error.to_string(), "sink.connection.database: is required for a postgresql connection");
+        let error =
+            PgSettings::from_connection(&connection(&[("host", "h"), ("user", "u")]), "sink")
+                .expect_err("no database");
+        assert_eq!(
+            error.to_string(),
+            "sink.connection.database: is required for a postgresql connection"
+        );
         let error = PgSettings::from_connection(
-            &connection(&[("host", "h"), ("database", "d"), ("user", "u"), ("sslmode", "require")]),
+            &connection(&[
+                ("host", "h"),
+                ("database", "d"),
+                ("user", "u"),
+                ("sslmode", "require"),
+            ]),
             "source",
         )
         .expect_err("tls");

@@ -14,9 +14,10 @@ use super::types::PgType;
 use crate::channel::DirtySample;
 use crate::error::{ConnectorError, Result};
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder, FixedSizeBinaryBuilder,
-    Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder,
-    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
+    FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
+    Int64Builder, IntervalMonthDayNanoBuilder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, ListArray, RecordBatch};
 use arrow_buffer::{IntervalMonthDayNano, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
@@ -49,7 +50,10 @@ fn expect_len(bytes: &[u8], expected: usize, type_name: &str) -> std::result::Re
     if bytes.len() == expected {
         Ok(())
     } else {
-        Err(format!("{type_name} value has {} bytes, expected {expected}", bytes.len()))
+        Err(format!(
+            "{type_name} value has {} bytes, expected {expected}",
+            bytes.len()
+        ))
     }
 }
 
@@ -115,29 +119,46 @@ impl ColumnBuilder {
             PgType::Float4 => ColumnBuilder::Float32(Float32Builder::with_capacity(capacity)),
             PgType::Float8 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
             PgType::Numeric { precision, scale } if *precision <= 38 => ColumnBuilder::Decimal128(
-                Decimal128Builder::with_capacity(capacity).with_data_type(DataType::Decimal128(*precision, *scale)),
+                Decimal128Builder::with_capacity(capacity)
+                    .with_data_type(DataType::Decimal128(*precision, *scale)),
                 *precision,
                 *scale,
             ),
             PgType::Numeric { precision, scale } => ColumnBuilder::Decimal256(
-                Decimal256Builder::with_capacity(capacity).with_data_type(DataType::Decimal256(*precision, *scale)),
+                Decimal256Builder::with_capacity(capacity)
+                    .with_data_type(DataType::Decimal256(*precision, *scale)),
                 *precision,
                 *scale,
             ),
-            PgType::NumericText { .. } => {
-                ColumnBuilder::NumericText(StringBuilder::with_capacity(capacity, capacity * 8), String::new())
+            PgType::NumericText { .. } => ColumnBuilder::NumericText(
+                StringBuilder::with_capacity(capacity, capacity * 8),
+                String::new(),
+            ),
+            PgType::Text { .. } | PgType::Json => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
             }
-            PgType::Text { .. } | PgType::Json => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
-            PgType::Jsonb => ColumnBuilder::Jsonb(StringBuilder::with_capacity(capacity, capacity * 16)),
-            PgType::Bytea => ColumnBuilder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            PgType::Jsonb => {
+                ColumnBuilder::Jsonb(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
+            PgType::Bytea => {
+                ColumnBuilder::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16))
+            }
             PgType::Date => ColumnBuilder::Date32(Date32Builder::with_capacity(capacity)),
-            PgType::Time => ColumnBuilder::Time64(Time64MicrosecondBuilder::with_capacity(capacity)),
-            PgType::Timestamp => ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity)),
-            PgType::Timestamptz => {
-                ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"))
+            PgType::Time => {
+                ColumnBuilder::Time64(Time64MicrosecondBuilder::with_capacity(capacity))
             }
-            PgType::Interval => ColumnBuilder::Interval(IntervalMonthDayNanoBuilder::with_capacity(capacity)),
-            PgType::Uuid => ColumnBuilder::Uuid(FixedSizeBinaryBuilder::with_capacity(capacity, 16)),
+            PgType::Timestamp => {
+                ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
+            }
+            PgType::Timestamptz => ColumnBuilder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+            PgType::Interval => {
+                ColumnBuilder::Interval(IntervalMonthDayNanoBuilder::with_capacity(capacity))
+            }
+            PgType::Uuid => {
+                ColumnBuilder::Uuid(FixedSizeBinaryBuilder::with_capacity(capacity, 16))
+            }
             PgType::Array(element) => {
                 let mut offsets = Vec::with_capacity(capacity + 1);
                 offsets.push(0);
@@ -203,7 +224,8 @@ impl ColumnBuilder {
             ColumnBuilder::Decimal256(builder, precision, scale) => {
                 let unscaled = NumericRef::parse(bytes)?.to_unscaled(*scale)?;
                 let limit = super::numeric::power_of_ten(u32::from(*precision));
-                if limit.is_some_and(|limit| unscaled >= limit || unscaled <= limit.wrapping_neg()) {
+                if limit.is_some_and(|limit| unscaled >= limit || unscaled <= limit.wrapping_neg())
+                {
                     return Err(format!("value does not fit numeric({precision},{scale})"));
                 }
                 builder.append_value(unscaled);
@@ -215,16 +237,22 @@ impl ColumnBuilder {
                 builder.append_value(scratch.as_str());
             }
             ColumnBuilder::Text(builder) => {
-                let text = std::str::from_utf8(bytes).map_err(|error| format!("text is not valid UTF-8: {error}"))?;
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|error| format!("text is not valid UTF-8: {error}"))?;
                 builder.append_value(text);
             }
             ColumnBuilder::Jsonb(builder) => {
                 match bytes.first() {
                     Some(1) => {}
-                    Some(version) => return Err(format!("jsonb format version {version} is not supported (expected 1)")),
+                    Some(version) => {
+                        return Err(format!(
+                            "jsonb format version {version} is not supported (expected 1)"
+                        ))
+                    }
                     None => return Err("jsonb value is empty".to_string()),
                 }
-                let text = std::str::from_utf8(&bytes[1..]).map_err(|error| format!("jsonb is not valid UTF-8: {error}"))?;
+                let text = std::str::from_utf8(&bytes[1..])
+                    .map_err(|error| format!("jsonb is not valid UTF-8: {error}"))?;
                 builder.append_value(text);
             }
             ColumnBuilder::Binary(builder) => builder.append_value(bytes),
@@ -232,12 +260,18 @@ impl ColumnBuilder {
                 expect_len(bytes, 4, "date")?;
                 let days = read_i32(bytes);
                 if days == i32::MAX || days == i32::MIN {
-                    let name = if days == i32::MAX { "infinity" } else { "-infinity" };
-                    return Err(format!("date '{name}' cannot be represented as an Arrow Date32"));
+                    let name = if days == i32::MAX {
+                        "infinity"
+                    } else {
+                        "-infinity"
+                    };
+                    return Err(format!(
+                        "date '{name}' cannot be represented as an Arrow Date32"
+                    ));
                 }
-                let value = days
-                    .checked_add(POSTGRES_EPOCH_DAYS)
-                    .ok_or_else(|| format!("date {days} days after 2000-01-01 is beyond Arrow Date32"))?;
+                let value = days.checked_add(POSTGRES_EPOCH_DAYS).ok_or_else(|| {
+                    format!("date {days} days after 2000-01-01 is beyond Arrow Date32")
+                })?;
                 builder.append_value(value);
             }
             ColumnBuilder::Time64(builder) => {
@@ -248,12 +282,18 @@ impl ColumnBuilder {
                 expect_len(bytes, 8, "timestamp")?;
                 let micros = read_i64(bytes);
                 if micros == i64::MAX || micros == i64::MIN {
-                    let name = if micros == i64::MAX { "infinity" } else { "-infinity" };
-                    return Err(format!("timestamp '{name}' cannot be represented as an Arrow timestamp"));
+                    let name = if micros == i64::MAX {
+                        "infinity"
+                    } else {
+                        "-infinity"
+                    };
+                    return Err(format!(
+                        "timestamp '{name}' cannot be represented as an Arrow timestamp"
+                    ));
                 }
-                let value = micros
-                    .checked_add(POSTGRES_EPOCH_MICROS)
-                    .ok_or_else(|| format!("timestamp {micros} µs after 2000-01-01 is beyond Arrow's range"))?;
+                let value = micros.checked_add(POSTGRES_EPOCH_MICROS).ok_or_else(|| {
+                    format!("timestamp {micros} µs after 2000-01-01 is beyond Arrow's range")
+                })?;
                 builder.append_value(value);
             }
             ColumnBuilder::Interval(builder) => {
@@ -261,16 +301,28 @@ impl ColumnBuilder {
                 let micros = read_i64(bytes);
                 let days = read_i32(&bytes[8..]);
                 let months = read_i32(&bytes[12..]);
-                let nanoseconds = micros
-                    .checked_mul(1000)
-                    .ok_or_else(|| format!("interval of {micros} µs overflows Arrow's nanoseconds"))?;
-                builder.append_value(IntervalMonthDayNano { months, days, nanoseconds });
+                let nanoseconds = micros.checked_mul(1000).ok_or_else(|| {
+                    format!("interval of {micros} µs overflows Arrow's nanoseconds")
+                })?;
+                builder.append_value(IntervalMonthDayNano {
+                    months,
+                    days,
+                    nanoseconds,
+                });
             }
             ColumnBuilder::Uuid(builder) => {
                 expect_len(bytes, 16, "uuid")?;
-                builder.append_value(bytes).map_err(|error| error.to_string())?;
+                builder
+                    .append_value(bytes)
+                    .map_err(|error| error.to_string())?;
             }
-            ColumnBuilder::List { offsets, nulls, child, element, .. } => {
+            ColumnBuilder::List {
+                offsets,
+                nulls,
+                child,
+                element,
+                ..
+            } => {
                 let result = append_array_elements(child, element, bytes);
                 let end = i32::try_from(child.len()).unwrap_or(i32::MAX);
                 offsets.push(end);
@@ -303,7 +355,12 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(builder) => builder.append_null(),
             ColumnBuilder::Interval(builder) => builder.append_null(),
             ColumnBuilder::Uuid(builder) => builder.append_null(),
-            ColumnBuilder::List { offsets, nulls, child, .. } => {
+            ColumnBuilder::List {
+                offsets,
+                nulls,
+                child,
+                ..
+            } => {
                 offsets.push(i32::try_from(child.len()).unwrap_or(i32::MAX));
                 nulls.append_null();
             }
@@ -354,19 +411,30 @@ impl ColumnBuilder {
             ColumnBuilder::Decimal128(builder, ..) => Arc::new(builder.finish()),
             ColumnBuilder::Decimal256(builder, ..) => Arc::new(builder.finish()),
             ColumnBuilder::NumericText(builder, _) => Arc::new(builder.finish()),
-            ColumnBuilder::Text(builder) | ColumnBuilder::Jsonb(builder) => Arc::new(builder.finish()),
+            ColumnBuilder::Text(builder) | ColumnBuilder::Jsonb(builder) => {
+                Arc::new(builder.finish())
+            }
             ColumnBuilder::Binary(builder) => Arc::new(builder.finish()),
             ColumnBuilder::Date32(builder) => Arc::new(builder.finish()),
             ColumnBuilder::Time64(builder) => Arc::new(builder.finish()),
             ColumnBuilder::Timestamp(builder) => Arc::new(builder.finish()),
             ColumnBuilder::Interval(builder) => Arc::new(builder.finish()),
             ColumnBuilder::Uuid(builder) => Arc::new(builder.finish()),
-            ColumnBuilder::List { field, offsets, nulls, child, .. } => {
+            ColumnBuilder::List {
+                field,
+                offsets,
+                nulls,
+                child,
+                ..
+            } => {
                 let values = child.finish()?;
                 let finished_offsets = std::mem::replace(offsets, vec![0]);
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(finished_offsets));
                 let list = ListArray::try_new(Arc::clone(field), offsets, values, nulls.finish())
-                    .map_err(|source| ConnectorError::Arrow { context: "assemble list column".into(), source })?;
+                    .map_err(|source| ConnectorError::Arrow {
+                    context: "assemble list column".into(),
+                    source,
+                })?;
                 Arc::new(list)
             }
         };
@@ -375,14 +443,21 @@ impl ColumnBuilder {
 }
 
 /// Appends the elements of a binary array value to `child`.
-fn append_array_elements(child: &mut ColumnBuilder, element: &PgType, bytes: &[u8]) -> std::result::Result<(), String> {
+fn append_array_elements(
+    child: &mut ColumnBuilder,
+    element: &PgType,
+    bytes: &[u8],
+) -> std::result::Result<(), String> {
     if bytes.len() < 12 {
         return Err(format!("array value of {} bytes is too short", bytes.len()));
     }
     let dimensions = read_i32(bytes);
     let element_oid = read_i32(&bytes[8..]) as u32;
     if element_oid != element.oid() {
-        return Err(format!("array element type oid {element_oid} differs from the column's {}", element.oid()));
+        return Err(format!(
+            "array element type oid {element_oid} differs from the column's {}",
+            element.oid()
+        ));
     }
     if dimensions == 0 {
         return Ok(());
@@ -400,16 +475,24 @@ fn append_array_elements(child: &mut ColumnBuilder, element: &PgType, bytes: &[u
     }
     let mut position = 20usize;
     for index in 0..count.max(0) {
-        let header = bytes.get(position..position + 4).ok_or_else(|| "array element is truncated".to_string())?;
+        let header = bytes
+            .get(position..position + 4)
+            .ok_or_else(|| "array element is truncated".to_string())?;
         let length = read_i32(header);
         position += 4;
         if length < 0 {
-            child.append(None).map_err(|reason| format!("element {}: {reason}", index + 1))?;
+            child
+                .append(None)
+                .map_err(|reason| format!("element {}: {reason}", index + 1))?;
             continue;
         }
         let end = position + length as usize;
-        let value = bytes.get(position..end).ok_or_else(|| "array element is truncated".to_string())?;
-        child.append(Some(value)).map_err(|reason| format!("element {}: {reason}", index + 1))?;
+        let value = bytes
+            .get(position..end)
+            .ok_or_else(|| "array element is truncated".to_string())?;
+        child
+            .append(Some(value))
+            .map_err(|reason| format!("element {}: {reason}", index + 1))?;
         position = end;
     }
     Ok(())
@@ -417,7 +500,9 @@ fn append_array_elements(child: &mut ColumnBuilder, element: &PgType, bytes: &[u
 
 /// Renders one binary value for a dirty-record sample (best effort; hex when not readable).
 pub fn describe_value(pg_type: &PgType, value: Option<&[u8]>) -> serde_json::Value {
-    let Some(bytes) = value else { return serde_json::Value::Null };
+    let Some(bytes) = value else {
+        return serde_json::Value::Null;
+    };
     let rendered = match (pg_type, bytes.len()) {
         (PgType::Int2, 2) => Some(serde_json::Value::from(read_i16(bytes))),
         (PgType::Int4, 4) => Some(serde_json::Value::from(read_i32(bytes))),
@@ -432,12 +517,16 @@ pub fn describe_value(pg_type: &PgType, value: Option<&[u8]>) -> serde_json::Val
             i64::MIN => "-infinity".into(),
             micros => format!("{micros} µs after 2000-01-01").into(),
         }),
-        (PgType::Numeric { .. } | PgType::NumericText { .. }, _) => NumericRef::parse(bytes).ok().map(|numeric| {
-            let mut text = String::new();
-            numeric.write_text(&mut text);
-            serde_json::Value::from(text)
-        }),
-        (PgType::Text { .. } | PgType::Json, _) => std::str::from_utf8(bytes).ok().map(serde_json::Value::from),
+        (PgType::Numeric { .. } | PgType::NumericText { .. }, _) => {
+            NumericRef::parse(bytes).ok().map(|numeric| {
+                let mut text = String::new();
+                numeric.write_text(&mut text);
+                serde_json::Value::from(text)
+            })
+        }
+        (PgType::Text { .. } | PgType::Json, _) => {
+            std::str::from_utf8(bytes).ok().map(serde_json::Value::from)
+        }
         _ => None,
     };
     rendered.unwrap_or_else(|| {
@@ -463,7 +552,10 @@ impl CopyDecoder {
     /// `batch_rows` rows.
     pub fn new(schema: SchemaRef, types: Vec<PgType>, batch_rows: usize) -> Self {
         let batch_rows = batch_rows.max(1);
-        let builders = types.iter().map(|pg_type| ColumnBuilder::new(pg_type, batch_rows)).collect();
+        let builders = types
+            .iter()
+            .map(|pg_type| ColumnBuilder::new(pg_type, batch_rows))
+            .collect();
         let column_count = types.len();
         CopyDecoder {
             schema,
@@ -482,13 +574,20 @@ impl CopyDecoder {
     /// # Errors
     /// [`ConnectorError::Conversion`] when the stream is not binary COPY data of the expected
     /// shape.
-    pub fn push(&mut self, chunk: &[u8], batches: &mut Vec<RecordBatch>, dirty: &mut Vec<DirtySample>) -> Result<()> {
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        batches: &mut Vec<RecordBatch>,
+        dirty: &mut Vec<DirtySample>,
+    ) -> Result<()> {
         self.pending.extend_from_slice(chunk);
         if !self.header_done && !self.read_header()? {
             return Ok(());
         }
         while !self.finished {
-            let Some(row_end) = self.scan_row()? else { break };
+            let Some(row_end) = self.scan_row()? else {
+                break;
+            };
             if self.finished {
                 self.pending.advance(row_end);
                 break;
@@ -519,7 +618,10 @@ impl CopyDecoder {
     }
 
     fn stream_error(&self, message: &str) -> ConnectorError {
-        ConnectorError::Conversion { column: "(copy stream)".into(), message: message.to_string() }
+        ConnectorError::Conversion {
+            column: "(copy stream)".into(),
+            message: message.to_string(),
+        }
     }
 
     fn read_header(&mut self) -> Result<bool> {
@@ -530,7 +632,9 @@ impl CopyDecoder {
             return Err(self.stream_error("not a binary COPY stream (bad signature)"));
         }
         let extension_length = read_i32(&self.pending[15..19]);
-        let header_length = 19 + usize::try_from(extension_length).map_err(|_| self.stream_error("bad header extension"))?;
+        let header_length = 19
+            + usize::try_from(extension_length)
+                .map_err(|_| self.stream_error("bad header extension"))?;
         if self.pending.len() < header_length {
             return Ok(false);
         }
@@ -551,12 +655,17 @@ impl CopyDecoder {
             return Ok(Some(2));
         }
         if usize::try_from(field_count).ok() != Some(self.types.len()) {
-            return Err(self.stream_error(&format!("row has {field_count} fields, expected {}", self.types.len())));
+            return Err(self.stream_error(&format!(
+                "row has {field_count} fields, expected {}",
+                self.types.len()
+            )));
         }
         self.field_spans.clear();
         let mut position = 2usize;
         for _ in 0..self.types.len() {
-            let Some(header) = buffer.get(position..position + 4) else { return Ok(None) };
+            let Some(header) = buffer.get(position..position + 4) else {
+                return Ok(None);
+            };
             let length = read_i32(header);
             position += 4;
             if length < 0 {
@@ -573,7 +682,11 @@ impl CopyDecoder {
         Ok(Some(position))
     }
 
-    fn append_row(&mut self, dirty: &mut Vec<DirtySample>, batches: &mut Vec<RecordBatch>) -> Result<()> {
+    fn append_row(
+        &mut self,
+        dirty: &mut Vec<DirtySample>,
+        batches: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
         let mut failure: Option<(usize, String)> = None;
         for (index, builder) in self.builders.iter_mut().enumerate() {
             let value = self.field_spans[index].map(|(start, end)| &self.pending[start..end]);
@@ -585,11 +698,16 @@ impl CopyDecoder {
                 failure = Some((index, reason));
             }
         }
-        let Some((column_index, reason)) = failure else { return Ok(()) };
+        let Some((column_index, reason)) = failure else {
+            return Ok(());
+        };
         let mut row = serde_json::Map::new();
         for (index, field) in self.schema.fields().iter().enumerate() {
             let value = self.field_spans[index].map(|(start, end)| &self.pending[start..end]);
-            row.insert(field.name().clone(), describe_value(&self.types[index], value));
+            row.insert(
+                field.name().clone(),
+                describe_value(&self.types[index], value),
+            );
         }
         dirty.push(DirtySample {
             column: self.schema.field(column_index).name().clone(),
@@ -609,14 +727,26 @@ impl CopyDecoder {
         if rows == 0 {
             return Ok(None);
         }
-        let columns = self.builders.iter_mut().map(ColumnBuilder::finish).collect::<Result<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .map_err(|source| ConnectorError::Arrow { context: "assemble batch".into(), source })?;
+        let columns = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(|source| {
+            ConnectorError::Arrow {
+                context: "assemble batch".into(),
+                source,
+            }
+        })?;
         let kept = rows.saturating_sub(drop_last);
         if kept == 0 {
             return Ok(None);
         }
-        Ok(Some(if kept == rows { batch } else { batch.slice(0, kept) }))
+        Ok(Some(if kept == rows {
+            batch
+        } else {
+            batch.slice(0, kept)
+        }))
     }
 }
 
@@ -651,7 +781,11 @@ mod tests {
     }
 
     fn decoder(types: Vec<PgType>, batch_rows: usize) -> CopyDecoder {
-        let fields: Vec<_> = types.iter().enumerate().map(|(index, t)| t.arrow_field(&format!("c{index}"))).collect();
+        let fields: Vec<_> = types
+            .iter()
+            .enumerate()
+            .map(|(index, t)| t.arrow_field(&format!("c{index}")))
+            .collect();
         CopyDecoder::new(Arc::new(Schema::new(fields)), types, batch_rows)
     }
 
@@ -660,16 +794,39 @@ mod tests {
         let data = stream(&[
             vec![Some(1_i64.to_be_bytes().to_vec()), Some(b"a".to_vec())],
             vec![Some(i64::MIN.to_be_bytes().to_vec()), None],
-            vec![Some(i64::MAX.to_be_bytes().to_vec()), Some("数据".as_bytes().to_vec())],
+            vec![
+                Some(i64::MAX.to_be_bytes().to_vec()),
+                Some("数据".as_bytes().to_vec()),
+            ],
         ]);
-        let mut decoder = decoder(vec![PgType::Int8, PgType::Text { oid: 25, typmod: -1 }], 2);
+        let mut decoder = decoder(
+            vec![
+                PgType::Int8,
+                PgType::Text {
+                    oid: 25,
+                    typmod: -1,
+                },
+            ],
+            2,
+        );
         let (mut batches, mut dirty) = (Vec::new(), Vec::new());
         for byte in &data {
-            decoder.push(std::slice::from_ref(byte), &mut batches, &mut dirty).expect("push");
+            decoder
+                .push(std::slice::from_ref(byte), &mut batches, &mut dirty)
+                .expect("push");
         }
         decoder.finish(&mut batches).expect("finish");
-        assert_eq!(batches.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![2, 1]);
-        assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(1), i64::MIN);
+        assert_eq!(
+            batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        assert_eq!(
+            batches[0].column(0).as_primitive::<Int64Type>().value(1),
+            i64::MIN
+        );
         assert!(batches[0].column(1).is_null(1));
         assert_eq!(batches[1].column(1).as_string::<i32>().value(0), "数据");
         assert!(dirty.is_empty());
@@ -678,17 +835,32 @@ mod tests {
     #[test]
     fn infinite_date_is_a_dirty_row_and_others_survive() {
         let data = stream(&[
-            vec![Some(1_i64.to_be_bytes().to_vec()), Some(0_i32.to_be_bytes().to_vec())],
-            vec![Some(2_i64.to_be_bytes().to_vec()), Some(i32::MAX.to_be_bytes().to_vec())],
-            vec![Some(3_i64.to_be_bytes().to_vec()), Some((-1_i32).to_be_bytes().to_vec())],
+            vec![
+                Some(1_i64.to_be_bytes().to_vec()),
+                Some(0_i32.to_be_bytes().to_vec()),
+            ],
+            vec![
+                Some(2_i64.to_be_bytes().to_vec()),
+                Some(i32::MAX.to_be_bytes().to_vec()),
+            ],
+            vec![
+                Some(3_i64.to_be_bytes().to_vec()),
+                Some((-1_i32).to_be_bytes().to_vec()),
+            ],
         ]);
         let mut decoder = decoder(vec![PgType::Int8, PgType::Date], 100);
         let (mut batches, mut dirty) = (Vec::new(), Vec::new());
         decoder.push(&data, &mut batches, &mut dirty).expect("push");
         decoder.finish(&mut batches).expect("finish");
-        let ids: Vec<i64> = batches.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
         assert_eq!(ids, vec![1, 3]);
-        assert_eq!(batches[1].column(1).as_primitive::<Date32Type>().value(0), POSTGRES_EPOCH_DAYS - 1);
+        assert_eq!(
+            batches[1].column(1).as_primitive::<Date32Type>().value(0),
+            POSTGRES_EPOCH_DAYS - 1
+        );
         assert_eq!(dirty.len(), 1);
         assert_eq!(dirty[0].column, "c1");
         assert!(dirty[0].reason.contains("infinity"), "{}", dirty[0].reason);
@@ -716,8 +888,14 @@ mod tests {
         two_dimensions.put_i32(2);
         two_dimensions.put_i32(0);
         two_dimensions.put_u32(23);
-        two_dimensions.put_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9]);
-        let data = stream(&[vec![Some(one_dimension.to_vec())], vec![Some(two_dimensions.to_vec())], vec![None]]);
+        two_dimensions.put_slice(&[
+            0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 9,
+        ]);
+        let data = stream(&[
+            vec![Some(one_dimension.to_vec())],
+            vec![Some(two_dimensions.to_vec())],
+            vec![None],
+        ]);
         let mut decoder = decoder(vec![PgType::Array(Box::new(PgType::Int4))], 10);
         let (mut batches, mut dirty) = (Vec::new(), Vec::new());
         decoder.push(&data, &mut batches, &mut dirty).expect("push");
@@ -735,7 +913,9 @@ mod tests {
         let data = stream(&[vec![Some(1_i64.to_be_bytes().to_vec())]]);
         let mut decoder = decoder(vec![PgType::Int8], 10);
         let (mut batches, mut dirty) = (Vec::new(), Vec::new());
-        decoder.push(&data[..data.len() - 2], &mut batches, &mut dirty).expect("push");
+        decoder
+            .push(&data[..data.len() - 2], &mut batches, &mut dirty)
+            .expect("push");
         assert!(decoder.finish(&mut batches).is_err());
     }
 }

@@ -49,7 +49,10 @@ impl<'a> NumericRef<'a> {
     /// A description when the bytes are not a well-formed numeric.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
         if bytes.len() < 8 {
-            return Err(format!("numeric value of {} bytes is too short", bytes.len()));
+            return Err(format!(
+                "numeric value of {} bytes is too short",
+                bytes.len()
+            ));
         }
         let ndigits = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
         let weight = i16::from_be_bytes([bytes[2], bytes[3]]);
@@ -57,12 +60,27 @@ impl<'a> NumericRef<'a> {
         let dscale = u16::from_be_bytes([bytes[6], bytes[7]]);
         let digits = &bytes[8..];
         if digits.len() != ndigits * 2 {
-            return Err(format!("numeric value announces {ndigits} digits but carries {} bytes", digits.len()));
+            return Err(format!(
+                "numeric value announces {ndigits} digits but carries {} bytes",
+                digits.len()
+            ));
         }
-        if !matches!(sign, SIGN_POSITIVE | SIGN_NEGATIVE | SIGN_NAN | SIGN_POSITIVE_INFINITY | SIGN_NEGATIVE_INFINITY) {
+        if !matches!(
+            sign,
+            SIGN_POSITIVE
+                | SIGN_NEGATIVE
+                | SIGN_NAN
+                | SIGN_POSITIVE_INFINITY
+                | SIGN_NEGATIVE_INFINITY
+        ) {
             return Err(format!("numeric sign word {sign:#06x} is invalid"));
         }
-        Ok(NumericRef { weight, sign, dscale, digits })
+        Ok(NumericRef {
+            weight,
+            sign,
+            dscale,
+            digits,
+        })
     }
 
     fn digit(&self, index: usize) -> i64 {
@@ -116,7 +134,11 @@ impl<'a> NumericRef<'a> {
             // leading zero groups before the first stored digit).
             let mut position = weight + 1;
             while written < dscale {
-                let group = if position < 0 { 0 } else { self.digit(position as usize) };
+                let group = if position < 0 {
+                    0
+                } else {
+                    self.digit(position as usize)
+                };
                 let take = (dscale - written).min(4);
                 let text_group = group / 10_i64.pow(4 - take as u32);
                 push_group(out, text_group, take);
@@ -148,7 +170,8 @@ impl<'a> NumericRef<'a> {
         let exponent = 4 * (i64::from(self.weight) - self.ndigits() as i64 + 1) + i64::from(scale);
         if unscaled != i256::ZERO {
             if exponent >= 0 {
-                let factor = power_of_ten(u32::try_from(exponent).map_err(|_| overflow())?).ok_or_else(overflow)?;
+                let factor = power_of_ten(u32::try_from(exponent).map_err(|_| overflow())?)
+                    .ok_or_else(overflow)?;
                 unscaled = unscaled.checked_mul(factor).ok_or_else(overflow)?;
             } else {
                 let divisor = power_of_ten(u32::try_from(-exponent).map_err(|_| overflow())?);
@@ -192,11 +215,22 @@ fn push_group(out: &mut String, value: i64, width: usize) {
 /// # Errors
 /// A description when the value has more than 16383 fraction digits or a weight beyond
 /// PostgreSQL's range.
-pub fn encode_digits(negative: bool, integer_digits: &[u8], fraction_digits: &[u8], out: &mut BytesMut) -> Result<(), String> {
+pub fn encode_digits(
+    negative: bool,
+    integer_digits: &[u8],
+    fraction_digits: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), String> {
     if fraction_digits.len() > MAX_DSCALE {
-        return Err(format!("{} fractional digits exceed PostgreSQL's limit of {MAX_DSCALE}", fraction_digits.len()));
+        return Err(format!(
+            "{} fractional digits exceed PostgreSQL's limit of {MAX_DSCALE}",
+            fraction_digits.len()
+        ));
     }
-    let leading = integer_digits.iter().take_while(|digit| **digit == b'0').count();
+    let leading = integer_digits
+        .iter()
+        .take_while(|digit| **digit == b'0')
+        .count();
     let integer_digits = &integer_digits[leading..];
     let left_pad = (4 - integer_digits.len() % 4) % 4;
     let right_pad = (4 - fraction_digits.len() % 4) % 4;
@@ -210,12 +244,17 @@ pub fn encode_digits(negative: bool, integer_digits: &[u8], fraction_digits: &[u
         let byte = if index < integer_digits.len() {
             integer_digits[index]
         } else {
-            fraction_digits.get(index - integer_digits.len()).copied().unwrap_or(b'0')
+            fraction_digits
+                .get(index - integer_digits.len())
+                .copied()
+                .unwrap_or(b'0')
         };
         u16::from(byte.wrapping_sub(b'0'))
     };
     let group = |index: usize| -> u16 {
-        (0..4).fold(0u16, |value, offset| value * 10 + digit_at(index * 4 + offset))
+        (0..4).fold(0u16, |value, offset| {
+            value * 10 + digit_at(index * 4 + offset)
+        })
     };
     let integer_groups = (left_pad + integer_digits.len()) / 4;
     let first = (0..group_count).find(|index| group(*index) != 0);
@@ -227,13 +266,22 @@ pub fn encode_digits(negative: bool, integer_digits: &[u8], fraction_digits: &[u
         out.put_u16(dscale);
         return Ok(());
     };
-    let last = (first..group_count).rev().find(|index| group(*index) != 0).unwrap_or(first);
+    let last = (first..group_count)
+        .rev()
+        .find(|index| group(*index) != 0)
+        .unwrap_or(first);
     let weight = integer_groups as i64 - 1 - first as i64;
-    let weight = i16::try_from(weight).map_err(|_| "value's magnitude exceeds PostgreSQL numeric's range".to_string())?;
-    let ndigits = u16::try_from(last - first + 1).map_err(|_| "value has too many digits for PostgreSQL numeric".to_string())?;
+    let weight = i16::try_from(weight)
+        .map_err(|_| "value's magnitude exceeds PostgreSQL numeric's range".to_string())?;
+    let ndigits = u16::try_from(last - first + 1)
+        .map_err(|_| "value has too many digits for PostgreSQL numeric".to_string())?;
     out.put_u16(ndigits);
     out.put_i16(weight);
-    out.put_u16(if negative { SIGN_NEGATIVE } else { SIGN_POSITIVE });
+    out.put_u16(if negative {
+        SIGN_NEGATIVE
+    } else {
+        SIGN_POSITIVE
+    });
     out.put_u16(dscale);
     for index in first..=last {
         out.put_u16(group(index));
@@ -276,10 +324,16 @@ pub fn encode_text(text: &str, scratch: &mut Vec<u8>, out: &mut BytesMut) -> Res
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let (mantissa, exponent) = match unsigned.iter().position(|byte| *byte == b'e' || *byte == b'E') {
+    let (mantissa, exponent) = match unsigned
+        .iter()
+        .position(|byte| *byte == b'e' || *byte == b'E')
+    {
         Some(at) => {
             let exponent_text = std::str::from_utf8(&unsigned[at + 1..]).map_err(|_| invalid())?;
-            (&unsigned[..at], exponent_text.parse::<i32>().map_err(|_| invalid())?)
+            (
+                &unsigned[..at],
+                exponent_text.parse::<i32>().map_err(|_| invalid())?,
+            )
         }
         None => (unsigned, 0),
     };
@@ -288,7 +342,10 @@ pub fn encode_text(text: &str, scratch: &mut Vec<u8>, out: &mut BytesMut) -> Res
         None => (mantissa, &mantissa[mantissa.len()..]),
     };
     if integer_digits.is_empty() && fraction_digits.is_empty()
-        || !integer_digits.iter().chain(fraction_digits).all(u8::is_ascii_digit)
+        || !integer_digits
+            .iter()
+            .chain(fraction_digits)
+            .all(u8::is_ascii_digit)
     {
         return Err(invalid());
     }
@@ -324,7 +381,12 @@ pub fn encode_text(text: &str, scratch: &mut Vec<u8>, out: &mut BytesMut) -> Res
 ///
 /// # Errors
 /// A description when the value is out of PostgreSQL's range.
-pub fn encode_unscaled(unscaled: &dyn std::fmt::Display, scale: i8, scratch: &mut String, out: &mut BytesMut) -> Result<(), String> {
+pub fn encode_unscaled(
+    unscaled: &dyn std::fmt::Display,
+    scale: i8,
+    scratch: &mut String,
+    out: &mut BytesMut,
+) -> Result<(), String> {
     use std::fmt::Write as _;
     scratch.clear();
     let _ = write!(scratch, "{unscaled}");
@@ -355,7 +417,9 @@ pub fn encode_unscaled(unscaled: &dyn std::fmt::Display, scale: i8, scratch: &mu
 /// Returns whether the binary numeric in `encoded` has nonzero digits beyond `scale`
 /// fractional digits (which PostgreSQL would round away when storing into `numeric(p, s)`).
 pub fn exceeds_scale(encoded: &[u8], scale: i16) -> bool {
-    let Ok(numeric) = NumericRef::parse(encoded) else { return false };
+    let Ok(numeric) = NumericRef::parse(encoded) else {
+        return false;
+    };
     if numeric.special().is_some() || numeric.ndigits() == 0 {
         return false;
     }
@@ -386,9 +450,22 @@ mod tests {
 
     #[test]
     fn text_round_trips() {
-        for text in ["0", "1", "-1", "12345.6789", "0.0001", "10000", "1.50", "-0.000001", "99999999999999999999999999999999999999",
-            "123456789012345678901234567890.12345678", "NaN", "Infinity", "-Infinity", "0.00"]
-        {
+        for text in [
+            "0",
+            "1",
+            "-1",
+            "12345.6789",
+            "0.0001",
+            "10000",
+            "1.50",
+            "-0.000001",
+            "99999999999999999999999999999999999999",
+            "123456789012345678901234567890.12345678",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "0.00",
+        ] {
             assert_eq!(round_trip(text), text, "{text}");
         }
         assert_eq!(round_trip("1.5e3"), "1500");
@@ -400,18 +477,32 @@ mod tests {
         // 12345.678 → digits [1, 2345, 6780], weight 1, dscale 3.
         let mut out = BytesMut::new();
         encode_text("12345.678", &mut Vec::new(), &mut out).expect("encode");
-        assert_eq!(&out[..], &[0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1A, 0x7C]);
+        assert_eq!(
+            &out[..],
+            &[0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1A, 0x7C]
+        );
     }
 
     #[test]
     fn unscaled_round_trips() {
-        for (value, scale) in [(12345_i128, 2_i8), (-5, 3), (0, 4), (i128::MAX / 10, 10), (7, 0), (42, -2)] {
+        for (value, scale) in [
+            (12345_i128, 2_i8),
+            (-5, 3),
+            (0, 4),
+            (i128::MAX / 10, 10),
+            (7, 0),
+            (42, -2),
+        ] {
             let mut out = BytesMut::new();
             encode_unscaled(&value, scale, &mut String::new(), &mut out).expect("encode");
             let numeric = NumericRef::parse(&out).expect("parse");
             let expected = if scale < 0 { value * 100 } else { value };
             let target_scale = scale.max(0);
-            assert_eq!(numeric.to_unscaled(target_scale).expect("unscaled"), i256::from_i128(expected), "{value} {scale}");
+            assert_eq!(
+                numeric.to_unscaled(target_scale).expect("unscaled"),
+                i256::from_i128(expected),
+                "{value} {scale}"
+            );
         }
     }
 
@@ -425,7 +516,10 @@ mod tests {
         assert!(!exceeds_scale(&out, 3));
         let mut nan = BytesMut::new();
         encode_special("NaN", &mut nan).expect("encode");
-        assert!(NumericRef::parse(&nan).expect("parse").to_unscaled(2).is_err());
+        assert!(NumericRef::parse(&nan)
+            .expect("parse")
+            .to_unscaled(2)
+            .is_err());
         assert!(encode_text("12a", &mut Vec::new(), &mut BytesMut::new()).is_err());
     }
 }

@@ -13,7 +13,9 @@
 //! with `INSERT ... ON CONFLICT (sink.keys) DO UPDATE`.
 
 use super::config::{PgFlavor, PgSettings};
-use super::copy_encode::{copy_header, copy_trailer, describe_row, encode_batch, EncodedRows, Scratch};
+use super::copy_encode::{
+    copy_header, copy_trailer, describe_row, encode_batch, EncodedRows, Scratch,
+};
 use super::source::table_columns;
 use super::types::{sql_type_for_field, PgType};
 use super::{describe_error, is_row_error, quote_identifier, TableName};
@@ -58,15 +60,20 @@ impl PostgresSink {
     ///
     /// # Errors
     /// [`ConnectorError::Config`] for a bad connection option or a missing `sink.table`.
-    pub fn new(spec: &JobSpec, write_mode: WriteMode, connection: &ConnectionConfig) -> Result<Self> {
+    pub fn new(
+        spec: &JobSpec,
+        write_mode: WriteMode,
+        connection: &ConnectionConfig,
+    ) -> Result<Self> {
         let settings = PgSettings::from_connection(connection, "sink")?;
-        let table = spec
-            .sink
-            .table
-            .as_deref()
-            .ok_or_else(|| ConnectorError::config("sink.table", "is required for a postgresql sink"))?;
+        let table = spec.sink.table.as_deref().ok_or_else(|| {
+            ConnectorError::config("sink.table", "is required for a postgresql sink")
+        })?;
         if write_mode == WriteMode::Upsert && spec.sink.keys.is_empty() {
-            return Err(ConnectorError::config("sink.keys", "is required when sink.write_mode is upsert"));
+            return Err(ConnectorError::config(
+                "sink.keys",
+                "is required when sink.write_mode is upsert",
+            ));
         }
         Ok(PostgresSink {
             table: TableName::parse(table, &settings.schema),
@@ -88,7 +95,11 @@ impl PostgresSink {
 
     fn target_names(&self, schema: &SchemaRef) -> Result<Vec<String>> {
         if self.columns.is_empty() {
-            return Ok(schema.fields().iter().map(|field| field.name().clone()).collect());
+            return Ok(schema
+                .fields()
+                .iter()
+                .map(|field| field.name().clone())
+                .collect());
         }
         if self.columns.len() != schema.fields().len() {
             return Err(ConnectorError::config(
@@ -106,9 +117,15 @@ impl PostgresSink {
 
     async fn ensure_commit_table(&self, client: &Client) -> Result<()> {
         let exists: Option<String> = client
-            .query_one("SELECT to_regclass($1)::text", &[&self.commit_table.quoted()])
+            .query_one(
+                "SELECT to_regclass($1)::text",
+                &[&self.commit_table.quoted()],
+            )
             .await
-            .map_err(ConnectorError::postgres(format!("look up commit table {}", self.commit_table)))?
+            .map_err(ConnectorError::postgres(format!(
+                "look up commit table {}",
+                self.commit_table
+            )))?
             .get(0);
         if exists.is_some() {
             return Ok(());
@@ -125,8 +142,13 @@ impl PostgresSink {
         match client.batch_execute(&sql).await {
             Ok(()) => Ok(()),
             // Another shard created it at the same moment.
-            Err(error) if matches!(error.code(), Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE) => Ok(()),
-            Err(error) => Err(ConnectorError::postgres(format!("create commit table {}", self.commit_table))(error)),
+            Err(error) if matches!(error.code(), Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE) => {
+                Ok(())
+            }
+            Err(error) => Err(ConnectorError::postgres(format!(
+                "create commit table {}",
+                self.commit_table
+            ))(error)),
         }
     }
 
@@ -135,26 +157,54 @@ impl PostgresSink {
         let existing = table_columns(client, &self.table, "sink.table").await?;
         for (position, name) in names.iter().enumerate() {
             if !existing.contains(name) {
-                let field = if self.columns.is_empty() { "sink.columns".to_string() } else { format!("sink.columns[{position}]") };
+                let field = if self.columns.is_empty() {
+                    "sink.columns".to_string()
+                } else {
+                    format!("sink.columns[{position}]")
+                };
                 return Err(ConnectorError::config(
                     field,
-                    format!("\"{name}\" is not a column of {}; columns are: {}", self.table, existing.join(", ")),
+                    format!(
+                        "\"{name}\" is not a column of {}; columns are: {}",
+                        self.table,
+                        existing.join(", ")
+                    ),
                 ));
             }
         }
-        let column_list = names.iter().map(|name| quote_identifier(name)).collect::<Vec<_>>().join(", ");
+        let column_list = names
+            .iter()
+            .map(|name| quote_identifier(name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let statement = client
-            .prepare(&format!("SELECT {column_list} FROM {}", self.table.quoted()))
+            .prepare(&format!(
+                "SELECT {column_list} FROM {}",
+                self.table.quoted()
+            ))
             .await
             .map_err(ConnectorError::postgres(format!("describe {}", self.table)))?;
         let mut types = Vec::with_capacity(names.len());
         for (column, name) in statement.columns().iter().zip(&names) {
-            let pg_type = PgType::resolve(column.type_(), column.type_modifier())
-                .map_err(|message| ConnectorError::config("sink.columns", format!("column \"{name}\" of {}: {message}", self.table)))?;
+            let pg_type =
+                PgType::resolve(column.type_(), column.type_modifier()).map_err(|message| {
+                    ConnectorError::config(
+                        "sink.columns",
+                        format!("column \"{name}\" of {}: {message}", self.table),
+                    )
+                })?;
             types.push(pg_type);
         }
         if self.write_mode != WriteMode::Upsert {
-            return Ok(Target { copy_sql: format!("COPY {} ({column_list}) FROM STDIN (FORMAT binary)", self.table.quoted()), names, types, upsert_sql: None });
+            return Ok(Target {
+                copy_sql: format!(
+                    "COPY {} ({column_list}) FROM STDIN (FORMAT binary)",
+                    self.table.quoted()
+                ),
+                names,
+                types,
+                upsert_sql: None,
+            });
         }
         client
             .batch_execute(&format!(
@@ -163,13 +213,22 @@ impl PostgresSink {
             ))
             .await
             .map_err(ConnectorError::postgres(format!("create staging table for {}", self.table)))?;
-        let key_list = self.keys.iter().map(|key| quote_identifier(key)).collect::<Vec<_>>().join(", ");
+        let key_list = self
+            .keys
+            .iter()
+            .map(|key| quote_identifier(key))
+            .collect::<Vec<_>>()
+            .join(", ");
         let updates: Vec<String> = names
             .iter()
             .filter(|name| !self.keys.contains(name))
             .map(|name| format!("{0} = EXCLUDED.{0}", quote_identifier(name)))
             .collect();
-        let action = if updates.is_empty() { "DO NOTHING".to_string() } else { format!("DO UPDATE SET {}", updates.join(", ")) };
+        let action = if updates.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", updates.join(", "))
+        };
         let upsert_sql = format!(
             "INSERT INTO {} ({column_list}) SELECT {column_list} FROM {STAGING_TABLE} ON CONFLICT ({key_list}) {action}; TRUNCATE {STAGING_TABLE}",
             self.table.quoted()
@@ -183,7 +242,11 @@ impl PostgresSink {
     }
 
     /// Sends rows through one COPY (and the upsert statement), without savepoint handling.
-    async fn copy_rows(client: &Client, target: &Target, rows: Bytes) -> std::result::Result<(), tokio_postgres::Error> {
+    async fn copy_rows(
+        client: &Client,
+        target: &Target,
+        rows: Bytes,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
         let sink = client.copy_in::<_, Bytes>(target.copy_sql.as_str()).await?;
         pin_mut!(sink);
         sink.send(copy_header()).await?;
@@ -198,7 +261,14 @@ impl PostgresSink {
 
     /// Writes the encoded rows of `batch`, isolating the rows the database refuses; returns how
     /// many were written.
-    async fn write_encoded(&self, client: &Client, target: &Target, batch: &RecordBatch, encoded: &EncodedRows, input: &BatchReceiver) -> Result<u64> {
+    async fn write_encoded(
+        &self,
+        client: &Client,
+        target: &Target,
+        batch: &RecordBatch,
+        encoded: &EncodedRows,
+        input: &BatchReceiver,
+    ) -> Result<u64> {
         let mut written = 0u64;
         let mut pending = vec![(0usize, encoded.len())];
         while let Some((start, end)) = pending.pop() {
@@ -219,24 +289,40 @@ impl PostgresSink {
                 }
                 Err(error) if is_row_error(&error) => {
                     client
-                        .batch_execute("ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch")
+                        .batch_execute(
+                            "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
+                        )
                         .await
                         .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
                     if end - start == 1 {
                         let row = encoded.row_indexes[start];
-                        let column = error.as_db_error().and_then(|db| db.column()).unwrap_or_default().to_string();
+                        let column = error
+                            .as_db_error()
+                            .and_then(|db| db.column())
+                            .unwrap_or_default()
+                            .to_string();
                         let mut reason = describe_error(&error);
-                        if let Some(constraint) = error.as_db_error().and_then(|db| db.constraint()) {
+                        if let Some(constraint) = error.as_db_error().and_then(|db| db.constraint())
+                        {
                             reason.push_str(&format!("; constraint: {constraint}"));
                         }
-                        input.counters().record_dirty(DirtySample { column, reason, row: describe_row(batch, &target.names, row) });
+                        input.counters().record_dirty(DirtySample {
+                            column,
+                            reason,
+                            row: describe_row(batch, &target.names, row),
+                        });
                     } else {
                         let middle = start + (end - start) / 2;
                         pending.push((middle, end));
                         pending.push((start, middle));
                     }
                 }
-                Err(error) => return Err(ConnectorError::postgres(format!("copy rows into {}", self.table))(error)),
+                Err(error) => {
+                    return Err(ConnectorError::postgres(format!(
+                        "copy rows into {}",
+                        self.table
+                    ))(error))
+                }
             }
         }
         Ok(written)
@@ -251,21 +337,37 @@ impl Sink for PostgresSink {
         let exists: Option<String> = client
             .query_one("SELECT to_regclass($1)::text", &[&self.table.quoted()])
             .await
-            .map_err(ConnectorError::postgres(format!("look up table {}", self.table)))?
+            .map_err(ConnectorError::postgres(format!(
+                "look up table {}",
+                self.table
+            )))?
             .get(0);
         if exists.is_none() {
             if !self.create_table {
                 return Err(ConnectorError::config(
                     "sink.table",
-                    format!("table {} does not exist in {}; create it, or set sink.create_table: true", self.table, self.settings.describe()),
+                    format!(
+                        "table {} does not exist in {}; create it, or set sink.create_table: true",
+                        self.table,
+                        self.settings.describe()
+                    ),
                 ));
             }
             let names = self.target_names(&source_schema)?;
             let mut definitions = Vec::with_capacity(names.len() + 1);
             for (name, field) in names.iter().zip(source_schema.fields()) {
-                definitions.push(format!("{} {}", quote_identifier(name), sql_type_for_field(name, field)?));
+                definitions.push(format!(
+                    "{} {}",
+                    quote_identifier(name),
+                    sql_type_for_field(name, field)?
+                ));
             }
-            let key_list = self.keys.iter().map(|key| quote_identifier(key)).collect::<Vec<_>>().join(", ");
+            let key_list = self
+                .keys
+                .iter()
+                .map(|key| quote_identifier(key))
+                .collect::<Vec<_>>()
+                .join(", ");
             if !self.keys.is_empty() {
                 definitions.push(format!("PRIMARY KEY ({key_list})"));
             }
@@ -275,9 +377,16 @@ impl Sink for PostgresSink {
                 (PgFlavor::AnalyticDb, false) => format!(" DISTRIBUTED BY ({key_list})"),
             };
             client
-                .batch_execute(&format!("CREATE TABLE IF NOT EXISTS {} ({}){distribution}", self.table.quoted(), definitions.join(", ")))
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {} ({}){distribution}",
+                    self.table.quoted(),
+                    definitions.join(", ")
+                ))
                 .await
-                .map_err(ConnectorError::postgres(format!("create table {}", self.table)))?;
+                .map_err(ConnectorError::postgres(format!(
+                    "create table {}",
+                    self.table
+                )))?;
         }
         if self.write_mode == WriteMode::Truncate {
             client
@@ -286,15 +395,25 @@ impl Sink for PostgresSink {
                 .map_err(ConnectorError::postgres(format!("truncate {}", self.table)))?;
         }
         for (index, statement) in self.pre_sql.iter().enumerate() {
-            client.batch_execute(statement).await.map_err(ConnectorError::postgres(format!("sink.pre_sql[{index}]")))?;
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(ConnectorError::postgres(format!("sink.pre_sql[{index}]")))?;
         }
         Ok(())
     }
 
-    async fn write_shard(&self, shard: &ShardIdentity, mut input: BatchReceiver) -> Result<WriteOutcome> {
+    async fn write_shard(
+        &self,
+        shard: &ShardIdentity,
+        mut input: BatchReceiver,
+    ) -> Result<WriteOutcome> {
         let client = self.settings.connect().await?;
         self.ensure_commit_table(&client).await?;
-        client.batch_execute("BEGIN").await.map_err(ConnectorError::postgres("begin shard transaction"))?;
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(ConnectorError::postgres("begin shard transaction"))?;
         let marker = client
             .query_opt(
                 &format!(
@@ -306,7 +425,10 @@ impl Sink for PostgresSink {
             .await
             .map_err(ConnectorError::postgres(format!("insert commit marker into {}", self.commit_table)))?;
         if marker.is_none() {
-            client.batch_execute("ROLLBACK").await.map_err(ConnectorError::postgres("roll back shard transaction"))?;
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(ConnectorError::postgres("roll back shard transaction"))?;
             return Ok(WriteOutcome::AlreadyCommitted);
         }
         let mut target: Option<Target> = None;
@@ -320,24 +442,43 @@ impl Sink for PostgresSink {
             if target.is_none() {
                 target = Some(self.resolve_target(&client, &batch.schema()).await?);
             }
-            let Some(resolved) = target.as_ref() else { break };
-            let encoded = encode_batch(&batch, &resolved.names, &resolved.types, &mut scratch, &mut dirty);
+            let Some(resolved) = target.as_ref() else {
+                break;
+            };
+            let encoded = encode_batch(
+                &batch,
+                &resolved.names,
+                &resolved.types,
+                &mut scratch,
+                &mut dirty,
+            );
             for sample in dirty.drain(..) {
                 input.counters().record_dirty(sample);
             }
-            let written = self.write_encoded(&client, resolved, &batch, &encoded, &input).await?;
+            let written = self
+                .write_encoded(&client, resolved, &batch, &encoded, &input)
+                .await?;
             let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
             input.counters().add_written(written, bytes);
             rows_written += written;
         }
-        client.batch_execute("COMMIT").await.map_err(ConnectorError::postgres(format!("commit shard into {}", self.table)))?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "commit shard into {}",
+                self.table
+            )))?;
         Ok(WriteOutcome::Committed { rows: rows_written })
     }
 
     async fn finalize(&self) -> Result<()> {
         let client = self.settings.connect().await?;
         for (index, statement) in self.post_sql.iter().enumerate() {
-            client.batch_execute(statement).await.map_err(ConnectorError::postgres(format!("sink.post_sql[{index}]")))?;
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(ConnectorError::postgres(format!("sink.post_sql[{index}]")))?;
         }
         Ok(())
     }

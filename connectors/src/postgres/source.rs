@@ -64,10 +64,18 @@ impl PostgresSource {
                 split_bounds: source.split_bounds.clone(),
             },
             (None, None) => {
-                return Err(ConnectorError::config("source.table", "is required for a postgresql source (or give source.query)"))
+                return Err(ConnectorError::config(
+                    "source.table",
+                    "is required for a postgresql source (or give source.query)",
+                ))
             }
         };
-        Ok(PostgresSource { settings, target, batch_rows: spec.settings.batch_rows.max(1) as usize, role: "source".into() })
+        Ok(PostgresSource {
+            settings,
+            target,
+            batch_rows: spec.settings.batch_rows.max(1) as usize,
+            role: "source".into(),
+        })
     }
 
     /// Builds a reader of what a job wrote: the sink table's target columns.
@@ -76,12 +84,14 @@ impl PostgresSource {
     /// [`ConnectorError::Config`] for a bad connection option or a missing `sink.table`.
     pub fn sink_reader(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
         let settings = PgSettings::from_connection(connection, "sink")?;
-        let table = spec
-            .sink
-            .table
-            .as_deref()
-            .ok_or_else(|| ConnectorError::config("sink.table", "is required for a postgresql sink"))?;
-        let columns = if !spec.sink.columns.is_empty() { spec.sink.columns.clone() } else { spec.source.columns.clone() };
+        let table = spec.sink.table.as_deref().ok_or_else(|| {
+            ConnectorError::config("sink.table", "is required for a postgresql sink")
+        })?;
+        let columns = if !spec.sink.columns.is_empty() {
+            spec.sink.columns.clone()
+        } else {
+            spec.source.columns.clone()
+        };
         Ok(PostgresSource {
             target: Target::Table {
                 name: TableName::parse(table, &settings.schema),
@@ -109,31 +119,57 @@ impl PostgresSource {
                     if !existing.contains(column) {
                         return Err(ConnectorError::config(
                             format!("{}.columns[{position}]", self.role),
-                            format!("\"{column}\" is not a column of {name}; columns are: {}", existing.join(", ")),
+                            format!(
+                                "\"{column}\" is not a column of {name}; columns are: {}",
+                                existing.join(", ")
+                            ),
                         ));
                     }
                 }
                 let list = if columns.is_empty() {
-                    existing.iter().map(|column| quote_identifier(column)).collect::<Vec<_>>().join(", ")
+                    existing
+                        .iter()
+                        .map(|column| quote_identifier(column))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
-                    columns.iter().map(|column| quote_identifier(column)).collect::<Vec<_>>().join(", ")
+                    columns
+                        .iter()
+                        .map(|column| quote_identifier(column))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
-                (format!("SELECT {list} FROM {}", name.quoted()), format!("{}.columns", self.role))
+                (
+                    format!("SELECT {list} FROM {}", name.quoted()),
+                    format!("{}.columns", self.role),
+                )
             }
         };
         let statement = client
             .prepare(&sql)
             .await
-            .map_err(ConnectorError::postgres(format!("describe {}", self.describe_target())))?;
+            .map_err(ConnectorError::postgres(format!(
+                "describe {}",
+                self.describe_target()
+            )))?;
         let mut fields = Vec::with_capacity(statement.columns().len());
         let mut types = Vec::with_capacity(statement.columns().len());
         for column in statement.columns() {
-            let pg_type = PgType::resolve(column.type_(), column.type_modifier())
-                .map_err(|message| ConnectorError::config(field_prefix.clone(), format!("column \"{}\": {message}", column.name())))?;
+            let pg_type =
+                PgType::resolve(column.type_(), column.type_modifier()).map_err(|message| {
+                    ConnectorError::config(
+                        field_prefix.clone(),
+                        format!("column \"{}\": {message}", column.name()),
+                    )
+                })?;
             fields.push(pg_type.arrow_field(column.name()));
             types.push(pg_type);
         }
-        Ok(Projection { schema: Arc::new(Schema::new(fields)), types, select: sql })
+        Ok(Projection {
+            schema: Arc::new(Schema::new(fields)),
+            types,
+            select: sql,
+        })
     }
 
     fn describe_target(&self) -> String {
@@ -146,7 +182,11 @@ impl PostgresSource {
 
 /// Returns the column names of `table`, or a configuration error at `field` listing the
 /// schema's tables when it does not exist.
-pub(crate) async fn table_columns(client: &Client, table: &TableName, field: &str) -> Result<Vec<String>> {
+pub(crate) async fn table_columns(
+    client: &Client,
+    table: &TableName,
+    field: &str,
+) -> Result<Vec<String>> {
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
         .await
@@ -168,7 +208,11 @@ pub(crate) async fn table_columns(client: &Client, table: &TableName, field: &st
             format!(
                 "table {table} does not exist; tables in schema {}: {}",
                 table.schema,
-                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
             ),
         ));
     }
@@ -192,14 +236,29 @@ impl Source for PostgresSource {
     async fn plan(&self, request: &PlanRequest) -> Result<PlanOutput> {
         let client = self.connect().await?;
         self.project(&client).await?;
-        let Target::Table { name, where_clause, split_pk, split_bounds, .. } = &self.target else {
-            return Ok(PlanOutput { ranges: vec![KeyRange::All], estimated_rows: 0 });
+        let Target::Table {
+            name,
+            where_clause,
+            split_pk,
+            split_bounds,
+            ..
+        } = &self.target
+        else {
+            return Ok(PlanOutput {
+                ranges: vec![KeyRange::All],
+                estimated_rows: 0,
+            });
         };
         let key = match split_pk {
             Some(column) => Some(KeyInfo::load(&client, name, column).await?),
             None => None,
         };
-        let context = PlanContext { client: &client, table: name, where_clause: where_clause.as_deref(), flavor: self.settings.flavor };
+        let context = PlanContext {
+            client: &client,
+            table: name,
+            where_clause: where_clause.as_deref(),
+            flavor: self.settings.flavor,
+        };
         split::plan(&context, key.as_ref(), split_bounds, request).await
     }
 
@@ -216,11 +275,17 @@ impl Source for PostgresSource {
                 }
                 projection.select.clone()
             }
-            Target::Table { name, where_clause, split_pk, .. } => {
+            Target::Table {
+                name,
+                where_clause,
+                split_pk,
+                ..
+            } => {
                 let key = match (split_pk, range) {
-                    (Some(column), KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null) => {
-                        Some(KeyInfo::load(&client, name, column).await?)
-                    }
+                    (
+                        Some(column),
+                        KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
+                    ) => Some(KeyInfo::load(&client, name, column).await?),
                     _ => None,
                 };
                 let mut conditions = Vec::new();
@@ -242,12 +307,22 @@ impl Source for PostgresSource {
         let stream = client
             .copy_out(copy.as_str())
             .await
-            .map_err(ConnectorError::postgres(format!("start COPY of {target} ({range})")))?;
+            .map_err(ConnectorError::postgres(format!(
+                "start COPY of {target} ({range})"
+            )))?;
         pin_mut!(stream);
-        let mut decoder = CopyDecoder::new(Arc::clone(&projection.schema), projection.types, self.batch_rows);
+        let mut decoder = CopyDecoder::new(
+            Arc::clone(&projection.schema),
+            projection.types,
+            self.batch_rows,
+        );
         let mut batches = Vec::new();
         let mut dirty = Vec::new();
-        while let Some(chunk) = stream.try_next().await.map_err(ConnectorError::postgres(format!("read COPY of {target}")))? {
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(ConnectorError::postgres(format!("read COPY of {target}")))?
+        {
             decoder.push(&chunk, &mut batches, &mut dirty)?;
             for sample in dirty.drain(..) {
                 output.counters().record_dirty(sample);

@@ -101,11 +101,20 @@ impl KeyInfo {
                     ))
                 }
             };
-            return Ok(KeyInfo { column: name, kind, type_sql, nullable: !not_null, collate: row.get(5) });
+            return Ok(KeyInfo {
+                column: name,
+                kind,
+                type_sql,
+                nullable: !not_null,
+                collate: row.get(5),
+            });
         }
         Err(ConnectorError::config(
             "source.split_pk",
-            format!("\"{column}\" is not a column of {table}; columns are: {}", names.join(", ")),
+            format!(
+                "\"{column}\" is not a column of {table}; columns are: {}",
+                names.join(", ")
+            ),
         ))
     }
 
@@ -118,7 +127,9 @@ impl KeyInfo {
         match self.kind {
             KeyKind::Integer => format!("({expression})::int8"),
             KeyKind::Date => format!("(({expression}) - DATE '1970-01-01')::int8"),
-            KeyKind::Timestamp | KeyKind::Timestamptz => format!("(EXTRACT(EPOCH FROM ({expression})) * 1000000)::int8"),
+            KeyKind::Timestamp | KeyKind::Timestamptz => {
+                format!("(EXTRACT(EPOCH FROM ({expression})) * 1000000)::int8")
+            }
             KeyKind::Text | KeyKind::Uuid => format!("({expression})"),
         }
     }
@@ -176,7 +187,10 @@ pub fn range_condition(range: &KeyRange, key: Option<&KeyInfo>) -> Result<Option
         return Ok(None);
     }
     let Some(key) = key else {
-        return Err(ConnectorError::config("source.split_pk", format!("shard range {range} needs a split key")));
+        return Err(ConnectorError::config(
+            "source.split_pk",
+            format!("shard range {range} needs a split key"),
+        ));
     };
     let column = key.quoted();
     let mut conditions = Vec::new();
@@ -184,7 +198,10 @@ pub fn range_condition(range: &KeyRange, key: Option<&KeyInfo>) -> Result<Option
         KeyRange::Null => conditions.push(format!("{column} IS NULL")),
         KeyRange::Int { lo, hi } => {
             if !key.is_integer_like() {
-                return Err(ConnectorError::config("source.split_pk", format!("integer range {range} on a {} key", key.type_sql)));
+                return Err(ConnectorError::config(
+                    "source.split_pk",
+                    format!("integer range {range} on a {} key", key.type_sql),
+                ));
             }
             if let Some(lower) = lo {
                 conditions.push(format!("{column} >= {}", from_int_sql(key.kind, *lower)?));
@@ -198,7 +215,10 @@ pub fn range_condition(range: &KeyRange, key: Option<&KeyInfo>) -> Result<Option
         }
         KeyRange::Text { lo, hi } => {
             if key.is_integer_like() {
-                return Err(ConnectorError::config("source.split_pk", format!("text range {range} on a {} key", key.type_sql)));
+                return Err(ConnectorError::config(
+                    "source.split_pk",
+                    format!("text range {range} on a {} key", key.type_sql),
+                ));
             }
             if let Some(lower) = lo {
                 conditions.push(format!("{column} >= {}", quote_literal(lower)));
@@ -245,7 +265,10 @@ impl PlanContext<'_> {
             self.client
                 .query_one(sql, &[&self.table.quoted()])
                 .await
-                .map_err(ConnectorError::postgres(format!("read statistics of {}", self.table)))
+                .map_err(ConnectorError::postgres(format!(
+                    "read statistics of {}",
+                    self.table
+                )))
         };
         let mut row = read().await?;
         let reltuples: f64 = row.get(0);
@@ -255,11 +278,17 @@ impl PlanContext<'_> {
         }
         let reltuples: f64 = row.get(0);
         let pages: i64 = row.get(2);
-        Ok((reltuples.max(0.0) as u64, row.get(1), u64::try_from(pages).unwrap_or(0)))
+        Ok((
+            reltuples.max(0.0) as u64,
+            row.get(1),
+            u64::try_from(pages).unwrap_or(0),
+        ))
     }
 
     async fn analyze(&self, column: Option<&str>) -> Result<()> {
-        let columns = column.map_or(String::new(), |name| format!(" ({})", quote_identifier(name)));
+        let columns = column.map_or(String::new(), |name| {
+            format!(" ({})", quote_identifier(name))
+        });
         self.client
             .batch_execute(&format!("ANALYZE {}{columns}", self.table.quoted()))
             .await
@@ -273,18 +302,38 @@ impl PlanContext<'_> {
         let percent = (100.0 * wanted as f64 / estimated_rows as f64).clamp(0.01, 100.0);
         match self.flavor {
             PgFlavor::Postgres => (format!(" TABLESAMPLE SYSTEM ({percent:.4})"), String::new()),
-            PgFlavor::AnalyticDb => (String::new(), format!(" AND random() < {:.6}", percent / 100.0)),
+            PgFlavor::AnalyticDb => (
+                String::new(),
+                format!(" AND random() < {:.6}", percent / 100.0),
+            ),
         }
     }
 
     /// Returns the quantiles `fractions` of the key over a sample (or the whole table when
     /// small), as the key's int8 encoding or text.
-    async fn sampled_quantiles(&self, key: &KeyInfo, fractions: &[f64], estimated_rows: u64) -> Result<Vec<String>> {
+    async fn sampled_quantiles(
+        &self,
+        key: &KeyInfo,
+        fractions: &[f64],
+        estimated_rows: u64,
+    ) -> Result<Vec<String>> {
         let wanted = (fractions.len() as u64 * 500).max(30_000);
-        let array = fractions.iter().map(|fraction| format!("{fraction:.8}")).collect::<Vec<_>>().join(",");
-        let order = if key.is_integer_like() { key.to_int_sql(&key.quoted()) } else { format!("{} {}", key.quoted(), key.collate) };
+        let array = fractions
+            .iter()
+            .map(|fraction| format!("{fraction:.8}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let order = if key.is_integer_like() {
+            key.to_int_sql(&key.quoted())
+        } else {
+            format!("{} {}", key.quoted(), key.collate)
+        };
         for attempt in 0..2 {
-            let (tablesample, random_filter) = if attempt == 0 { self.sample_clause(estimated_rows, wanted) } else { (String::new(), String::new()) };
+            let (tablesample, random_filter) = if attempt == 0 {
+                self.sample_clause(estimated_rows, wanted)
+            } else {
+                (String::new(), String::new())
+            };
             let sql = format!(
                 "SELECT (percentile_disc(ARRAY[{array}]::float8[]) WITHIN GROUP (ORDER BY {order}))::text[] FROM {}{tablesample}{}",
                 self.table.quoted(),
@@ -294,7 +343,10 @@ impl PlanContext<'_> {
                 .client
                 .query_one(&sql, &[])
                 .await
-                .map_err(ConnectorError::postgres(format!("sample split key {} of {}", key.column, self.table)))?;
+                .map_err(ConnectorError::postgres(format!(
+                    "sample split key {} of {}",
+                    key.column, self.table
+                )))?;
             let values: Option<Vec<Option<String>>> = row.get(0);
             if let Some(values) = values {
                 return Ok(values.into_iter().flatten().collect());
@@ -318,7 +370,10 @@ impl PlanContext<'_> {
             .client
             .query_one(&sql, &[])
             .await
-            .map_err(ConnectorError::postgres(format!("read bounds of split key {} of {}", key.column, self.table)))?;
+            .map_err(ConnectorError::postgres(format!(
+                "read bounds of split key {} of {}",
+                key.column, self.table
+            )))?;
         let low: Option<i64> = row.get(0);
         let high: Option<i64> = row.get(1);
         Ok(low.zip(high))
@@ -350,7 +405,10 @@ impl PlanContext<'_> {
                 .client
                 .query(&sql, &[&self.table.schema, &self.table.table, &key.column])
                 .await
-                .map_err(ConnectorError::postgres(format!("read pg_stats of {}.{}", self.table, key.column)))?;
+                .map_err(ConnectorError::postgres(format!(
+                    "read pg_stats of {}.{}",
+                    self.table, key.column
+                )))?;
             if let Some(row) = rows.first() {
                 let histogram: Option<Vec<Option<i64>>> = row.get(0);
                 let common: Option<Vec<Option<i64>>> = row.get(1);
@@ -363,7 +421,11 @@ impl PlanContext<'_> {
                     .filter_map(|(value, frequency)| Some((value?, frequency?)))
                     .collect();
                 return Ok(Some(KeyStatistics {
-                    histogram: histogram.unwrap_or_default().into_iter().flatten().collect(),
+                    histogram: histogram
+                        .unwrap_or_default()
+                        .into_iter()
+                        .flatten()
+                        .collect(),
                     most_common,
                     null_fraction,
                 }));
@@ -376,18 +438,29 @@ impl PlanContext<'_> {
     }
 
     /// Converts user-given bounds to the key's encoding, sorted in the database's order.
-    async fn user_bounds(&self, key: &KeyInfo, bounds: &[serde_json::Value]) -> Result<Vec<String>> {
+    async fn user_bounds(
+        &self,
+        key: &KeyInfo,
+        bounds: &[serde_json::Value],
+    ) -> Result<Vec<String>> {
         let mut texts = Vec::with_capacity(bounds.len());
         for (index, bound) in bounds.iter().enumerate() {
             match bound {
-                serde_json::Value::Number(number) if key.kind == KeyKind::Integer || !key.is_integer_like() || number.is_i64() => {
+                serde_json::Value::Number(number)
+                    if key.kind == KeyKind::Integer
+                        || !key.is_integer_like()
+                        || number.is_i64() =>
+                {
                     texts.push(number.to_string())
                 }
                 serde_json::Value::String(text) => texts.push(text.clone()),
                 other => {
                     return Err(ConnectorError::config(
                         format!("source.split_bounds[{index}]"),
-                        format!("{other} is not a valid bound for the {} key {}", key.type_sql, key.column),
+                        format!(
+                            "{other} is not a valid bound for the {} key {}",
+                            key.type_sql, key.column
+                        ),
                     ))
                 }
             }
@@ -396,18 +469,28 @@ impl PlanContext<'_> {
             // Strings are literal key values (a date, a timestamp); numbers are already encoded.
             let encoded = match key.kind {
                 KeyKind::Integer => "b::int8".to_string(),
-                _ => format!("CASE WHEN b ~ '^-?[0-9]+$' THEN b::int8 ELSE {} END", key.to_int_sql(&format!("b::{}", key.type_sql))),
+                _ => format!(
+                    "CASE WHEN b ~ '^-?[0-9]+$' THEN b::int8 ELSE {} END",
+                    key.to_int_sql(&format!("b::{}", key.type_sql))
+                ),
             };
             (format!("({encoded})::text"), encoded)
         } else {
-            ("b".to_string(), format!("b::{} {}", key.type_sql, key.collate))
+            (
+                "b".to_string(),
+                format!("b::{} {}", key.type_sql, key.collate),
+            )
         };
-        let sql = format!("SELECT DISTINCT {value}, {order} FROM unnest($1::text[]) AS u(b) ORDER BY 2");
+        let sql =
+            format!("SELECT DISTINCT {value}, {order} FROM unnest($1::text[]) AS u(b) ORDER BY 2");
         let rows = self
             .client
             .query(&sql, &[&texts])
             .await
-            .map_err(ConnectorError::postgres(format!("read source.split_bounds as {} values", key.type_sql)))?;
+            .map_err(ConnectorError::postgres(format!(
+                "read source.split_bounds as {} values",
+                key.type_sql
+            )))?;
         Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
     }
 }
@@ -425,7 +508,11 @@ pub struct KeyStatistics {
 
 impl KeyStatistics {
     fn histogram_share(&self) -> f64 {
-        let common: f64 = self.most_common.iter().map(|(_, frequency)| frequency).sum();
+        let common: f64 = self
+            .most_common
+            .iter()
+            .map(|(_, frequency)| frequency)
+            .sum();
         (1.0 - common - self.null_fraction).max(0.0)
     }
 
@@ -445,7 +532,12 @@ impl KeyStatistics {
                 }
             }
         }
-        below += self.most_common.iter().filter(|(value, _)| *value < x).map(|(_, frequency)| frequency).sum::<f64>();
+        below += self
+            .most_common
+            .iter()
+            .filter(|(value, _)| *value < x)
+            .map(|(_, frequency)| frequency)
+            .sum::<f64>();
         let total = 1.0 - self.null_fraction;
         if total <= 0.0 {
             0.0
@@ -473,7 +565,10 @@ impl KeyStatistics {
         let mut edges = vec![low];
         edges.extend(boundaries.iter().copied());
         edges.push(high.saturating_add(1));
-        edges.windows(2).map(|window| self.cdf(window[1]) - self.cdf(window[0])).fold(0.0, f64::max)
+        edges
+            .windows(2)
+            .map(|window| self.cdf(window[1]) - self.cdf(window[0]))
+            .fold(0.0, f64::max)
     }
 }
 
@@ -496,10 +591,16 @@ pub fn int_ranges(boundaries: &[i64]) -> Vec<KeyRange> {
     let mut ranges = Vec::with_capacity(boundaries.len() + 1);
     let mut lower = None;
     for boundary in boundaries {
-        ranges.push(KeyRange::Int { lo: lower, hi: Some(*boundary) });
+        ranges.push(KeyRange::Int {
+            lo: lower,
+            hi: Some(*boundary),
+        });
         lower = Some(*boundary);
     }
-    ranges.push(KeyRange::Int { lo: lower, hi: None });
+    ranges.push(KeyRange::Int {
+        lo: lower,
+        hi: None,
+    });
     ranges
 }
 
@@ -507,10 +608,16 @@ fn text_ranges(boundaries: &[String]) -> Vec<KeyRange> {
     let mut ranges = Vec::with_capacity(boundaries.len() + 1);
     let mut lower: Option<String> = None;
     for boundary in boundaries {
-        ranges.push(KeyRange::Text { lo: lower.clone(), hi: Some(boundary.clone()) });
+        ranges.push(KeyRange::Text {
+            lo: lower.clone(),
+            hi: Some(boundary.clone()),
+        });
         lower = Some(boundary.clone());
     }
-    ranges.push(KeyRange::Text { lo: lower, hi: None });
+    ranges.push(KeyRange::Text {
+        lo: lower,
+        hi: None,
+    });
     ranges
 }
 
@@ -519,30 +626,52 @@ fn text_ranges(boundaries: &[String]) -> Vec<KeyRange> {
 /// # Errors
 /// [`ConnectorError::Config`] for a bad split key or bounds, [`ConnectorError::Postgres`] when
 /// the catalog cannot be read.
-pub async fn plan(context: &PlanContext<'_>, key: Option<&KeyInfo>, bounds: &[serde_json::Value], request: &PlanRequest) -> Result<PlanOutput> {
+pub async fn plan(
+    context: &PlanContext<'_>,
+    key: Option<&KeyInfo>,
+    bounds: &[serde_json::Value],
+    request: &PlanRequest,
+) -> Result<PlanOutput> {
     let (estimated_rows, relkind, pages) = context.table_stats().await?;
     let target = request.target_shard_count(estimated_rows);
     let Some(key) = key else {
         if !matches!(relkind.as_str(), "r" | "m") || target <= 1 || pages <= 1 {
-            return Ok(PlanOutput { ranges: vec![KeyRange::All], estimated_rows });
+            return Ok(PlanOutput {
+                ranges: vec![KeyRange::All],
+                estimated_rows,
+            });
         }
         let count = target.min(pages);
         let step = pages.div_ceil(count);
         let mut ranges = Vec::new();
         let mut start = 0u64;
         while start + step < pages {
-            ranges.push(KeyRange::Pages { lo: start, hi: Some(start + step) });
+            ranges.push(KeyRange::Pages {
+                lo: start,
+                hi: Some(start + step),
+            });
             start += step;
         }
-        ranges.push(KeyRange::Pages { lo: start, hi: None });
-        return Ok(PlanOutput { ranges, estimated_rows });
+        ranges.push(KeyRange::Pages {
+            lo: start,
+            hi: None,
+        });
+        return Ok(PlanOutput {
+            ranges,
+            estimated_rows,
+        });
     };
     let mut ranges = if !bounds.is_empty() {
         let sorted = context.user_bounds(key, bounds).await?;
         if key.is_integer_like() {
             let mut encoded = Vec::with_capacity(sorted.len());
             for text in &sorted {
-                encoded.push(text.parse::<i64>().map_err(|_| ConnectorError::config("source.split_bounds", format!("\"{text}\" is not a valid bound")))?);
+                encoded.push(text.parse::<i64>().map_err(|_| {
+                    ConnectorError::config(
+                        "source.split_bounds",
+                        format!("\"{text}\" is not a valid bound"),
+                    )
+                })?);
             }
             int_ranges(&encoded)
         } else {
@@ -553,18 +682,30 @@ pub async fn plan(context: &PlanContext<'_>, key: Option<&KeyInfo>, bounds: &[se
     } else if target <= 1 {
         vec![KeyRange::Text { lo: None, hi: None }]
     } else {
-        let fractions: Vec<f64> = (1..target).map(|index| index as f64 / target as f64).collect();
-        let mut boundaries = context.sampled_quantiles(key, &fractions, estimated_rows).await?;
+        let fractions: Vec<f64> = (1..target)
+            .map(|index| index as f64 / target as f64)
+            .collect();
+        let mut boundaries = context
+            .sampled_quantiles(key, &fractions, estimated_rows)
+            .await?;
         boundaries.dedup();
         text_ranges(&boundaries)
     };
     if key.nullable {
         ranges.push(KeyRange::Null);
     }
-    Ok(PlanOutput { ranges, estimated_rows })
+    Ok(PlanOutput {
+        ranges,
+        estimated_rows,
+    })
 }
 
-async fn plan_integer_key(context: &PlanContext<'_>, key: &KeyInfo, target: u64, estimated_rows: u64) -> Result<Vec<KeyRange>> {
+async fn plan_integer_key(
+    context: &PlanContext<'_>,
+    key: &KeyInfo,
+    target: u64,
+    estimated_rows: u64,
+) -> Result<Vec<KeyRange>> {
     let Some((low, high)) = context.min_max(key).await? else {
         return Ok(vec![KeyRange::Int { lo: None, hi: None }]);
     };
@@ -580,11 +721,20 @@ async fn plan_integer_key(context: &PlanContext<'_>, key: &KeyInfo, target: u64,
     }
     let fine_enough = statistics.histogram.len() as u64 > target.saturating_mul(3);
     let mut boundaries: Vec<i64> = if usable && fine_enough {
-        (1..target).map(|index| statistics.quantile(index as f64 / target as f64, low, high)).collect()
+        (1..target)
+            .map(|index| statistics.quantile(index as f64 / target as f64, low, high))
+            .collect()
     } else {
-        let fractions: Vec<f64> = (1..target).map(|index| index as f64 / target as f64).collect();
-        let sampled = context.sampled_quantiles(key, &fractions, estimated_rows).await?;
-        sampled.iter().filter_map(|text| text.parse::<i64>().ok()).collect()
+        let fractions: Vec<f64> = (1..target)
+            .map(|index| index as f64 / target as f64)
+            .collect();
+        let sampled = context
+            .sampled_quantiles(key, &fractions, estimated_rows)
+            .await?;
+        sampled
+            .iter()
+            .filter_map(|text| text.parse::<i64>().ok())
+            .collect()
     };
     boundaries.sort_unstable();
     boundaries.dedup();
@@ -600,21 +750,64 @@ mod tests {
     use super::*;
 
     fn key(kind: KeyKind) -> KeyInfo {
-        KeyInfo { column: "k".into(), kind, type_sql: "x".into(), nullable: true, collate: String::new() }
+        KeyInfo {
+            column: "k".into(),
+            kind,
+            type_sql: "x".into(),
+            nullable: true,
+            collate: String::new(),
+        }
     }
 
     #[test]
     fn conditions_convert_encoded_bounds() {
-        let range = KeyRange::Int { lo: Some(-1), hi: Some(1_500_000) };
-        let timestamp = range_condition(&range, Some(&key(KeyKind::Timestamptz))).expect("ok").expect("some");
-        assert!(timestamp.contains("(-1)::int8 * INTERVAL '1 second' + (999999)::int8"), "{timestamp}");
-        let date = range_condition(&KeyRange::Int { lo: Some(3), hi: None }, Some(&key(KeyKind::Date))).expect("ok").expect("some");
+        let range = KeyRange::Int {
+            lo: Some(-1),
+            hi: Some(1_500_000),
+        };
+        let timestamp = range_condition(&range, Some(&key(KeyKind::Timestamptz)))
+            .expect("ok")
+            .expect("some");
+        assert!(
+            timestamp.contains("(-1)::int8 * INTERVAL '1 second' + (999999)::int8"),
+            "{timestamp}"
+        );
+        let date = range_condition(
+            &KeyRange::Int {
+                lo: Some(3),
+                hi: None,
+            },
+            Some(&key(KeyKind::Date)),
+        )
+        .expect("ok")
+        .expect("some");
         assert_eq!(date, "\"k\" >= (DATE '1970-01-01' + (3)::int4)");
-        let text = range_condition(&KeyRange::Text { lo: None, hi: Some("it's".into()) }, Some(&key(KeyKind::Text))).expect("ok");
+        let text = range_condition(
+            &KeyRange::Text {
+                lo: None,
+                hi: Some("it's".into()),
+            },
+            Some(&key(KeyKind::Text)),
+        )
+        .expect("ok");
         assert_eq!(text.as_deref(), Some("\"k\" < 'it''s'"));
-        assert_eq!(range_condition(&KeyRange::Null, Some(&key(KeyKind::Uuid))).expect("ok").as_deref(), Some("\"k\" IS NULL"));
-        assert_eq!(range_condition(&KeyRange::Pages { lo: 4, hi: None }, None).expect("ok").as_deref(), Some("ctid >= '(4,0)'::tid"));
-        assert!(range_condition(&KeyRange::Text { lo: None, hi: None }, Some(&key(KeyKind::Integer))).is_err());
+        assert_eq!(
+            range_condition(&KeyRange::Null, Some(&key(KeyKind::Uuid)))
+                .expect("ok")
+                .as_deref(),
+            Some("\"k\" IS NULL")
+        );
+        assert_eq!(
+            range_condition(&KeyRange::Pages { lo: 4, hi: None }, None)
+                .expect("ok")
+                .as_deref(),
+            Some("ctid >= '(4,0)'::tid")
+        );
+        assert!(range_condition(
+            &KeyRange::Text { lo: None, hi: None },
+            Some(&key(KeyKind::Integer))
+        )
+        .is_err());
     }
 
     #[test]
@@ -622,11 +815,20 @@ mod tests {
         // 90% of rows in [0, 10_000), 10% in [10_000, 1_000_000): histogram of 101 bounds.
         let mut histogram: Vec<i64> = (0..=90).map(|index| index * 10_000 / 90).collect();
         histogram.extend((1..=10).map(|index| 10_000 + index * 99_000));
-        let statistics = KeyStatistics { histogram, most_common: Vec::new(), null_fraction: 0.0 };
+        let statistics = KeyStatistics {
+            histogram,
+            most_common: Vec::new(),
+            null_fraction: 0.0,
+        };
         let even = even_boundaries(0, 1_000_000, 10);
         assert!(statistics.largest_share(&even, 0, 1_000_000) > 0.8);
-        let quantiles: Vec<i64> = (1..10).map(|index| statistics.quantile(index as f64 / 10.0, 0, 1_000_000)).collect();
-        assert!(statistics.largest_share(&quantiles, 0, 1_000_000) < 0.15, "{quantiles:?}");
+        let quantiles: Vec<i64> = (1..10)
+            .map(|index| statistics.quantile(index as f64 / 10.0, 0, 1_000_000))
+            .collect();
+        assert!(
+            statistics.largest_share(&quantiles, 0, 1_000_000) < 0.15,
+            "{quantiles:?}"
+        );
     }
 
     #[test]
@@ -634,6 +836,18 @@ mod tests {
         assert_eq!(even_boundaries(0, 99, 4), vec![25, 50, 75]);
         assert_eq!(even_boundaries(5, 5, 8), Vec::<i64>::new());
         assert_eq!(even_boundaries(i64::MIN, i64::MAX, 2), vec![0]);
-        assert_eq!(int_ranges(&[3]), vec![KeyRange::Int { lo: None, hi: Some(3) }, KeyRange::Int { lo: Some(3), hi: None }]);
+        assert_eq!(
+            int_ranges(&[3]),
+            vec![
+                KeyRange::Int {
+                    lo: None,
+                    hi: Some(3)
+                },
+                KeyRange::Int {
+                    lo: Some(3),
+                    hi: None
+                }
+            ]
+        );
     }
 }

@@ -148,12 +148,20 @@ impl PgType {
     /// A description naming the type when it is not supported.
     pub fn resolve(pg_type: &Type, typmod: i32) -> std::result::Result<PgType, String> {
         match pg_type.kind() {
-            Kind::Enum(_) => return Ok(PgType::Text { oid: pg_type.oid(), typmod: -1 }),
+            Kind::Enum(_) => {
+                return Ok(PgType::Text {
+                    oid: pg_type.oid(),
+                    typmod: -1,
+                })
+            }
             Kind::Domain(base) => return PgType::resolve(base, typmod),
             Kind::Array(element) => {
                 let element_type = PgType::resolve(element, typmod)?;
                 if matches!(element_type, PgType::Array(_)) {
-                    return Err(format!("type {} (nested arrays) is not supported", pg_type.name()));
+                    return Err(format!(
+                        "type {} (nested arrays) is not supported",
+                        pg_type.name()
+                    ));
                 }
                 return Ok(PgType::Array(Box::new(element_type)));
             }
@@ -167,7 +175,10 @@ impl PgType {
             oid::FLOAT4 => PgType::Float4,
             oid::FLOAT8 => PgType::Float8,
             oid::NUMERIC => numeric_from_typmod(typmod),
-            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME => PgType::Text { oid: pg_type.oid(), typmod },
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME => PgType::Text {
+                oid: pg_type.oid(),
+                typmod,
+            },
             oid::BYTEA => PgType::Bytea,
             oid::DATE => PgType::Date,
             oid::TIME => PgType::Time,
@@ -177,7 +188,12 @@ impl PgType {
             oid::UUID => PgType::Uuid,
             oid::JSON => PgType::Json,
             oid::JSONB => PgType::Jsonb,
-            _ => return Err(format!("type {} is not supported; supported types: {SUPPORTED_TYPES}", pg_type.name())),
+            _ => {
+                return Err(format!(
+                    "type {} is not supported; supported types: {SUPPORTED_TYPES}",
+                    pg_type.name()
+                ))
+            }
         };
         Ok(resolved)
     }
@@ -216,9 +232,13 @@ impl PgType {
             PgType::Int8 => DataType::Int64,
             PgType::Float4 => DataType::Float32,
             PgType::Float8 => DataType::Float64,
-            PgType::Numeric { precision, scale } if *precision <= 38 => DataType::Decimal128(*precision, *scale),
+            PgType::Numeric { precision, scale } if *precision <= 38 => {
+                DataType::Decimal128(*precision, *scale)
+            }
             PgType::Numeric { precision, scale } => DataType::Decimal256(*precision, *scale),
-            PgType::NumericText { .. } | PgType::Text { .. } | PgType::Json | PgType::Jsonb => DataType::Utf8,
+            PgType::NumericText { .. } | PgType::Text { .. } | PgType::Json | PgType::Jsonb => {
+                DataType::Utf8
+            }
             PgType::Bytea => DataType::Binary,
             PgType::Date => DataType::Date32,
             PgType::Time => DataType::Time64(TimeUnit::Microsecond),
@@ -302,9 +322,14 @@ pub fn numeric_typmod_parts(typmod: i32) -> Option<(i32, i32)> {
 
 fn numeric_from_typmod(typmod: i32) -> PgType {
     match numeric_typmod_parts(typmod) {
-        Some((precision, scale)) if (1..=76).contains(&precision) && (0..=precision).contains(&scale) => {
+        Some((precision, scale))
+            if (1..=76).contains(&precision) && (0..=precision).contains(&scale) =>
+        {
             // Both fit: precision ≤ 76, 0 ≤ scale ≤ precision.
-            PgType::Numeric { precision: precision as u8, scale: scale as i8 }
+            PgType::Numeric {
+                precision: precision as u8,
+                scale: scale as i8,
+            }
         }
         _ => PgType::NumericText { typmod },
     }
@@ -317,7 +342,9 @@ fn numeric_from_typmod(typmod: i32) -> PgType {
 /// [`ConnectorError::Unsupported`] naming the column for Arrow types without a mapping.
 pub fn sql_type_for_field(column: &str, field: &Field) -> Result<String> {
     if let Some(recorded) = field.metadata().get(PG_TYPE_METADATA) {
-        let safe = recorded.chars().all(|c| c.is_ascii_alphanumeric() || " (),_[]".contains(c));
+        let safe = recorded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " (),_[]".contains(c));
         if safe && !recorded.is_empty() {
             return Ok(recorded.clone());
         }
@@ -326,7 +353,11 @@ pub fn sql_type_for_field(column: &str, field: &Field) -> Result<String> {
     sql_type_for_arrow(column, field.data_type(), extension)
 }
 
-fn sql_type_for_arrow(column: &str, data_type: &DataType, extension: Option<&str>) -> Result<String> {
+fn sql_type_for_arrow(
+    column: &str,
+    data_type: &DataType,
+    extension: Option<&str>,
+) -> Result<String> {
     let name = match data_type {
         DataType::Boolean => "boolean".to_string(),
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint".to_string(),
@@ -338,10 +369,17 @@ fn sql_type_for_arrow(column: &str, data_type: &DataType, extension: Option<&str
         DataType::Decimal128(precision, scale) | DataType::Decimal256(precision, scale) => {
             format!("numeric({precision},{scale})")
         }
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View if extension == Some(JSON_EXTENSION) => "jsonb".to_string(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            if extension == Some(JSON_EXTENSION) =>
+        {
+            "jsonb".to_string()
+        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".to_string(),
         DataType::FixedSizeBinary(16) if extension == Some(UUID_EXTENSION) => "uuid".to_string(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "bytea".to_string(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "bytea".to_string(),
         DataType::Date32 | DataType::Date64 => "date".to_string(),
         DataType::Time32(_) | DataType::Time64(_) => "time".to_string(),
         DataType::Timestamp(_, None) => "timestamp".to_string(),
@@ -350,7 +388,9 @@ fn sql_type_for_arrow(column: &str, data_type: &DataType, extension: Option<&str
         DataType::List(element) | DataType::LargeList(element) => {
             let inner = sql_type_for_field(column, element)?;
             if inner.ends_with("[]") {
-                return Err(ConnectorError::Unsupported(format!("column {column}: nested lists have no PostgreSQL mapping")));
+                return Err(ConnectorError::Unsupported(format!(
+                    "column {column}: nested lists have no PostgreSQL mapping"
+                )));
             }
             format!("{inner}[]")
         }
@@ -369,7 +409,9 @@ mod tests {
 
     #[test]
     fn numeric_typmods_map_to_decimals_or_text() {
-        let numeric = |precision: i32, scale: i32| numeric_from_typmod(((precision << 16) | (scale & 0x7FF)) + 4);
+        let numeric = |precision: i32, scale: i32| {
+            numeric_from_typmod(((precision << 16) | (scale & 0x7FF)) + 4)
+        };
         assert_eq!(numeric(10, 2).arrow_type(), DataType::Decimal128(10, 2));
         assert_eq!(numeric(50, 0).arrow_type(), DataType::Decimal256(50, 0));
         assert_eq!(numeric(100, 2).arrow_type(), DataType::Utf8);
@@ -381,9 +423,20 @@ mod tests {
     #[test]
     fn driver_types_resolve() {
         assert_eq!(PgType::resolve(&Type::INT8, -1), Ok(PgType::Int8));
-        assert_eq!(PgType::resolve(&Type::TEXT_ARRAY, -1), Ok(PgType::Array(Box::new(PgType::Text { oid: oid::TEXT, typmod: -1 }))));
-        assert_eq!(PgType::resolve(&Type::VARCHAR, 24).map(|t| t.sql_name()), Ok("varchar(20)".to_string()));
-        assert!(PgType::resolve(&Type::POINT, -1).unwrap_err().contains("point"));
+        assert_eq!(
+            PgType::resolve(&Type::TEXT_ARRAY, -1),
+            Ok(PgType::Array(Box::new(PgType::Text {
+                oid: oid::TEXT,
+                typmod: -1
+            })))
+        );
+        assert_eq!(
+            PgType::resolve(&Type::VARCHAR, 24).map(|t| t.sql_name()),
+            Ok("varchar(20)".to_string())
+        );
+        assert!(PgType::resolve(&Type::POINT, -1)
+            .expect_err("unsupported")
+            .contains("point"));
     }
 
     #[test]
@@ -391,7 +444,10 @@ mod tests {
         let field = PgType::Uuid.arrow_field("u");
         assert_eq!(sql_type_for_field("u", &field).expect("type"), "uuid");
         let plain = Field::new("d", DataType::Decimal128(12, 3), true);
-        assert_eq!(sql_type_for_field("d", &plain).expect("type"), "numeric(12,3)");
+        assert_eq!(
+            sql_type_for_field("d", &plain).expect("type"),
+            "numeric(12,3)"
+        );
         let list = Field::new_list("l", Field::new("item", DataType::Int64, true), true);
         assert_eq!(sql_type_for_field("l", &list).expect("type"), "bigint[]");
         assert!(sql_type_for_field("x", &Field::new("x", DataType::Null, true)).is_err());
