@@ -26,6 +26,14 @@ pub enum ConnectorError {
         /// The driver error.
         source: rusqlite::Error,
     },
+    /// A PostgreSQL call failed.
+    #[error("postgres {context}: {}", crate::postgres::describe_error(source))]
+    Postgres {
+        /// What was being done.
+        context: String,
+        /// The driver error.
+        source: tokio_postgres::Error,
+    },
     /// An Arrow operation failed.
     #[error("arrow {context}: {source}")]
     Arrow {
@@ -65,6 +73,12 @@ impl ConnectorError {
         move |source| ConnectorError::Sqlite { context, source }
     }
 
+    /// Returns a closure wrapping a PostgreSQL error with `context`.
+    pub fn postgres(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        let context = context.into();
+        move |source| ConnectorError::Postgres { context, source }
+    }
+
     /// Returns whether another attempt may succeed (a lock, a dropped connection), as opposed
     /// to a problem with the job itself (a missing table, a bad column).
     pub fn is_retryable(&self) -> bool {
@@ -78,6 +92,7 @@ impl ConnectorError {
                     | Some(rusqlite::ErrorCode::SystemIoFailure)
                     | Some(rusqlite::ErrorCode::DiskFull)
             ),
+            ConnectorError::Postgres { source, .. } => crate::postgres::is_retryable_error(source),
             ConnectorError::Arrow { .. } => false,
             ConnectorError::Aborted | ConnectorError::Task(_) => true,
         }

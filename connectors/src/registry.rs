@@ -2,6 +2,7 @@
 
 use crate::error::{ConnectorError, Result};
 use crate::generator::GeneratorSource;
+use crate::postgres::{PostgresSink, PostgresSource};
 use crate::sqlite::{SqliteSink, SqliteSource};
 use crate::{Sink, Source};
 use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
@@ -18,6 +19,9 @@ pub fn open_source(
     let source = &spec.spec.source;
     match connection.kind.as_str() {
         "generator" => Ok(Box::new(GeneratorSource::new(&spec.spec, connection)?)),
+        "postgresql" | "adb_postgresql" => {
+            Ok(Box::new(PostgresSource::new(&spec.spec, connection)?))
+        }
         "sqlite" => {
             let table = source.table.as_deref().ok_or_else(|| {
                 ConnectorError::config("source.table", "is required for a sqlite source")
@@ -50,6 +54,11 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
             spec.write_mode,
             connection,
         )?)),
+        "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSink::new(
+            &spec.spec,
+            spec.write_mode,
+            connection,
+        )?)),
         other => Err(ConnectorError::Unsupported(format!(
             "writing to a {other} connection"
         ))),
@@ -72,6 +81,9 @@ pub fn open_sink_as_source(
         spec.spec.source.columns.clone()
     };
     match connection.kind.as_str() {
+        "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSource::sink_reader(
+            &spec.spec, connection,
+        )?)),
         "sqlite" => {
             let table = sink.table.as_deref().ok_or_else(|| {
                 ConnectorError::config("sink.table", "is required for a sqlite sink")

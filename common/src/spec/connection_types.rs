@@ -61,6 +61,36 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_write: true,
         needs_table: true,
     },
+    ConnectionType {
+        name: "postgresql",
+        required: &["host", "database", "user"],
+        optional: &[
+            "port",
+            "sslmode",
+            "schema",
+            "connect_timeout_ms",
+            "commit_table",
+        ],
+        secrets: &["password"],
+        can_read: true,
+        can_write: true,
+        needs_table: false,
+    },
+    ConnectionType {
+        name: "adb_postgresql",
+        required: &["host", "database", "user"],
+        optional: &[
+            "port",
+            "sslmode",
+            "schema",
+            "connect_timeout_ms",
+            "commit_table",
+        ],
+        secrets: &["password"],
+        can_read: true,
+        can_write: true,
+        needs_table: false,
+    },
 ];
 
 /// Returns the connector type called `name`.

@@ -1,0 +1,485 @@
+//! Writes shards into a PostgreSQL table with binary `COPY`, each shard in one transaction with
+//! its commit marker.
+//!
+//! Per shard: `BEGIN`; insert the marker `(job_id, shard_id, attempt)` with `ON CONFLICT DO
+//! NOTHING` (a concurrent attempt of the same shard waits here until the first one commits or
+//! rolls back; no row back means an earlier attempt committed, so this one rolls back and
+//! reports [`WriteOutcome::AlreadyCommitted`]); then every batch inside a savepoint; `COMMIT`.
+//! A batch the database refuses for its data (SQLSTATE classes 22 and 23) is rolled back to
+//! its savepoint and retried in halves down to single rows; the single rows that still fail
+//! are dirty records carrying the database's error, and the rest commit.
+//!
+//! `upsert` copies each batch into a temporary staging table (dropped at commit) and moves it
+//! with `INSERT ... ON CONFLICT (sink.keys) DO UPDATE`.
+
+use super::config::{PgFlavor, PgSettings};
+use super::copy_encode::{
+    copy_header, copy_trailer, describe_row, encode_batch, EncodedRows, Scratch,
+};
+use super::source::table_columns;
+use super::types::{sql_type_for_field, PgType};
+use super::{describe_error, is_row_error, quote_identifier, TableName};
+use crate::channel::{BatchReceiver, DirtySample};
+use crate::error::{ConnectorError, Result};
+use crate::{ShardIdentity, Sink, WriteOutcome};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{pin_mut, SinkExt};
+use sluice_common::spec::{ConnectionConfig, JobSpec, WriteMode};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+const STAGING_TABLE: &str = "_sluice_staging";
+
+/// Writes into one PostgreSQL table.
+#[derive(Debug, Clone)]
+pub struct PostgresSink {
+    settings: PgSettings,
+    table: TableName,
+    commit_table: TableName,
+    columns: Vec<String>,
+    keys: Vec<String>,
+    write_mode: WriteMode,
+    create_table: bool,
+    pre_sql: Vec<String>,
+    post_sql: Vec<String>,
+}
+
+/// What a shard writes into, resolved at its first batch.
+struct Target {
+    names: Vec<String>,
+    types: Vec<PgType>,
+    copy_sql: String,
+    upsert_sql: Option<String>,
+}
+
+impl PostgresSink {
+    /// Builds a writer from a job's sink side and its connection.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad connection option or a missing `sink.table`.
+    pub fn new(
+        spec: &JobSpec,
+        write_mode: WriteMode,
+        connection: &ConnectionConfig,
+    ) -> Result<Self> {
+        let settings = PgSettings::from_connection(connection, "sink")?;
+        let table = spec.sink.table.as_deref().ok_or_else(|| {
+            ConnectorError::config("sink.table", "is required for a postgresql sink")
+        })?;
+        if write_mode == WriteMode::Upsert && spec.sink.keys.is_empty() {
+            return Err(ConnectorError::config(
+                "sink.keys",
+                "is required when sink.write_mode is upsert",
+            ));
+        }
+        Ok(PostgresSink {
+            table: TableName::parse(table, &settings.schema),
+            commit_table: TableName::parse(&settings.commit_table, &settings.schema),
+            settings,
+            columns: spec.sink.columns.clone(),
+            keys: spec.sink.keys.clone(),
+            write_mode,
+            create_table: spec.sink.create_table,
+            pre_sql: spec.sink.pre_sql.clone(),
+            post_sql: spec.sink.post_sql.clone(),
+        })
+    }
+
+    /// Returns the commit-marker table of this sink.
+    pub fn commit_table(&self) -> &TableName {
+        &self.commit_table
+    }
+
+    fn target_names(&self, schema: &SchemaRef) -> Result<Vec<String>> {
+        if self.columns.is_empty() {
+            return Ok(schema
+                .fields()
+                .iter()
+                .map(|field| field.name().clone())
+                .collect());
+        }
+        if self.columns.len() != schema.fields().len() {
+            return Err(ConnectorError::config(
+                "sink.columns",
+                format!(
+                    "has {} columns but the source produces {} ({}); columns are matched by position",
+                    self.columns.len(),
+                    schema.fields().len(),
+                    schema.fields().iter().map(|field| field.name().as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        Ok(self.columns.clone())
+    }
+
+    async fn ensure_commit_table(&self, client: &Client) -> Result<()> {
+        let exists: Option<String> = client
+            .query_one(
+                "SELECT to_regclass($1)::text",
+                &[&self.commit_table.quoted()],
+            )
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "look up commit table {}",
+                self.commit_table
+            )))?
+            .get(0);
+        if exists.is_some() {
+            return Ok(());
+        }
+        let distribution = match self.settings.flavor {
+            PgFlavor::AnalyticDb => " DISTRIBUTED BY (job_id)",
+            PgFlavor::Postgres => "",
+        };
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} (job_id text NOT NULL, shard_id bigint NOT NULL, attempt bigint NOT NULL, \
+             committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job_id, shard_id)){distribution}",
+            self.commit_table.quoted()
+        );
+        match client.batch_execute(&sql).await {
+            Ok(()) => Ok(()),
+            // Another shard created it at the same moment.
+            Err(error) if matches!(error.code(), Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE) => {
+                Ok(())
+            }
+            Err(error) => Err(ConnectorError::postgres(format!(
+                "create commit table {}",
+                self.commit_table
+            ))(error)),
+        }
+    }
+
+    async fn resolve_target(&self, client: &Client, schema: &SchemaRef) -> Result<Target> {
+        let names = self.target_names(schema)?;
+        let existing = table_columns(client, &self.table, "sink.table").await?;
+        for (position, name) in names.iter().enumerate() {
+            if !existing.contains(name) {
+                let field = if self.columns.is_empty() {
+                    "sink.columns".to_string()
+                } else {
+                    format!("sink.columns[{position}]")
+                };
+                return Err(ConnectorError::config(
+                    field,
+                    format!(
+                        "\"{name}\" is not a column of {}; columns are: {}",
+                        self.table,
+                        existing.join(", ")
+                    ),
+                ));
+            }
+        }
+        let column_list = names
+            .iter()
+            .map(|name| quote_identifier(name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = client
+            .prepare(&format!(
+                "SELECT {column_list} FROM {}",
+                self.table.quoted()
+            ))
+            .await
+            .map_err(ConnectorError::postgres(format!("describe {}", self.table)))?;
+        let mut types = Vec::with_capacity(names.len());
+        for (column, name) in statement.columns().iter().zip(&names) {
+            let pg_type =
+                PgType::resolve(column.type_(), column.type_modifier()).map_err(|message| {
+                    ConnectorError::config(
+                        "sink.columns",
+                        format!("column \"{name}\" of {}: {message}", self.table),
+                    )
+                })?;
+            types.push(pg_type);
+        }
+        if self.write_mode != WriteMode::Upsert {
+            return Ok(Target {
+                copy_sql: format!(
+                    "COPY {} ({column_list}) FROM STDIN (FORMAT binary)",
+                    self.table.quoted()
+                ),
+                names,
+                types,
+                upsert_sql: None,
+            });
+        }
+        client
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE {STAGING_TABLE} ON COMMIT DROP AS SELECT {column_list} FROM {} WITH NO DATA",
+                self.table.quoted()
+            ))
+            .await
+            .map_err(ConnectorError::postgres(format!("create staging table for {}", self.table)))?;
+        let key_list = self
+            .keys
+            .iter()
+            .map(|key| quote_identifier(key))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let updates: Vec<String> = names
+            .iter()
+            .filter(|name| !self.keys.contains(name))
+            .map(|name| format!("{0} = EXCLUDED.{0}", quote_identifier(name)))
+            .collect();
+        let action = if updates.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", updates.join(", "))
+        };
+        let upsert_sql = format!(
+            "INSERT INTO {} ({column_list}) SELECT {column_list} FROM {STAGING_TABLE} ON CONFLICT ({key_list}) {action}; TRUNCATE {STAGING_TABLE}",
+            self.table.quoted()
+        );
+        Ok(Target {
+            copy_sql: format!("COPY {STAGING_TABLE} ({column_list}) FROM STDIN (FORMAT binary)"),
+            names,
+            types,
+            upsert_sql: Some(upsert_sql),
+        })
+    }
+
+    /// Sends rows through one COPY (and the upsert statement), without savepoint handling.
+    async fn copy_rows(
+        client: &Client,
+        target: &Target,
+        rows: Bytes,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let sink = client.copy_in::<_, Bytes>(target.copy_sql.as_str()).await?;
+        pin_mut!(sink);
+        sink.send(copy_header()).await?;
+        sink.send(rows).await?;
+        sink.send(copy_trailer()).await?;
+        sink.as_mut().finish().await?;
+        if let Some(upsert) = &target.upsert_sql {
+            client.batch_execute(upsert).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the encoded rows of `batch`, isolating the rows the database refuses; returns how
+    /// many were written.
+    async fn write_encoded(
+        &self,
+        client: &Client,
+        target: &Target,
+        batch: &RecordBatch,
+        encoded: &EncodedRows,
+        input: &BatchReceiver,
+    ) -> Result<u64> {
+        let mut written = 0u64;
+        let mut pending = vec![(0usize, encoded.len())];
+        while let Some((start, end)) = pending.pop() {
+            if start >= end {
+                continue;
+            }
+            client
+                .batch_execute("SAVEPOINT sluice_batch")
+                .await
+                .map_err(ConnectorError::postgres("set batch savepoint"))?;
+            match Self::copy_rows(client, target, encoded.rows(start, end)).await {
+                Ok(()) => {
+                    client
+                        .batch_execute("RELEASE SAVEPOINT sluice_batch")
+                        .await
+                        .map_err(ConnectorError::postgres("release batch savepoint"))?;
+                    written += (end - start) as u64;
+                }
+                Err(error) if is_row_error(&error) => {
+                    client
+                        .batch_execute(
+                            "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
+                        )
+                        .await
+                        .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
+                    if end - start == 1 {
+                        let row = encoded.row_indexes[start];
+                        let column = error
+                            .as_db_error()
+                            .and_then(|db| db.column())
+                            .unwrap_or_default()
+                            .to_string();
+                        let mut reason = describe_error(&error);
+                        if let Some(constraint) = error.as_db_error().and_then(|db| db.constraint())
+                        {
+                            reason.push_str(&format!("; constraint: {constraint}"));
+                        }
+                        input.counters().record_dirty(DirtySample {
+                            column,
+                            reason,
+                            row: describe_row(batch, &target.names, row),
+                        });
+                    } else {
+                        let middle = start + (end - start) / 2;
+                        pending.push((middle, end));
+                        pending.push((start, middle));
+                    }
+                }
+                Err(error) => {
+                    return Err(ConnectorError::postgres(format!(
+                        "copy rows into {}",
+                        self.table
+                    ))(error))
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
+        let client = self.settings.connect().await?;
+        self.ensure_commit_table(&client).await?;
+        let exists: Option<String> = client
+            .query_one("SELECT to_regclass($1)::text", &[&self.table.quoted()])
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "look up table {}",
+                self.table
+            )))?
+            .get(0);
+        if exists.is_none() {
+            if !self.create_table {
+                return Err(ConnectorError::config(
+                    "sink.table",
+                    format!(
+                        "table {} does not exist in {}; create it, or set sink.create_table: true",
+                        self.table,
+                        self.settings.describe()
+                    ),
+                ));
+            }
+            let names = self.target_names(&source_schema)?;
+            let mut definitions = Vec::with_capacity(names.len() + 1);
+            for (name, field) in names.iter().zip(source_schema.fields()) {
+                definitions.push(format!(
+                    "{} {}",
+                    quote_identifier(name),
+                    sql_type_for_field(name, field)?
+                ));
+            }
+            let key_list = self
+                .keys
+                .iter()
+                .map(|key| quote_identifier(key))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !self.keys.is_empty() {
+                definitions.push(format!("PRIMARY KEY ({key_list})"));
+            }
+            let distribution = match (self.settings.flavor, self.keys.is_empty()) {
+                (PgFlavor::Postgres, _) => String::new(),
+                (PgFlavor::AnalyticDb, true) => " DISTRIBUTED RANDOMLY".to_string(),
+                (PgFlavor::AnalyticDb, false) => format!(" DISTRIBUTED BY ({key_list})"),
+            };
+            client
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {} ({}){distribution}",
+                    self.table.quoted(),
+                    definitions.join(", ")
+                ))
+                .await
+                .map_err(ConnectorError::postgres(format!(
+                    "create table {}",
+                    self.table
+                )))?;
+        }
+        if self.write_mode == WriteMode::Truncate {
+            client
+                .batch_execute(&format!("TRUNCATE {}", self.table.quoted()))
+                .await
+                .map_err(ConnectorError::postgres(format!("truncate {}", self.table)))?;
+        }
+        for (index, statement) in self.pre_sql.iter().enumerate() {
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(ConnectorError::postgres(format!("sink.pre_sql[{index}]")))?;
+        }
+        Ok(())
+    }
+
+    async fn write_shard(
+        &self,
+        shard: &ShardIdentity,
+        mut input: BatchReceiver,
+    ) -> Result<WriteOutcome> {
+        let client = self.settings.connect().await?;
+        self.ensure_commit_table(&client).await?;
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(ConnectorError::postgres("begin shard transaction"))?;
+        let marker = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO {} (job_id, shard_id, attempt) VALUES ($1, $2, $3) ON CONFLICT (job_id, shard_id) DO NOTHING RETURNING attempt",
+                    self.commit_table.quoted()
+                ),
+                &[&shard.job_id.as_str(), &i64::from(shard.shard_id.0), &i64::from(shard.attempt.0)],
+            )
+            .await
+            .map_err(ConnectorError::postgres(format!("insert commit marker into {}", self.commit_table)))?;
+        if marker.is_none() {
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(ConnectorError::postgres("roll back shard transaction"))?;
+            return Ok(WriteOutcome::AlreadyCommitted);
+        }
+        let mut target: Option<Target> = None;
+        let mut scratch = Scratch::default();
+        let mut dirty = Vec::new();
+        let mut rows_written = 0u64;
+        while let Some(batch) = input.next().await? {
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            if target.is_none() {
+                target = Some(self.resolve_target(&client, &batch.schema()).await?);
+            }
+            let Some(resolved) = target.as_ref() else {
+                break;
+            };
+            let encoded = encode_batch(
+                &batch,
+                &resolved.names,
+                &resolved.types,
+                &mut scratch,
+                &mut dirty,
+            );
+            for sample in dirty.drain(..) {
+                input.counters().record_dirty(sample);
+            }
+            let written = self
+                .write_encoded(&client, resolved, &batch, &encoded, &input)
+                .await?;
+            let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
+            input.counters().add_written(written, bytes);
+            rows_written += written;
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "commit shard into {}",
+                self.table
+            )))?;
+        Ok(WriteOutcome::Committed { rows: rows_written })
+    }
+
+    async fn finalize(&self) -> Result<()> {
+        let client = self.settings.connect().await?;
+        for (index, statement) in self.post_sql.iter().enumerate() {
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(ConnectorError::postgres(format!("sink.post_sql[{index}]")))?;
+        }
+        Ok(())
+    }
+}

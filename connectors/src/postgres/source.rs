@@ -1,0 +1,340 @@
+//! Reads a PostgreSQL table (or a query) by key range with binary `COPY`.
+
+use super::config::PgSettings;
+use super::copy_decode::CopyDecoder;
+use super::split::{self, KeyInfo, PlanContext};
+use super::types::PgType;
+use super::{quote_identifier, TableName};
+use crate::channel::BatchSender;
+use crate::error::{ConnectorError, Result};
+use crate::{PlanOutput, PlanRequest, Source};
+use arrow_schema::{Schema, SchemaRef};
+use async_trait::async_trait;
+use futures_util::{pin_mut, TryStreamExt};
+use sluice_common::records::KeyRange;
+use sluice_common::spec::{ConnectionConfig, JobSpec};
+use std::sync::Arc;
+use tokio_postgres::Client;
+
+#[derive(Debug, Clone)]
+enum Target {
+    Table {
+        name: TableName,
+        columns: Vec<String>,
+        where_clause: Option<String>,
+        split_pk: Option<String>,
+        split_bounds: Vec<serde_json::Value>,
+    },
+    Query(String),
+}
+
+/// Reads rows of one PostgreSQL table or query.
+#[derive(Debug, Clone)]
+pub struct PostgresSource {
+    settings: PgSettings,
+    target: Target,
+    batch_rows: usize,
+    /// Field path prefix for errors (`source`, or `sink` when reading a sink back).
+    role: String,
+}
+
+/// The resolved projection of a read.
+struct Projection {
+    schema: SchemaRef,
+    types: Vec<PgType>,
+    select: String,
+}
+
+impl PostgresSource {
+    /// Builds the reader of a job's source side.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad connection option or when neither `table` nor
+    /// `query` is given.
+    pub fn new(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
+        let settings = PgSettings::from_connection(connection, "source")?;
+        let source = &spec.source;
+        let target = match (&source.query, &source.table) {
+            (Some(query), _) => Target::Query(query.trim().trim_end_matches(';').to_string()),
+            (None, Some(table)) => Target::Table {
+                name: TableName::parse(table, &settings.schema),
+                columns: source.columns.clone(),
+                where_clause: source.where_clause.clone(),
+                split_pk: source.split_pk.clone(),
+                split_bounds: source.split_bounds.clone(),
+            },
+            (None, None) => {
+                return Err(ConnectorError::config(
+                    "source.table",
+                    "is required for a postgresql source (or give source.query)",
+                ))
+            }
+        };
+        Ok(PostgresSource {
+            settings,
+            target,
+            batch_rows: spec.settings.batch_rows.max(1) as usize,
+            role: "source".into(),
+        })
+    }
+
+    /// Builds a reader of what a job wrote: the sink table's target columns.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] for a bad connection option or a missing `sink.table`.
+    pub fn sink_reader(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
+        let settings = PgSettings::from_connection(connection, "sink")?;
+        let table = spec.sink.table.as_deref().ok_or_else(|| {
+            ConnectorError::config("sink.table", "is required for a postgresql sink")
+        })?;
+        let columns = if !spec.sink.columns.is_empty() {
+            spec.sink.columns.clone()
+        } else {
+            spec.source.columns.clone()
+        };
+        Ok(PostgresSource {
+            target: Target::Table {
+                name: TableName::parse(table, &settings.schema),
+                columns,
+                where_clause: None,
+                split_pk: None,
+                split_bounds: Vec::new(),
+            },
+            settings,
+            batch_rows: spec.settings.batch_rows.max(1) as usize,
+            role: "sink".into(),
+        })
+    }
+
+    async fn connect(&self) -> Result<Client> {
+        self.settings.connect().await
+    }
+
+    async fn project(&self, client: &Client) -> Result<Projection> {
+        let (sql, field_prefix) = match &self.target {
+            Target::Query(query) => (query.clone(), format!("{}.query", self.role)),
+            Target::Table { name, columns, .. } => {
+                let existing = table_columns(client, name, &format!("{}.table", self.role)).await?;
+                for (position, column) in columns.iter().enumerate() {
+                    if !existing.contains(column) {
+                        return Err(ConnectorError::config(
+                            format!("{}.columns[{position}]", self.role),
+                            format!(
+                                "\"{column}\" is not a column of {name}; columns are: {}",
+                                existing.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                let list = if columns.is_empty() {
+                    existing
+                        .iter()
+                        .map(|column| quote_identifier(column))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    columns
+                        .iter()
+                        .map(|column| quote_identifier(column))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                (
+                    format!("SELECT {list} FROM {}", name.quoted()),
+                    format!("{}.columns", self.role),
+                )
+            }
+        };
+        let statement = client
+            .prepare(&sql)
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "describe {}",
+                self.describe_target()
+            )))?;
+        let mut fields = Vec::with_capacity(statement.columns().len());
+        let mut types = Vec::with_capacity(statement.columns().len());
+        for column in statement.columns() {
+            let pg_type =
+                PgType::resolve(column.type_(), column.type_modifier()).map_err(|message| {
+                    ConnectorError::config(
+                        field_prefix.clone(),
+                        format!("column \"{}\": {message}", column.name()),
+                    )
+                })?;
+            fields.push(pg_type.arrow_field(column.name()));
+            types.push(pg_type);
+        }
+        Ok(Projection {
+            schema: Arc::new(Schema::new(fields)),
+            types,
+            select: sql,
+        })
+    }
+
+    fn describe_target(&self) -> String {
+        match &self.target {
+            Target::Query(_) => format!("{}.query", self.role),
+            Target::Table { name, .. } => name.to_string(),
+        }
+    }
+}
+
+/// Returns the column names of `table`, or a configuration error at `field` listing the
+/// schema's tables when it does not exist.
+pub(crate) async fn table_columns(
+    client: &Client,
+    table: &TableName,
+    field: &str,
+) -> Result<Vec<String>> {
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
+        .await
+        .map_err(ConnectorError::postgres(format!("look up table {table}")))?
+        .get(0);
+    if exists.is_none() {
+        let rows = client
+            .query(
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname NOT LIKE '\\_sluice%' \
+                 ORDER BY 1 LIMIT 50",
+                &[&table.schema],
+            )
+            .await
+            .map_err(ConnectorError::postgres(format!("list tables of schema {}", table.schema)))?;
+        let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        return Err(ConnectorError::config(
+            field,
+            format!(
+                "table {table} does not exist; tables in schema {}: {}",
+                table.schema,
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        ));
+    }
+    let rows = client
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(ConnectorError::postgres(format!("read columns of {table}")))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+#[async_trait]
+impl Source for PostgresSource {
+    async fn schema(&self) -> Result<SchemaRef> {
+        let client = self.connect().await?;
+        Ok(self.project(&client).await?.schema)
+    }
+
+    async fn plan(&self, request: &PlanRequest) -> Result<PlanOutput> {
+        let client = self.connect().await?;
+        self.project(&client).await?;
+        let Target::Table {
+            name,
+            where_clause,
+            split_pk,
+            split_bounds,
+            ..
+        } = &self.target
+        else {
+            return Ok(PlanOutput {
+                ranges: vec![KeyRange::All],
+                estimated_rows: 0,
+            });
+        };
+        let key = match split_pk {
+            Some(column) => Some(KeyInfo::load(&client, name, column).await?),
+            None => None,
+        };
+        let context = PlanContext {
+            client: &client,
+            table: name,
+            where_clause: where_clause.as_deref(),
+            flavor: self.settings.flavor,
+        };
+        split::plan(&context, key.as_ref(), split_bounds, request).await
+    }
+
+    async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
+        let client = self.connect().await?;
+        let projection = self.project(&client).await?;
+        let select = match &self.target {
+            Target::Query(_) => {
+                if !matches!(range, KeyRange::All) {
+                    return Err(ConnectorError::config(
+                        "source.query",
+                        format!("a query runs as one shard; got shard range {range}"),
+                    ));
+                }
+                projection.select.clone()
+            }
+            Target::Table {
+                name,
+                where_clause,
+                split_pk,
+                ..
+            } => {
+                let key = match (split_pk, range) {
+                    (
+                        Some(column),
+                        KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
+                    ) => Some(KeyInfo::load(&client, name, column).await?),
+                    _ => None,
+                };
+                let mut conditions = Vec::new();
+                if let Some(condition) = split::range_condition(range, key.as_ref())? {
+                    conditions.push(condition);
+                }
+                if let Some(filter) = where_clause {
+                    conditions.push(format!("({filter})"));
+                }
+                if conditions.is_empty() {
+                    projection.select.clone()
+                } else {
+                    format!("{} WHERE {}", projection.select, conditions.join(" AND "))
+                }
+            }
+        };
+        let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+        let target = self.describe_target();
+        let stream = client
+            .copy_out(copy.as_str())
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "start COPY of {target} ({range})"
+            )))?;
+        pin_mut!(stream);
+        let mut decoder = CopyDecoder::new(
+            Arc::clone(&projection.schema),
+            projection.types,
+            self.batch_rows,
+        );
+        let mut batches = Vec::new();
+        let mut dirty = Vec::new();
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(ConnectorError::postgres(format!("read COPY of {target}")))?
+        {
+            decoder.push(&chunk, &mut batches, &mut dirty)?;
+            for sample in dirty.drain(..) {
+                output.counters().record_dirty(sample);
+            }
+            for batch in batches.drain(..) {
+                output.send(batch).await?;
+            }
+        }
+        decoder.finish(&mut batches)?;
+        for batch in batches.drain(..) {
+            output.send(batch).await?;
+        }
+        Ok(())
+    }
+}
