@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+pub mod postgres;
 pub mod process;
 
 pub use process::{ChildGuard, Cluster, Etcd};

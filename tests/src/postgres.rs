@@ -1,0 +1,64 @@
+//! Throwaway PostgreSQL databases on the machine's server (127.0.0.1:5432, trust auth).
+
+use tokio_postgres::{Client, NoTls};
+
+const SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
+
+async fn connect(database: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(&format!("{SERVER} dbname={database}"), NoTls)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error}); start it with \
+                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+            )
+        });
+    tokio::spawn(connection);
+    client
+}
+
+/// A database made for one test, dropped on [`PgDatabase::drop_database`].
+pub struct PgDatabase {
+    /// Its name.
+    pub name: String,
+}
+
+impl PgDatabase {
+    /// Creates `sluice_e2e_<random>`.
+    pub async fn create() -> PgDatabase {
+        let name = format!("sluice_e2e_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        connect("postgres").await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+        PgDatabase { name }
+    }
+
+    /// Opens a session on the database.
+    pub async fn client(&self) -> Client {
+        connect(&self.name).await
+    }
+
+    /// Returns the inline connection YAML for job specs.
+    pub fn connection_yaml(&self) -> String {
+        format!("{{type: postgresql, host: 127.0.0.1, port: 5432, database: {}, user: postgres}}", self.name)
+    }
+
+    /// Returns every row of `query` rendered as PostgreSQL text (the first column).
+    pub async fn text_rows(&self, query: &str) -> Vec<String> {
+        self.client()
+            .await
+            .query(query, &[])
+            .await
+            .unwrap_or_else(|error| panic!("{query}: {error}"))
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect()
+    }
+
+    /// Drops the database.
+    pub async fn drop_database(self) {
+        connect("postgres")
+            .await
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .await
+            .expect("drop database");
+    }
+}
