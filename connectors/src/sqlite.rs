@@ -10,10 +10,18 @@
 //! Writes: each shard is one `BEGIN IMMEDIATE` transaction that inserts its rows and the marker
 //! `(job_id, shard_id, attempt)` into `_sluice_commits`; a marker already there means an earlier
 //! attempt committed, and the transaction rolls back. See [`types`] for the type mapping.
+//!
+//! A sink that creates its table records the Arrow field metadata of each column (e.g. the
+//! PostgreSQL type it came from) in the side table [`COLUMNS_TABLE`], and the reader restores
+//! it, so `PostgreSQL -> SQLite -> PostgreSQL` recreates the original column types.
 
+mod column_metadata;
 mod sink;
 mod source;
+mod text_format;
 pub mod types;
+
+pub use column_metadata::COLUMNS_TABLE;
 
 pub use sink::SqliteSink;
 pub use source::SqliteSource;

@@ -1,6 +1,7 @@
 //! Writes shards into an SQLite table, each in one transaction with its commit marker.
 
-use super::types::{declared_type_for_arrow, sqlite_value};
+use super::column_metadata::record_columns;
+use super::types::{declared_type_for_field, sqlite_value};
 use super::{list_tables, quote_identifier, run_blocking, SqliteLocation, COMMIT_TABLE};
 use crate::channel::BatchReceiver;
 use crate::error::{ConnectorError, Result};
@@ -9,6 +10,7 @@ use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior};
 use sluice_common::spec::{ConnectionConfig, JobSpec, WriteMode};
+use std::collections::BTreeMap;
 
 /// Writes into one SQLite table.
 #[derive(Debug, Clone)]
@@ -135,15 +137,28 @@ impl SqliteSink {
             .any(|name| name == &self.table))
     }
 
-    fn create_table_sql(&self, schema: &SchemaRef) -> Result<String> {
+    /// Returns the `CREATE TABLE` statement for `schema` and, per column, what
+    /// `_sluice_columns` records (name, declared type, field metadata).
+    #[expect(
+        clippy::type_complexity,
+        reason = "the tuple is exactly what record_columns takes"
+    )]
+    fn create_table_sql(
+        &self,
+        schema: &SchemaRef,
+    ) -> Result<(String, Vec<(String, String, BTreeMap<String, String>)>)> {
         let columns = self.target_columns(schema)?;
         let mut definitions = Vec::with_capacity(columns.len() + 1);
+        let mut recorded = Vec::with_capacity(columns.len());
         for (name, field) in columns.iter().zip(schema.fields()) {
-            definitions.push(format!(
-                "{} {}",
-                quote_identifier(name),
-                declared_type_for_arrow(name, field.data_type())?
-            ));
+            let declared = declared_type_for_field(name, field)?;
+            definitions.push(format!("{} {declared}", quote_identifier(name)));
+            let metadata = field
+                .metadata()
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect();
+            recorded.push((name.clone(), declared, metadata));
         }
         if !self.keys.is_empty() {
             let key_list: Vec<String> = self
@@ -153,11 +168,12 @@ impl SqliteSink {
                 .collect();
             definitions.push(format!("PRIMARY KEY ({})", key_list.join(", ")));
         }
-        Ok(format!(
+        let sql = format!(
             "CREATE TABLE IF NOT EXISTS {} ({})",
             quote_identifier(&self.table),
             definitions.join(", ")
-        ))
+        );
+        Ok((sql, recorded))
     }
 }
 
@@ -166,7 +182,7 @@ impl Sink for SqliteSink {
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let sink = self.clone();
         run_blocking(move || {
-            let connection = sink.open()?;
+            let mut connection = sink.open()?;
             Self::ensure_commit_table(&connection)?;
             if !sink.table_exists(&connection)? {
                 if !sink.create_table {
@@ -178,8 +194,17 @@ impl Sink for SqliteSink {
                         ),
                     ));
                 }
-                connection
-                    .execute_batch(&sink.create_table_sql(&source_schema)?)
+                let (create_sql, recorded) = sink.create_table_sql(&source_schema)?;
+                // The table and its column metadata appear together or not at all.
+                let transaction = connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(ConnectorError::sqlite("begin create table"))?;
+                transaction
+                    .execute_batch(&create_sql)
+                    .map_err(ConnectorError::sqlite(format!("create table {}", sink.table)))?;
+                record_columns(&transaction, &sink.table, &recorded)?;
+                transaction
+                    .commit()
                     .map_err(ConnectorError::sqlite(format!("create table {}", sink.table)))?;
             }
             if sink.write_mode == WriteMode::Truncate {
@@ -260,9 +285,12 @@ impl SqliteSink {
                 let Some(insert) = statement.as_mut() else {
                     break;
                 };
+                let schema = batch.schema();
                 for row in 0..batch.num_rows() {
-                    for (index, column) in batch.columns().iter().enumerate() {
-                        let value = sqlite_value(column, row).map_err(|message| {
+                    for (index, (column, field)) in
+                        batch.columns().iter().zip(schema.fields()).enumerate()
+                    {
+                        let value = sqlite_value(field, column, row).map_err(|message| {
                             ConnectorError::Conversion {
                                 column: columns.get(index).cloned().unwrap_or_default(),
                                 message,

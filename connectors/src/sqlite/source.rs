@@ -1,12 +1,13 @@
 //! Reads an SQLite table (or a projection of it) by key range.
 
-use super::types::{arrow_type_for_declared, ColumnBuilder};
+use super::column_metadata::recorded_columns;
+use super::types::{arrow_type_for_declared, field_for_declared, ColumnBuilder};
 use super::{quote_identifier, run_blocking, table_columns, SqliteLocation};
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
 use crate::{PlanOutput, PlanRequest, Source};
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use sluice_common::records::KeyRange;
@@ -51,7 +52,8 @@ impl SqliteSource {
         })
     }
 
-    /// Resolves the projected columns and their Arrow types.
+    /// Resolves the projected columns and their Arrow fields: the type from the declared type,
+    /// the metadata from `_sluice_columns` when it still describes the column.
     fn resolve_schema(&self, connection: &rusqlite::Connection) -> Result<Schema> {
         let table_field = format!("{}.table", self.role);
         let declared = table_columns(connection, &self.table, &self.location.path, &table_field)?;
@@ -79,10 +81,19 @@ impl SqliteSource {
             }
             chosen
         };
+        let recorded = recorded_columns(connection, &self.table)?;
         let fields: Vec<Field> = selected
             .iter()
             .map(|(name, declared_type)| {
-                Field::new(name, arrow_type_for_declared(declared_type), true)
+                let field = field_for_declared(name, declared_type);
+                match recorded.get(name) {
+                    Some(column) if column.declared_type == *declared_type => {
+                        let mut metadata = field.metadata().clone();
+                        metadata.extend(column.metadata.clone());
+                        field.with_metadata(metadata)
+                    }
+                    _ => field,
+                }
             })
             .collect();
         Ok(Schema::new(fields))
@@ -178,7 +189,7 @@ impl Source for SqliteSource {
             };
             let key_type = declared.iter().find(|(name, _)| name == split_pk).map(|(_, declared)| declared.clone());
             match key_type.as_deref().map(arrow_type_for_declared) {
-                Some(DataType::Int64) => {}
+                Some(integer) if integer.is_integer() => {}
                 Some(other) => {
                     return Err(ConnectorError::config(
                         "source.split_pk",
@@ -240,8 +251,15 @@ impl Source for SqliteSource {
             let mut builders: Vec<ColumnBuilder> = schema
                 .fields()
                 .iter()
-                .map(|field| ColumnBuilder::new(field.data_type(), source.batch_rows))
-                .collect();
+                .map(|field| {
+                    ColumnBuilder::new(field.data_type(), source.batch_rows).map_err(|message| {
+                        ConnectorError::Conversion {
+                            column: field.name().clone(),
+                            message,
+                        }
+                    })
+                })
+                .collect::<Result<_>>()?;
             let mut buffered = 0usize;
             while let Some(row) = rows.next().map_err(ConnectorError::sqlite("read row"))? {
                 for (index, builder) in builders.iter_mut().enumerate() {
