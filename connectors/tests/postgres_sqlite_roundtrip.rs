@@ -14,36 +14,8 @@ mod support;
 use support::{run_job, spec, text_rows, TestDb};
 use tokio_postgres::Client;
 
-/// The every-type table of `postgres_roundtrip.rs` (kept identical to it).
-const ALL_TYPES: &str = "CREATE TABLE src (
-    id bigint PRIMARY KEY, i2 smallint, i4 integer, i8 bigint,
-    n numeric(38,10), n2 numeric(50,5), nu numeric, r real, d double precision, b boolean,
-    t text, vc varchar(20), c char(5), by bytea, dt date, tm time, ts timestamp, tstz timestamptz,
-    iv interval, u uuid, j json, jb jsonb, ai integer[], at text[], an numeric(10,2)[], ats timestamptz[])";
-
-/// The rows of `postgres_roundtrip.rs`: extremes, NULLs, unicode, empty strings and arrays.
-const ROWS: &str = "INSERT INTO src VALUES
- (1, 32767, 2147483647, 9223372036854775807, 9999999999999999999999999999.9999999999,
-  123456789012345678901234567890123456789012345.12345, 'NaN', 'Infinity', 'NaN', true,
-  '数据集成 🚀 café', 'x', 'ab', '\\x00ff10', '5874897-12-31', '23:59:59.999999', '200000-01-01 00:00:00',
-  '2024-02-29 12:34:56.789012+05:30', '1 year 2 mons -3 days 04:05:06.789', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
-  '{\"a\": [1, 2]}', '{\"k\": \"ü\", \"n\": null}', '{1,NULL,-3}', '{\"a\",\"b c\",NULL,\"\"}', '{1.50,-2.25}',
-  '{\"2024-01-01 00:00:00+00\"}'),
- (2, -32768, -2147483648, -9223372036854775808, -9999999999999999999999999999.9999999999,
-  -0.00001, '-123.4500', '-Infinity', 1e-300, false,
-  '', '', '', '\\x', '4713-01-01 BC', '00:00:00', '4713-01-01 00:00:00 BC',
-  '1970-01-01 00:00:00+00', '-178000000 years', '00000000-0000-0000-0000-000000000000',
-  '[]', '{}', '{}', '{}', '{}', '{}'),
- (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (4, 0, 0, 0, 0, 0, 'Infinity', 3.4028235e38, -1.7976931348623157e308, true,
-  'tab\there \"quoted\" and ''single''', 'line
-break', 'z', '\\x5c', '2000-01-01', '12:00:00', '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00.000001+00',
-  '0 seconds', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'null', '[1, 2.5, \"x\"]', '{2147483647}', '{\"数据\"}',
-  '{NULL}', '{NULL,\"2000-01-01 00:00:00+00\"}'),
- (5, 1, 1, 1, 0.0000000001, 0.00001, '0.000000000000000000000000000000000000000000001', 1.5, 0.1, false,
-  'x', 'x', 'x', '\\x00', '1970-01-01', '00:00:00.000001', '1970-01-01 00:00:00', '1969-12-31 23:59:59.999999+00',
-  '1 mon', '123e4567-e89b-12d3-a456-426614174000', '1', '1.0', '{-1,0,1}', '{\"\"}', '{0.01}', '{}')";
+/// The every-type table and its rows (shared with the other round-trip and end-to-end tests).
+const ALL_TYPES: &str = include_str!("../../tests/fixtures/pg_all_types.sql");
 
 /// Returns the `format_type` of every column of `table`, in order.
 async fn column_types(client: &Client, table: &str) -> Vec<Vec<Option<String>>> {
@@ -101,7 +73,6 @@ async fn every_type_round_trips_pg_to_sqlite_to_pg_exactly() {
         .batch_execute(ALL_TYPES)
         .await
         .expect("create source");
-    client.batch_execute(ROWS).await.expect("insert rows");
     let (_directory, sqlite_path) = pg_to_sqlite_to_pg(&db).await;
 
     let original = text_rows(&client, "SELECT * FROM src ORDER BY id").await;

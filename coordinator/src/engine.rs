@@ -258,7 +258,13 @@ impl Engine {
             self.execute(effects).await;
             self.publish();
         }
-        self.flush_counters(true).await;
+        // The store may be the reason we stop: do not wait for it forever.
+        if tokio::time::timeout(Duration::from_secs(5), self.flush_counters(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!("could not write the last counters before stopping");
+        }
         tracing::info!("engine stopped");
     }
 

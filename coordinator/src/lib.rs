@@ -25,6 +25,9 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+/// How long open streams may keep a stopping coordinator alive.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Error starting or running the coordinator's server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -74,7 +77,13 @@ pub async fn serve(
         .build_v1alpha()?;
     let local_address = listener.local_addr().ok();
     tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, "coordinator serving");
-    let result = tonic::transport::Server::builder()
+    // Open worker streams would hold a graceful shutdown forever: give them a grace period.
+    let (stopping_sender, stopping) = tokio::sync::oneshot::channel::<()>();
+    let shutdown_then_notify = async move {
+        shutdown.await;
+        let _ = stopping_sender.send(());
+    };
+    let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -88,8 +97,21 @@ pub async fn serve(
         .add_service(WorkerServiceServer::new(
             service::worker::WorkerServiceImpl::new(engine, config),
         ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_then_notify);
+    let grace_expired = async move {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server => result,
+        _ = grace_expired => {
+            tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "streams still open after the shutdown grace period; closing them");
+            Ok(())
+        }
+    };
     let _ = engine_shutdown_sender.send(());
     let _ = engine_task.await;
     result.map_err(ServeError::from)

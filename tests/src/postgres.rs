@@ -5,14 +5,17 @@ use tokio_postgres::{Client, NoTls};
 const SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
 
 async fn connect(database: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(&format!("{SERVER} dbname={database}"), NoTls)
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error}); start it with \
+    let (client, connection) = tokio_postgres::connect(
+        &format!("{SERVER} dbname={database}"),
+        NoTls,
+    )
+    .await
+    .unwrap_or_else(|error| {
+        panic!(
+            "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error}); start it with \
                  `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
-            )
-        });
+        )
+    });
     tokio::spawn(connection);
     client
 }
@@ -26,8 +29,15 @@ pub struct PgDatabase {
 impl PgDatabase {
     /// Creates `sluice_e2e_<random>`.
     pub async fn create() -> PgDatabase {
-        let name = format!("sluice_e2e_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        connect("postgres").await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+        let name = format!(
+            "sluice_e2e_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        connect("postgres")
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
         PgDatabase { name }
     }
 
@@ -38,7 +48,10 @@ impl PgDatabase {
 
     /// Returns the inline connection YAML for job specs.
     pub fn connection_yaml(&self) -> String {
-        format!("{{type: postgresql, host: 127.0.0.1, port: 5432, database: {}, user: postgres}}", self.name)
+        format!(
+            "{{type: postgresql, host: 127.0.0.1, port: 5432, database: {}, user: postgres}}",
+            self.name
+        )
     }
 
     /// Returns every row of `query` rendered as PostgreSQL text (the first column).
@@ -57,7 +70,10 @@ impl PgDatabase {
     pub async fn drop_database(self) {
         connect("postgres")
             .await
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .await
             .expect("drop database");
     }

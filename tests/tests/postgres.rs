@@ -15,14 +15,22 @@ async fn run(cluster_url: &str, spec: &str) -> pb::Job {
     let mut client = job_client(cluster_url, Duration::from_secs(10)).await;
     let job_id = submit(&mut client, spec).await;
     let job = wait_for_end(&mut client, &job_id, Duration::from_secs(120)).await;
-    println!("job {job_id}: state {} error {:?} counters {:?}", job.state, job.error, job.counters);
+    println!(
+        "job {job_id}: state {} error {:?} counters {:?}",
+        job.state, job.error, job.counters
+    );
     job
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_type_survives_pg_to_pg_and_pg_to_sqlite_to_pg() {
     let database = PgDatabase::create().await;
-    database.client().await.batch_execute(ALL_TYPES).await.expect("load the every-type table");
+    database
+        .client()
+        .await
+        .batch_execute(ALL_TYPES)
+        .await
+        .expect("load the every-type table");
     // Enough rows for several shards on both workers: the fixture's rows plus generated ones.
     database
         .client()
@@ -55,10 +63,18 @@ async fn every_type_survives_pg_to_pg_and_pg_to_sqlite_to_pg() {
     }
     assert_eq!(job.state, pb::JobState::Succeeded as i32, "{}", job.error);
     assert!(job.shards_total >= 8, "{} shards", job.shards_total);
-    let workers: std::collections::BTreeSet<&str> = job.shards.iter().map(|shard| shard.worker_id.as_str()).collect();
+    let workers: std::collections::BTreeSet<&str> = job
+        .shards
+        .iter()
+        .map(|shard| shard.worker_id.as_str())
+        .collect();
     assert_eq!(workers.len(), 2, "both workers ran shards: {workers:?}");
-    let original = database.text_rows("SELECT src::text FROM src ORDER BY id").await;
-    let copied = database.text_rows("SELECT copy::text FROM copy ORDER BY id").await;
+    let original = database
+        .text_rows("SELECT src::text FROM src ORDER BY id")
+        .await;
+    let copied = database
+        .text_rows("SELECT copy::text FROM copy ORDER BY id")
+        .await;
     assert_eq!(original.len(), 20_005);
     assert_eq!(copied, original, "PG -> PG must keep every value");
     let types = database
@@ -67,8 +83,15 @@ async fn every_type_survives_pg_to_pg_and_pg_to_sqlite_to_pg() {
              WHERE attrelid IN ('src'::regclass, 'copy'::regclass) AND attnum > 0 GROUP BY attrelid ORDER BY attrelid::regclass::text DESC",
         )
         .await;
-    assert_eq!(types[0], types[1], "create_table recreates the column types");
-    println!("PG -> PG: {} rows identical, types {}", copied.len(), types[0]);
+    assert_eq!(
+        types[0], types[1],
+        "create_table recreates the column types"
+    );
+    println!(
+        "PG -> PG: {} rows identical, types {}",
+        copied.len(),
+        types[0]
+    );
 
     // PG -> SQLite -> PG.
     let middle_dir = tempfile::tempdir().unwrap();
@@ -82,7 +105,12 @@ async fn every_type_survives_pg_to_pg_and_pg_to_sqlite_to_pg() {
         ),
     )
     .await;
-    assert_eq!(to_sqlite.state, pb::JobState::Succeeded as i32, "PG -> SQLite: {}", to_sqlite.error);
+    assert_eq!(
+        to_sqlite.state,
+        pb::JobState::Succeeded as i32,
+        "PG -> SQLite: {}",
+        to_sqlite.error
+    );
     let back = run(
         &url,
         &format!(
@@ -92,9 +120,19 @@ async fn every_type_survives_pg_to_pg_and_pg_to_sqlite_to_pg() {
         ),
     )
     .await;
-    assert_eq!(back.state, pb::JobState::Succeeded as i32, "SQLite -> PG: {}", back.error);
-    let returned = database.text_rows("SELECT back::text FROM back ORDER BY id").await;
-    assert_eq!(returned, original, "PG -> SQLite -> PG must keep every value");
+    assert_eq!(
+        back.state,
+        pb::JobState::Succeeded as i32,
+        "SQLite -> PG: {}",
+        back.error
+    );
+    let returned = database
+        .text_rows("SELECT back::text FROM back ORDER BY id")
+        .await;
+    assert_eq!(
+        returned, original,
+        "PG -> SQLite -> PG must keep every value"
+    );
     println!("PG -> SQLite -> PG: {} rows identical", returned.len());
     drop(cluster);
     database.drop_database().await;
