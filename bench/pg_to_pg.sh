@@ -19,7 +19,7 @@ trap cleanup EXIT
 
 cargo build -p sluice-cli --quiet
 sluice="$SLUICE_BIN_DIR/sluice"
-if ! command -v sling >/dev/null 2>&1; then
+if ! python3 -c "import sling_linux_amd64" >/dev/null 2>&1; then
   python3 -m pip install -q sling-linux-amd64
 fi
 sling_bin=$(python3 -c 'import os, sling_linux_amd64 as s; print(os.path.join(os.path.dirname(s.__file__), "bin", "sling-linux-amd64"))')
@@ -31,7 +31,7 @@ CREATE TABLE bench_src (
   id bigint PRIMARY KEY, account integer NOT NULL, amount numeric(12,2), price double precision,
   active boolean, name text, note text, created_at timestamptz, day date);
 INSERT INTO bench_src
-SELECT g, (g * 7919) % 100000, ((g * 31) % 1000000) / 100.0, g * 0.37, g % 3 = 0,
+SELECT g, ((g::bigint * 7919) % 100000)::int, ((g * 31) % 1000000) / 100.0, g * 0.37, g % 3 = 0,
        'customer-' || lpad((g % 99991)::text, 8, '0'), md5(g::text) || ' ' || (g % 1000),
        TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 second', DATE '2020-01-01' + (g % 2000)
 FROM generate_series(1, $ROWS) g;

@@ -5,17 +5,15 @@ use tokio_postgres::{Client, NoTls};
 const SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
 
 async fn connect(database: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(
-        &format!("{SERVER} dbname={database}"),
-        NoTls,
-    )
-    .await
-    .unwrap_or_else(|error| {
-        panic!(
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{SERVER} dbname={database}"), NoTls)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
             "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error}); start it with \
                  `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
         )
-    });
+            });
     tokio::spawn(connection);
     client
 }
@@ -76,5 +74,40 @@ impl PgDatabase {
             ))
             .await
             .expect("drop database");
+    }
+}
+
+/// Row count, distinct keys and an order-independent checksum of every column of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSummary {
+    /// Rows.
+    pub rows: i64,
+    /// Distinct `id` values.
+    pub distinct_ids: i64,
+    /// Sum of a 60-bit hash of each row's text form (wrapping in numeric, so exact).
+    pub checksum: String,
+}
+
+impl PgDatabase {
+    /// Summarises `table` (which must have an `id` column).
+    pub async fn summary(&self, table: &str) -> TableSummary {
+        let row = self
+            .client()
+            .await
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(DISTINCT id), \
+                     coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text \
+                     FROM {table} t"
+                ),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("summarise {table}: {error}"));
+        TableSummary {
+            rows: row.get(0),
+            distinct_ids: row.get(1),
+            checksum: row.get(2),
+        }
     }
 }

@@ -1,0 +1,298 @@
+//! The chaos suite: real processes, real PostgreSQL, processes killed, paused and drained while
+//! a job runs. Each scenario prints what it did and when, and compares source and target by row
+//! count, distinct keys and an order-independent checksum of all columns.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use sluice_e2e::postgres::PgDatabase;
+use sluice_e2e::{job_client, submit, wait_for_end, Cluster};
+use sluice_proto::v1 as pb;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+type Client = sluice_proto::v1::job_service_client::JobServiceClient<Channel>;
+
+/// Creates `src` with `rows` rows of mixed types and an empty `dst` without keys (so a
+/// duplicate would show).
+async fn prepare(rows: u64) -> PgDatabase {
+    let database = PgDatabase::create().await;
+    database
+        .client()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE src (id bigint PRIMARY KEY, account integer, amount numeric(12,2), name text,
+               note text, created_at timestamptz, flag boolean);
+             INSERT INTO src SELECT g, (g % 100000)::int, (g % 1000000) / 100.0, 'name-' || g,
+               CASE WHEN g % 7 = 0 THEN NULL ELSE md5(g::text) END,
+               TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 second', g % 2 = 0
+             FROM generate_series(1, {rows}) g;
+             CREATE TABLE dst (LIKE src);
+             ANALYZE src;"
+        ))
+        .await
+        .expect("prepare tables");
+    database
+}
+
+fn spec(database: &PgDatabase, shard_rows: u64, parallelism: u32) -> String {
+    let connection = database.connection_yaml();
+    format!(
+        "source: {{connection: {connection}, table: src, split_pk: id}}\n\
+         sink: {{connection: {connection}, table: dst}}\n\
+         settings: {{parallelism: {parallelism}, shard_rows: {shard_rows}, max_attempts: 10}}\n"
+    )
+}
+
+async fn job(client: &mut Client, job_id: &str) -> pb::Job {
+    client
+        .get(pb::GetJobRequest {
+            job_id: job_id.to_string(),
+            include_shards: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn ended(job: &pb::Job) -> bool {
+    matches!(
+        pb::JobState::try_from(job.state),
+        Ok(pb::JobState::Succeeded | pb::JobState::Failed | pb::JobState::Cancelled)
+    )
+}
+
+async fn assert_identical(database: &PgDatabase, job: &pb::Job, cluster: &Cluster) {
+    if job.state != pb::JobState::Succeeded as i32 {
+        cluster.dump_logs();
+    }
+    assert_eq!(
+        job.state,
+        pb::JobState::Succeeded as i32,
+        "job failed: {}",
+        job.error
+    );
+    let source = database.summary("src").await;
+    let target = database.summary("dst").await;
+    println!("compared: source {source:?}\n          target {target:?}");
+    assert_eq!(
+        target.rows, target.distinct_ids,
+        "duplicate keys in the target"
+    );
+    assert_eq!(target, source);
+}
+
+/// 1. Three workers; every ~1.5 s a random worker is SIGKILLed and a new one started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_at_random_lose_and_duplicate_nothing() {
+    let database = prepare(2_000_000).await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    for _ in 0..3 {
+        cluster.add_worker(2);
+    }
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let started = Instant::now();
+    let job_id = submit(&mut client, &spec(&database, 50_000, 6)).await;
+    let mut live: Vec<usize> = vec![0, 1, 2];
+    let mut kills = 0;
+    let mut seed: u64 = 0x5eed;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let current = job(&mut client, &job_id).await;
+        if ended(&current) || Instant::now() > deadline {
+            break;
+        }
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let victim = live.remove((seed >> 33) as usize % live.len());
+        println!(
+            "t={:.1}s: SIGKILL {} at {}/{} committed shards",
+            started.elapsed().as_secs_f64(),
+            cluster.worker_ids[victim],
+            current.shards_committed,
+            current.shards_total
+        );
+        cluster.workers[victim].signal("KILL");
+        kills += 1;
+        let new_worker = cluster.add_worker(2);
+        println!(
+            "t={:.1}s: started {new_worker}",
+            started.elapsed().as_secs_f64()
+        );
+        live.push(cluster.workers.len() - 1);
+    }
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(240)).await;
+    println!(
+        "job ended after {:.1}s, {kills} workers killed, {} retries, {} shards",
+        started.elapsed().as_secs_f64(),
+        finished.retries,
+        finished.shards_total
+    );
+    assert!(
+        finished.shards_total >= 32,
+        "{} shards",
+        finished.shards_total
+    );
+    assert!(kills >= 1, "the job ended before any kill");
+    assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}
+
+/// 3. A worker SIGSTOPped past the worker timeout, its shards reassigned, then SIGCONTed: its
+/// late commits hit the commit markers and nothing is written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_zombie_worker_writes_nothing_twice() {
+    let database = prepare(2_000_000).await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let job_id = submit(&mut client, &spec(&database, 50_000, 4)).await;
+    let started = Instant::now();
+    let zombie_shards: Vec<u32> = loop {
+        let current = job(&mut client, &job_id).await;
+        let running: Vec<u32> = current
+            .shards
+            .iter()
+            .filter(|s| s.worker_id == "worker-1" && s.state == pb::ShardState::Running as i32)
+            .map(|s| s.shard_id)
+            .collect();
+        if !running.is_empty() {
+            break running;
+        }
+        assert!(
+            !ended(&current) && started.elapsed() < Duration::from_secs(60),
+            "worker-1 never ran a shard"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!(
+        "t={:.1}s: SIGSTOP worker-1 while it runs shards {zombie_shards:?}",
+        started.elapsed().as_secs_f64()
+    );
+    cluster.workers[0].signal("STOP");
+    // Wait until the coordinator has declared it dead and handed its shards to worker-2.
+    loop {
+        let current = job(&mut client, &job_id).await;
+        let reassigned = zombie_shards.iter().all(|id| {
+            let shard = &current.shards[*id as usize];
+            shard.attempt > 1 && shard.worker_id != "worker-1"
+        });
+        if reassigned {
+            println!(
+                "t={:.1}s: shards {zombie_shards:?} reassigned with higher attempts",
+                started.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            cluster.dump_logs();
+            panic!("shards were never reassigned: {current:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!(
+        "t={:.1}s: SIGCONT worker-1 (now a zombie with stale attempts)",
+        started.elapsed().as_secs_f64()
+    );
+    cluster.workers[0].signal("CONT");
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}
+
+/// 5. A job started on one worker gets help from two workers started mid-job; a worker
+/// SIGTERMed mid-job drains (finishes its shards, takes no new ones) and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_join_mid_job_and_a_drained_worker_exits_cleanly() {
+    let database = prepare(2_000_000).await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(2);
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let job_id = submit(&mut client, &spec(&database, 50_000, 6)).await;
+    let started = Instant::now();
+    loop {
+        let current = job(&mut client, &job_id).await;
+        if current.shards_committed >= 2 {
+            println!(
+                "t={:.1}s: {}/{} shards committed by worker-1 alone; adding two workers",
+                started.elapsed().as_secs_f64(),
+                current.shards_committed,
+                current.shards_total
+            );
+            break;
+        }
+        assert!(
+            !ended(&current) && started.elapsed() < Duration::from_secs(60),
+            "no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    // Once the new workers are busy, drain worker-1.
+    loop {
+        let current = job(&mut client, &job_id).await;
+        let helped = current
+            .shards
+            .iter()
+            .any(|s| s.worker_id == "worker-2" || s.worker_id == "worker-3");
+        if helped {
+            break;
+        }
+        assert!(
+            !ended(&current),
+            "the job ended before the new workers got a shard"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "t={:.1}s: new workers took shards; SIGTERM worker-1 (drain)",
+        started.elapsed().as_secs_f64()
+    );
+    cluster.workers[0].signal("TERM");
+    let code = cluster.workers[0].wait_exit(Duration::from_secs(60));
+    println!(
+        "t={:.1}s: worker-1 exited with {code:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        code,
+        Some(0),
+        "a drained worker exits 0:\n{}",
+        cluster.workers[0].log_text()
+    );
+    assert!(
+        cluster.workers[0].log_text().contains("drain"),
+        "the worker logged its drain"
+    );
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    let per_worker = |name: &str| {
+        finished
+            .shards
+            .iter()
+            .filter(|s| s.worker_id == name)
+            .count()
+    };
+    println!(
+        "shards per worker: worker-1 {}, worker-2 {}, worker-3 {}",
+        per_worker("worker-1"),
+        per_worker("worker-2"),
+        per_worker("worker-3")
+    );
+    assert!(per_worker("worker-2") + per_worker("worker-3") > 0);
+    assert_eq!(
+        finished.retries, 0,
+        "a drain hands nothing back: running shards finish"
+    );
+    assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}
