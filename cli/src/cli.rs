@@ -94,9 +94,15 @@ pub struct CoordinatorArgs {
     /// A worker silent for this long is declared dead and its shards re-queued.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub worker_timeout: Duration,
-    /// Id of this coordinator in logs and worker registrations.
+    /// Id of this coordinator in logs and the leader record.
     #[arg(long)]
     pub id: Option<String>,
+    /// URL clients and workers should use to reach this coordinator (default: http://LISTEN).
+    #[arg(long, env = "SLUICE_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// TTL of the leader lease: a dead leader is replaced by a standby after at most this long.
+    #[arg(long, default_value = "8s", value_parser = parse_duration)]
+    pub leader_ttl: Duration,
 }
 
 /// Arguments of `sluice worker`.

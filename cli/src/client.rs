@@ -29,9 +29,32 @@ pub async fn channel(coordinators: &[String]) -> anyhow::Result<Channel> {
         .context("is a coordinator running? start one with `sluice standalone` or `sluice coordinator --etcd ...`")
 }
 
-/// Returns a job API client.
+/// Returns a job API client connected to the leader: standbys answer "not the leader", and
+/// the next address is tried.
 pub async fn jobs(coordinators: &[String]) -> anyhow::Result<JobServiceClient<Channel>> {
-    Ok(JobServiceClient::new(channel(coordinators).await?))
+    let mut last_error = None;
+    for url in coordinators {
+        let Ok(channel) = channel(std::slice::from_ref(url)).await else {
+            continue;
+        };
+        let mut client = JobServiceClient::new(channel);
+        let probe = client
+            .list(sluice_proto::v1::ListJobsRequest {
+                page_size: 1,
+                ..Default::default()
+            })
+            .await;
+        match probe {
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                last_error = Some(anyhow::anyhow!("{url}: {}", status.message()));
+            }
+            _ => return Ok(client),
+        }
+    }
+    match last_error {
+        Some(error) => Err(error.context("no coordinator is leading yet; retry in a few seconds")),
+        None => Ok(JobServiceClient::new(channel(coordinators).await?)),
+    }
 }
 
 /// Returns a data source API client.

@@ -10,18 +10,24 @@ use tonic::transport::Channel;
 
 /// Watches a job until it ends, drawing a progress bar on a terminal (a line every few seconds
 /// otherwise); returns the final job.
+///
+/// When the stream breaks because the coordinator stopped leading (or died), the watch is
+/// resumed on whichever of `coordinators` leads next, for up to a minute.
 pub async fn watch(
     client: &mut JobServiceClient<Channel>,
+    coordinators: &[String],
     job_id: &str,
     quiet: bool,
 ) -> anyhow::Result<pb::Job> {
+    let request = pb::WatchJobRequest {
+        job_id: job_id.to_string(),
+    };
     let mut stream = client
-        .watch(pb::WatchJobRequest {
-            job_id: job_id.to_string(),
-        })
+        .watch(request.clone())
         .await
         .map_err(crate::client::status_error)?
         .into_inner();
+    let mut lost_since: Option<Instant> = None;
     let interactive = std::io::stderr().is_terminal() && !quiet;
     let bar = ProgressBar::with_draw_target(
         None,
@@ -46,10 +52,26 @@ pub async fn watch(
             Ok(Some(message)) => message,
             Ok(None) => break,
             Err(status) => {
-                bar.abandon();
-                return Err(
-                    crate::client::status_error(status).context("lost the job's progress stream")
+                let failover = matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
                 );
+                let since = *lost_since.get_or_insert_with(Instant::now);
+                if !failover || coordinators.is_empty() || since.elapsed() > Duration::from_secs(60)
+                {
+                    bar.abandon();
+                    return Err(crate::client::status_error(status)
+                        .context("lost the job's progress stream"));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Ok(mut next) = crate::client::jobs(coordinators).await {
+                    if let Ok(response) = next.watch(request.clone()).await {
+                        stream = response.into_inner();
+                        *client = next;
+                        lost_since = None;
+                    }
+                }
+                continue;
             }
         };
         let Some(job) = message.job else { continue };

@@ -13,6 +13,10 @@ pub struct CoordinatorConfig {
     pub heartbeat_interval: Duration,
     /// How often running jobs' counters are written to the metadata store.
     pub counter_flush_interval: Duration,
+    /// TTL of the leader lease: a dead leader is replaced after at most this long.
+    pub leader_ttl: Duration,
+    /// URL other coordinators and clients are told to use to reach this one.
+    pub advertise_url: String,
 }
 
 impl Default for CoordinatorConfig {
@@ -22,6 +26,8 @@ impl Default for CoordinatorConfig {
             worker_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(1),
             counter_flush_interval: Duration::from_secs(5),
+            leader_ttl: Duration::from_secs(8),
+            advertise_url: String::new(),
         }
     }
 }

@@ -21,6 +21,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// How long one metadata write may take before it is treated as failed and retried.
+const PERSIST_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Outbound half of a worker's stream.
 pub type WorkerSender = mpsc::Sender<std::result::Result<pb::CoordinatorMessage, tonic::Status>>;
 
@@ -143,7 +146,12 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(EngineHandle, tokio::task::JoinHandle<()>)> {
     let mut model = Model::default();
-    let load_effects = load_jobs(store.as_ref(), &mut model).await?;
+    let load_effects = load_jobs(
+        store.as_ref(),
+        &mut model,
+        Instant::now() + config.worker_timeout,
+    )
+    .await?;
     let (event_sender, event_receiver) = mpsc::channel(4096);
     let views = Arc::new(RwLock::new(Views::default()));
     let (change_sender, change_receiver) = watch::channel(0u64);
@@ -171,7 +179,11 @@ pub async fn start(
     Ok((handle, task))
 }
 
-async fn load_jobs(store: &dyn MetaStore, model: &mut Model) -> Result<Vec<Effect>> {
+async fn load_jobs(
+    store: &dyn MetaStore,
+    model: &mut Model,
+    adopt_until: Instant,
+) -> Result<Vec<Effect>> {
     let mut effects = Vec::new();
     let mut shards_by_job: HashMap<JobId, Vec<ShardRecord>> = HashMap::new();
     for key_value in store.list_prefix(keys::SHARDS_PREFIX).await? {
@@ -211,7 +223,7 @@ async fn load_jobs(store: &dyn MetaStore, model: &mut Model) -> Result<Vec<Effec
         if !job.state.is_terminal() {
             resumed += 1;
         }
-        effects.extend(model.add_job(job, validated, shards));
+        effects.extend(model.add_job(job, validated, shards, Some(adopt_until)));
     }
     if resumed > 0 {
         tracing::info!(
@@ -254,8 +266,12 @@ impl Engine {
                 }
                 _ = ticker.tick() => self.tick().await,
             }
-            let effects = self.model.dispatch();
-            self.execute(effects).await;
+            // While the store cannot take writes, hand out no new work: every assignment must be
+            // recorded before it is acted on.
+            if self.unpersisted.is_empty() {
+                let effects = self.model.dispatch();
+                self.execute(effects).await;
+            }
             self.publish();
         }
         // The store may be the reason we stop: do not wait for it forever.
@@ -284,7 +300,7 @@ impl Engine {
                 match outcome {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
-                        let effects = self.model.add_job(*record, *validated, Vec::new());
+                        let effects = self.model.add_job(*record, *validated, Vec::new(), None);
                         let _ = reply.send(Ok(()));
                         effects
                     }
@@ -378,7 +394,10 @@ impl Engine {
             .expire_workers(Instant::now(), self.config.worker_timeout);
         self.execute(effects).await;
         for (worker_id, lease) in self.leases.clone() {
-            if let Err(error) = self.store.keep_alive(lease).await {
+            let renewal = tokio::time::timeout(PERSIST_TIMEOUT, self.store.keep_alive(lease)).await;
+            if let Err(error) = renewal.unwrap_or_else(|_| {
+                Err(sluice_common::MetaError::LeaseNotFound { lease_id: lease.0 })
+            }) {
                 tracing::warn!(worker_id = %worker_id, %error, "could not renew a worker registration");
                 self.leases.remove(&worker_id);
             }
@@ -516,20 +535,28 @@ impl Engine {
                 )
             }
         };
-        if let Err(error) = self
-            .store
-            .put(&store_key, bytes, Precondition::None, None)
-            .await
-        {
-            tracing::warn!(key = %store_key, %error, "could not persist; will retry");
-            self.unpersisted.insert(key);
+        let write = self.store.put(&store_key, bytes, Precondition::None, None);
+        match tokio::time::timeout(PERSIST_TIMEOUT, write).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(key = %store_key, %error, "could not persist; will retry");
+                self.unpersisted.insert(key);
+            }
+            Err(_) => {
+                tracing::warn!(key = %store_key, "persisting timed out; will retry");
+                self.unpersisted.insert(key);
+            }
         }
     }
 
     fn publish(&mut self) {
-        let changed: Vec<JobId> = std::mem::take(&mut self.model.changed_jobs)
-            .into_iter()
-            .collect();
+        // A job whose record is not persisted yet keeps its previous view: the API never shows
+        // a state the store does not have.
+        let (changed, held): (Vec<JobId>, Vec<JobId>) =
+            std::mem::take(&mut self.model.changed_jobs)
+                .into_iter()
+                .partition(|job_id| !self.unpersisted.contains(&PersistKey::Job(job_id.clone())));
+        self.model.changed_jobs.extend(held);
         if changed.is_empty() {
             return;
         }

@@ -43,6 +43,12 @@ pub enum CoordinatorError {
     /// The metadata store failed.
     #[error("metadata store: {0}")]
     Meta(#[from] MetaError),
+    /// This coordinator is a standby; the leader serves the request.
+    #[error("this coordinator is not the leader; the leader is {leader}: retry there")]
+    NotLeader {
+        /// URL of the leader, or why it is unknown.
+        leader: String,
+    },
     /// The coordinator is shutting down.
     #[error("coordinator is shutting down")]
     ShuttingDown,
@@ -77,7 +83,9 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::Meta(_) | CoordinatorError::Internal(_) => {
                 tonic::Status::internal(message)
             }
-            CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
+            CoordinatorError::ShuttingDown | CoordinatorError::NotLeader { .. } => {
+                tonic::Status::unavailable(message)
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod error;
+pub mod leader;
 pub mod resolve;
 pub mod service;
 
@@ -52,11 +53,21 @@ pub async fn serve(
     config: CoordinatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (engine_shutdown_sender, engine_shutdown) = tokio::sync::oneshot::channel::<()>();
-    let (engine, engine_task) = engine::start(store.clone(), config.clone(), async move {
-        let _ = engine_shutdown.await;
-    })
-    .await?;
+    let mut config = config;
+    let local_address = listener.local_addr().ok();
+    if config.advertise_url.is_empty() {
+        config.advertise_url = local_address
+            .map(|address| format!("http://{address}"))
+            .unwrap_or_default();
+    }
+    let slot = leader::LeaderSlot::default();
+    let (stop_leading, stop_signal) = tokio::sync::watch::channel(false);
+    let leadership = tokio::spawn(lead_while_elected(
+        store.clone(),
+        config.clone(),
+        slot.clone(),
+        stop_signal,
+    ));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<JobServiceServer<service::job::JobServiceImpl>>()
@@ -75,7 +86,6 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let local_address = listener.local_addr().ok();
     tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, "coordinator serving");
     // Open worker streams would hold a graceful shutdown forever: give them a grace period.
     let (stopping_sender, stopping) = tokio::sync::oneshot::channel::<()>();
@@ -88,14 +98,14 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(
-            engine.clone(),
+            slot.clone(),
             store.clone(),
         )))
         .add_service(DataSourceServiceServer::new(
             service::datasource::DataSourceServiceImpl::new(store.clone()),
         ))
         .add_service(WorkerServiceServer::new(
-            service::worker::WorkerServiceImpl::new(engine, config),
+            service::worker::WorkerServiceImpl::new(slot, config),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_then_notify);
     let grace_expired = async move {
@@ -112,7 +122,54 @@ pub async fn serve(
             Ok(())
         }
     };
-    let _ = engine_shutdown_sender.send(());
-    let _ = engine_task.await;
+    let _ = stop_leading.send(true);
+    let _ = leadership.await;
     result.map_err(ServeError::from)
+}
+
+/// Campaigns for leadership; while elected runs the engine; on losing the lease stops it and
+/// campaigns again; on `stop` steps down cleanly (revoking the lease, so a standby takes over
+/// at once).
+async fn lead_while_elected(
+    store: SharedMetaStore,
+    config: CoordinatorConfig,
+    slot: leader::LeaderSlot,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let me = leader::record(&config.coordinator_id, &config.advertise_url);
+    loop {
+        let lease = tokio::select! {
+            lease = leader::campaign(store.as_ref(), &me, config.leader_ttl, &slot) => lease,
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        };
+        tracing::info!(coordinator_id = %config.coordinator_id, url = %config.advertise_url, "elected leader");
+        let (engine_stop, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+        let started = engine::start(store.clone(), config.clone(), async move {
+            let _ = engine_stopped.await;
+        })
+        .await;
+        let (engine, engine_task) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                tracing::error!(%error, "cannot load jobs as the new leader; stepping down");
+                let _ = store.revoke_lease(lease).await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        slot.set_engine(Some(engine));
+        let stopping = tokio::select! {
+            _ = leader::hold(store.as_ref(), lease, config.leader_ttl) => false,
+            _ = stop.wait_for(|stopping| *stopping) => true,
+        };
+        slot.set_engine(None);
+        let _ = engine_stop.send(());
+        let _ = engine_task.await;
+        if stopping {
+            let _ = store.revoke_lease(lease).await;
+            tracing::info!("stepped down");
+            return;
+        }
+        tracing::warn!("lost leadership; standing by");
+    }
 }

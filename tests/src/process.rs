@@ -93,7 +93,10 @@ impl Drop for ChildGuard {
 pub struct Etcd {
     /// Client URL.
     pub endpoint: String,
-    _process: ChildGuard,
+    arguments: Vec<String>,
+    log_dir: PathBuf,
+    starts: u32,
+    process: Option<ChildGuard>,
     _data: tempfile::TempDir,
 }
 
@@ -114,27 +117,56 @@ impl Etcd {
         let peer_port = free_port();
         let endpoint = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
+        let arguments = vec![
+            "--name".to_string(),
+            "e2e".to_string(),
+            "--data-dir".to_string(),
+            data.path().display().to_string(),
+            "--listen-client-urls".to_string(),
+            endpoint.clone(),
+            "--advertise-client-urls".to_string(),
+            endpoint.clone(),
+            "--listen-peer-urls".to_string(),
+            peer.clone(),
+            "--initial-advertise-peer-urls".to_string(),
+            peer.clone(),
+            "--initial-cluster".to_string(),
+            format!("e2e={peer}"),
+        ];
+        let mut etcd = Etcd {
+            endpoint,
+            arguments,
+            log_dir: logs.to_path_buf(),
+            starts: 0,
+            process: None,
+            _data: data,
+        };
+        etcd.restart().await;
+        etcd
+    }
+
+    /// Stops etcd (SIGKILL); its data directory is kept for [`Etcd::restart`].
+    pub fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.signal("KILL");
+            drop(process);
+        }
+    }
+
+    /// Starts etcd again on the same ports and data and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.starts += 1;
         let mut command = Command::new("etcd");
-        command
-            .arg("--name")
-            .arg("e2e")
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("--listen-client-urls")
-            .arg(&endpoint)
-            .arg("--advertise-client-urls")
-            .arg(&endpoint)
-            .arg("--listen-peer-urls")
-            .arg(&peer)
-            .arg("--initial-advertise-peer-urls")
-            .arg(&peer)
-            .arg("--initial-cluster")
-            .arg(format!("e2e={peer}"));
-        let process = ChildGuard::spawn("etcd", command, logs.join("etcd.log"));
+        command.args(&self.arguments);
+        let process = ChildGuard::spawn(
+            "etcd",
+            command,
+            self.log_dir.join(format!("etcd-{}.log", self.starts)),
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match sluice_common::meta::etcd::EtcdStore::connect(
-                std::slice::from_ref(&endpoint),
+                std::slice::from_ref(&self.endpoint),
                 "/probe",
             )
             .await
@@ -150,11 +182,7 @@ impl Etcd {
                 }
             }
         }
-        Etcd {
-            endpoint,
-            _process: process,
-            _data: data,
-        }
+        self.process = Some(process);
     }
 }
 
@@ -174,6 +202,8 @@ pub struct Cluster {
     pub workers: Vec<ChildGuard>,
     /// Worker ids, in the order of `workers`.
     pub worker_ids: Vec<String>,
+    /// `--leader-ttl` of coordinators started from now on.
+    pub leader_ttl: String,
     prefix: String,
 }
 
@@ -193,6 +223,7 @@ impl Cluster {
             coordinator_metrics: Vec::new(),
             workers: Vec::new(),
             worker_ids: Vec::new(),
+            leader_ttl: "5s".to_string(),
             prefix: "/sluice-e2e".to_string(),
         }
     }
@@ -215,6 +246,8 @@ impl Cluster {
             .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--worker-timeout")
             .arg("5s")
+            .arg("--leader-ttl")
+            .arg(&self.leader_ttl)
             .arg("--id")
             .arg(format!("coordinator-{index}"));
         let guard = ChildGuard::spawn(

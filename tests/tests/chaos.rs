@@ -296,3 +296,139 @@ async fn workers_join_mid_job_and_a_drained_worker_exits_cleanly() {
     drop(cluster);
     database.drop_database().await;
 }
+
+/// Returns a client of whichever coordinator leads, waiting up to `timeout`.
+async fn leader_client(urls: &[String], timeout: Duration) -> (Client, String) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        for url in urls {
+            let Ok(mut client) = Client::connect(url.clone()).await else {
+                continue;
+            };
+            let probe = client
+                .list(pb::ListJobsRequest {
+                    page_size: 1,
+                    ..Default::default()
+                })
+                .await;
+            if probe.is_ok() {
+                return (client, url.clone());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no coordinator leads after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// 2. Two coordinators; the leader is SIGKILLed mid-job. The standby takes over, loads jobs and
+/// shards from etcd, workers reconnect and report what they still run (adopted); the job ends
+/// without any restart by the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_killed_mid_job_standby_takes_over() {
+    let database = prepare(2_000_000).await;
+    let mut cluster = Cluster::start().await;
+    cluster.leader_ttl = "4s".to_string();
+    let first = cluster.add_coordinator().await;
+    let (mut client, leader) =
+        leader_client(std::slice::from_ref(&first), Duration::from_secs(20)).await;
+    assert_eq!(leader, first);
+    let second = cluster.add_coordinator().await;
+    for _ in 0..3 {
+        cluster.add_worker(2);
+    }
+    let job_id = submit(&mut client, &spec(&database, 50_000, 6)).await;
+    let started = Instant::now();
+    loop {
+        let current = job(&mut client, &job_id).await;
+        if current.shards_committed >= 8 {
+            println!(
+                "t={:.1}s: SIGKILL the leader coordinator-1 at {}/{} committed shards",
+                started.elapsed().as_secs_f64(),
+                current.shards_committed,
+                current.shards_total
+            );
+            break;
+        }
+        assert!(
+            !ended(&current) && started.elapsed() < Duration::from_secs(60),
+            "no progress: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.coordinators[0].signal("KILL");
+    let killed_at = Instant::now();
+    let (mut client, leader) =
+        leader_client(&[first.clone(), second.clone()], Duration::from_secs(30)).await;
+    println!(
+        "t={:.1}s: {leader} leads, {:.1}s after the kill",
+        started.elapsed().as_secs_f64(),
+        killed_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(leader, second);
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    println!(
+        "job ended after {:.1}s with {} retries",
+        started.elapsed().as_secs_f64(),
+        finished.retries
+    );
+    let log = cluster.coordinators[1].log_text();
+    println!(
+        "adopted shards: {}",
+        log.matches("adopted a running shard").count()
+    );
+    assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}
+
+/// 4. etcd is stopped for 5 s mid-job and started again: the coordinator holds results it cannot
+/// persist, hands out no new work meanwhile, then resumes; the job succeeds with nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_outage_mid_job_loses_nothing() {
+    let database = prepare(2_000_000).await;
+    let mut cluster = Cluster::start().await;
+    cluster.leader_ttl = "10s".to_string();
+    let url = cluster.add_coordinator().await;
+    let (mut client, _) = leader_client(std::slice::from_ref(&url), Duration::from_secs(20)).await;
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    let job_id = submit(&mut client, &spec(&database, 50_000, 4)).await;
+    let started = Instant::now();
+    loop {
+        let current = job(&mut client, &job_id).await;
+        if current.shards_committed >= 5 {
+            println!(
+                "t={:.1}s: stopping etcd at {}/{} committed shards",
+                started.elapsed().as_secs_f64(),
+                current.shards_committed,
+                current.shards_total
+            );
+            break;
+        }
+        assert!(
+            !ended(&current) && started.elapsed() < Duration::from_secs(60),
+            "no progress: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.etcd.stop();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "t={:.1}s: starting etcd again",
+        started.elapsed().as_secs_f64()
+    );
+    cluster.etcd.restart().await;
+    let (mut client, _) = leader_client(std::slice::from_ref(&url), Duration::from_secs(30)).await;
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    println!(
+        "job ended after {:.1}s with {} retries",
+        started.elapsed().as_secs_f64(),
+        finished.retries
+    );
+    assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}

@@ -39,6 +39,8 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let mut config = CoordinatorConfig {
         worker_timeout: args.worker_timeout,
+        leader_ttl: args.leader_ttl,
+        advertise_url: args.advertise_url.unwrap_or_default(),
         ..CoordinatorConfig::default()
     };
     if let Some(id) = args.id {

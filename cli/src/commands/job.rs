@@ -54,12 +54,23 @@ pub async fn job(
                 return Ok(ExitCode::SUCCESS);
             }
             eprintln!("submitted job {job_id}");
-            let job =
-                progress::watch(&mut jobs, &job_id, output_format == OutputFormat::Json).await?;
+            let job = progress::watch(
+                &mut jobs,
+                coordinators,
+                &job_id,
+                output_format == OutputFormat::Json,
+            )
+            .await?;
             Ok(finished(&job, output_format))
         }
         JobCommand::Watch { id } => {
-            let job = progress::watch(&mut jobs, &id, output_format == OutputFormat::Json).await?;
+            let job = progress::watch(
+                &mut jobs,
+                coordinators,
+                &id,
+                output_format == OutputFormat::Json,
+            )
+            .await?;
             Ok(finished(&job, output_format))
         }
         JobCommand::Get { id, shards } => {

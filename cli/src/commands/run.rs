@@ -58,5 +58,5 @@ async fn submit_and_watch(
         .map_err(crate::client::status_error)?
         .into_inner()
         .job_id;
-    progress::watch(&mut client, &job_id, false).await
+    progress::watch(&mut client, &[], &job_id, false).await
 }

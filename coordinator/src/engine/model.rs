@@ -53,6 +53,9 @@ pub struct ShardRuntime {
     pub live: Counters,
     /// Last key the worker reported.
     pub current_key: String,
+    /// For a shard found running when this coordinator took over: when to give up waiting for
+    /// its worker to reconnect and claim it, and re-queue it.
+    pub orphaned_until: Option<Instant>,
 }
 
 impl ShardRuntime {
@@ -241,11 +244,16 @@ impl Model {
     /// Adds a job loaded from the store or just submitted, making whatever it was doing
     /// resumable: planning and finalisation are re-queued, and shards that were assigned to a
     /// worker go back to pending with a higher attempt (the attempt fences the old one).
+    ///
+    /// With `adopt_until`, shards found assigned or running are kept as they are until that
+    /// instant, waiting for their worker to reconnect and claim them ([`Model::worker_joined`]);
+    /// [`Model::expire_orphans`] re-queues those nobody claimed.
     pub fn add_job(
         &mut self,
         record: JobRecord,
         validated: ValidatedJobSpec,
         shards: Vec<ShardRecord>,
+        adopt_until: Option<Instant>,
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
         let job_id = record.id.clone();
@@ -271,7 +279,17 @@ impl Model {
         };
         let terminal = runtime.record.state.is_terminal();
         for mut shard in shards {
-            if !terminal && matches!(shard.state, ShardState::Assigned | ShardState::Running) {
+            let in_flight = matches!(shard.state, ShardState::Assigned | ShardState::Running);
+            if !terminal && in_flight && adopt_until.is_some() && shard.worker_id.is_some() {
+                runtime.shards.push(ShardRuntime {
+                    record: shard,
+                    live: Counters::default(),
+                    current_key: String::new(),
+                    orphaned_until: adopt_until,
+                });
+                continue;
+            }
+            if !terminal && in_flight {
                 shard.state = ShardState::Pending;
                 shard.attempt = shard.attempt.next();
                 shard.worker_id = None;
@@ -282,6 +300,7 @@ impl Model {
                 record: shard,
                 live: Counters::default(),
                 current_key: String::new(),
+                orphaned_until: None,
             });
         }
         runtime.shards.sort_by_key(|shard| shard.record.shard_id);
@@ -303,19 +322,41 @@ impl Model {
             effects.extend(self.worker_left(&worker.worker_id, previous_connection));
         }
         let worker_id = worker.worker_id.clone();
-        self.workers.insert(worker_id.clone(), worker);
+        let mut worker = worker;
         effects.push(Effect::RegisterWorker(worker_id.clone()));
-        // Shards this worker says it still runs were re-queued when it was lost: stop them.
         for (job_id, shard_id, attempt) in claimed {
-            effects.push(Effect::Send(
-                worker_id.clone(),
-                Box::new(pb::coordinator_message::Body::Cancel(pb::CancelShard {
-                    job_id: job_id.to_string(),
-                    shard_id: shard_id.0,
-                    attempt: attempt.0,
-                })),
-            ));
+            let adoptable = self.jobs.get_mut(job_id).and_then(|job| {
+                if job.record.state != JobState::Running {
+                    return None;
+                }
+                job.shards.get_mut(shard_id.0 as usize).filter(|shard| {
+                    matches!(
+                        shard.record.state,
+                        ShardState::Assigned | ShardState::Running
+                    ) && shard.record.attempt == *attempt
+                        && shard.record.worker_id.as_ref() == Some(&worker_id)
+                })
+            });
+            match adoptable {
+                Some(shard) => {
+                    shard.orphaned_until = None;
+                    worker.running.insert((job_id.clone(), *shard_id));
+                    tracing::info!(job_id = %job_id, shard_id = %shard_id, attempt = %attempt, worker_id = %worker_id, "adopted a running shard");
+                }
+                None => {
+                    // Re-queued (or finished) meanwhile: the worker must stop it.
+                    effects.push(Effect::Send(
+                        worker_id.clone(),
+                        Box::new(pb::coordinator_message::Body::Cancel(pb::CancelShard {
+                            job_id: job_id.to_string(),
+                            shard_id: shard_id.0,
+                            attempt: attempt.0,
+                        })),
+                    ));
+                }
+            }
         }
+        self.workers.insert(worker_id, worker);
         effects
     }
 
@@ -361,6 +402,37 @@ impl Model {
             }
         }
         effects.push(Effect::UnregisterWorker(worker_id.clone()));
+        effects
+    }
+
+    /// Re-queues shards found running at take-over whose worker did not claim them in time.
+    pub fn expire_orphans(&mut self, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (job_id, job) in &mut self.jobs {
+            let expired: Vec<ShardId> = job
+                .shards
+                .iter()
+                .filter(|shard| shard.orphaned_until.is_some_and(|deadline| deadline <= now))
+                .map(|shard| shard.record.shard_id)
+                .collect();
+            for shard_id in expired {
+                if let Some(shard) = job.shards.get_mut(shard_id.0 as usize) {
+                    shard.orphaned_until = None;
+                }
+                if job.record.state.is_terminal() {
+                    continue;
+                }
+                tracing::info!(job_id = %job_id, shard_id = %shard_id, "no worker claimed the shard after take-over; re-queuing it");
+                requeue_shard(
+                    job,
+                    shard_id,
+                    "no worker claimed it after a coordinator change".to_string(),
+                );
+                effects.push(Effect::PersistShard(job_id.clone(), shard_id));
+                effects.push(Effect::PersistJob(job_id.clone()));
+                self.changed_jobs.insert(job_id.clone());
+            }
+        }
         effects
     }
 
@@ -655,6 +727,7 @@ impl Model {
                 },
                 live: Counters::default(),
                 current_key: String::new(),
+                orphaned_until: None,
             })
             .collect();
         job.record.shard_count = job.shards.len() as u32;
@@ -894,6 +967,7 @@ fn requeue_shard(job: &mut JobRuntime, shard_id: ShardId, reason: String) {
     shard.record.state = ShardState::Pending;
     shard.record.attempt = shard.record.attempt.next();
     shard.record.worker_id = None;
+    shard.orphaned_until = None;
     shard.record.error = Some(reason);
     shard.live = Counters::default();
     job.record.retries += 1;
@@ -971,7 +1045,7 @@ mod tests {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
         let job_id = record.id.clone();
-        model.add_job(record, validated, Vec::new());
+        model.add_job(record, validated, Vec::new(), None);
         let first = worker(&mut model, "w1", 2, 1);
         let second = worker(&mut model, "w2", 2, 2);
         let effects = model.dispatch();
@@ -1167,6 +1241,61 @@ mod tests {
             .filter(|(_, body)| matches!(body, pb::coordinator_message::Body::Cancel(_)))
             .count();
         assert_eq!(cancels, 3);
+    }
+
+    #[test]
+    fn a_new_leader_adopts_claimed_shards_and_requeues_the_rest() {
+        let (mut model, job_id, _first, _second) = planned_model(4, 4);
+        model.dispatch();
+        // Snapshot what was stored, as a new leader would load it.
+        let record = model.jobs[&job_id].record.clone();
+        let validated = model.jobs[&job_id].validated.clone();
+        let shards: Vec<ShardRecord> = model.jobs[&job_id]
+            .shards
+            .iter()
+            .map(|s| s.record.clone())
+            .collect();
+        let owner_of_zero = shards[0].worker_id.clone().expect("assigned");
+        let mut successor = Model::default();
+        let now = Instant::now();
+        successor.add_job(
+            record,
+            validated,
+            shards,
+            Some(now + Duration::from_secs(5)),
+        );
+        let claimed = [(job_id.clone(), ShardId(0), Attempt(1))];
+        let effects = successor.worker_joined(
+            WorkerRuntime {
+                worker_id: owner_of_zero.clone(),
+                connection_id: 9,
+                resource_group: "default".into(),
+                slots: 2,
+                version: "test".into(),
+                last_seen: now,
+                running: BTreeSet::new(),
+                tasks: 0,
+                draining: false,
+            },
+            &claimed,
+        );
+        assert!(
+            sends(&effects).is_empty(),
+            "a matching claim is adopted, not cancelled"
+        );
+        assert!(successor.workers[&owner_of_zero]
+            .running
+            .contains(&(job_id.clone(), ShardId(0))));
+        successor.expire_orphans(now + Duration::from_secs(6));
+        let job = &successor.jobs[&job_id];
+        assert_eq!(
+            job.shards[0].record.attempt,
+            Attempt(1),
+            "the adopted shard keeps its attempt"
+        );
+        assert!(job.shards[1..]
+            .iter()
+            .all(|s| s.record.state == ShardState::Pending && s.record.attempt == Attempt(2)));
     }
 
     #[test]

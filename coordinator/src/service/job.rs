@@ -2,6 +2,7 @@
 
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
+use crate::leader::LeaderSlot;
 use crate::{convert, resolve};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
@@ -17,14 +18,14 @@ use tonic::{Request, Response, Status};
 
 /// Serves the job API.
 pub struct JobServiceImpl {
-    engine: EngineHandle,
+    leader: LeaderSlot,
     store: SharedMetaStore,
 }
 
 impl JobServiceImpl {
-    /// Returns the service over an engine and the metadata store.
-    pub fn new(engine: EngineHandle, store: SharedMetaStore) -> Self {
-        JobServiceImpl { engine, store }
+    /// Returns the service over the leader's engine and the metadata store.
+    pub fn new(leader: LeaderSlot, store: SharedMetaStore) -> Self {
+        JobServiceImpl { leader, store }
     }
 
     async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<JobId> {
@@ -72,7 +73,8 @@ impl JobServiceImpl {
         };
         let job_id = record.id.clone();
         let (reply, answer) = oneshot::channel();
-        self.engine
+        self.leader
+            .engine()?
             .send(Event::Submit {
                 record: Box::new(record),
                 validated: Box::new(validated),
@@ -84,7 +86,8 @@ impl JobServiceImpl {
     }
 
     fn view(&self, job_id: &str) -> Result<pb::Job> {
-        self.engine
+        self.leader
+            .engine()?
             .job(&JobId(job_id.to_string()))
             .map(|view| view.job)
             .ok_or_else(|| CoordinatorError::NotFound {
@@ -154,7 +157,8 @@ impl JobService for JobServiceImpl {
             })?
         };
         let matching: Vec<pb::Job> = self
-            .engine
+            .leader
+            .engine()?
             .jobs()
             .into_iter()
             .map(|view| view.job)
@@ -192,7 +196,8 @@ impl JobService for JobServiceImpl {
     ) -> std::result::Result<Response<pb::Job>, Status> {
         let job_id = JobId(request.into_inner().job_id);
         let (reply, answer) = oneshot::channel();
-        self.engine
+        let engine = self.leader.engine()?;
+        engine
             .send(Event::Cancel {
                 job_id: job_id.clone(),
                 reply,
@@ -200,7 +205,7 @@ impl JobService for JobServiceImpl {
             .await?;
         answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
         // The view is published right after the event is applied.
-        let mut changes = self.engine.changes();
+        let mut changes = engine.changes();
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let job = self.view(job_id.as_str())?;
@@ -219,7 +224,7 @@ impl JobService for JobServiceImpl {
     ) -> std::result::Result<Response<Self::WatchStream>, Status> {
         let job_id = JobId(request.into_inner().job_id);
         self.view(job_id.as_str())?;
-        let engine = self.engine.clone();
+        let engine = self.leader.engine()?;
         let stream = async_stream_of_progress(engine, job_id);
         Ok(Response::new(Box::pin(stream)))
     }
@@ -268,7 +273,14 @@ fn async_stream_of_progress(
                             break;
                         }
                     }
-                    Ok(Err(_)) => break,
+                    Ok(Err(_)) => {
+                        // The engine stopped: this coordinator lost leadership or is stopping.
+                        state.done = true;
+                        let status = Status::unavailable(
+                            "the coordinator stopped leading; watch the job again on the leader",
+                        );
+                        return Some((Err(status), state));
+                    }
                     Err(_) => break,
                 }
             }

@@ -2,7 +2,8 @@
 
 use crate::config::CoordinatorConfig;
 use crate::engine::model::WorkerRuntime;
-use crate::engine::{EngineHandle, Event};
+use crate::engine::Event;
+use crate::leader::LeaderSlot;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::worker_service_server::WorkerService;
@@ -17,16 +18,16 @@ use tonic::{Request, Response, Status, Streaming};
 
 /// Serves the worker protocol.
 pub struct WorkerServiceImpl {
-    engine: EngineHandle,
+    leader: LeaderSlot,
     config: CoordinatorConfig,
     next_connection_id: AtomicU64,
 }
 
 impl WorkerServiceImpl {
-    /// Returns the service over an engine.
-    pub fn new(engine: EngineHandle, config: CoordinatorConfig) -> Self {
+    /// Returns the service over the leader's engine.
+    pub fn new(leader: LeaderSlot, config: CoordinatorConfig) -> Self {
         WorkerServiceImpl {
-            engine,
+            leader,
             config,
             next_connection_id: AtomicU64::new(1),
         }
@@ -44,6 +45,7 @@ impl WorkerService for WorkerServiceImpl {
         &self,
         request: Request<Streaming<pb::WorkerMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
+        let engine = self.leader.engine().map_err(Status::from)?;
         let mut inbound = request.into_inner();
         let first = inbound
             .message()
@@ -104,7 +106,7 @@ impl WorkerService for WorkerServiceImpl {
             tasks: 0,
             draining: false,
         };
-        self.engine
+        engine
             .send(Event::WorkerJoined {
                 worker: Box::new(worker),
                 claimed,
@@ -112,7 +114,6 @@ impl WorkerService for WorkerServiceImpl {
             })
             .await
             .map_err(Status::from)?;
-        let engine = self.engine.clone();
         tokio::spawn(async move {
             loop {
                 match inbound.message().await {
