@@ -32,28 +32,35 @@ pub async fn channel(coordinators: &[String]) -> anyhow::Result<Channel> {
 /// Returns a job API client connected to the leader: standbys answer "not the leader", and
 /// the next address is tried.
 pub async fn jobs(coordinators: &[String]) -> anyhow::Result<JobServiceClient<Channel>> {
-    let mut last_error = None;
-    for url in coordinators {
-        let Ok(channel) = channel(std::slice::from_ref(url)).await else {
-            continue;
-        };
-        let mut client = JobServiceClient::new(channel);
-        let probe = client
-            .list(sluice_proto::v1::ListJobsRequest {
-                page_size: 1,
-                ..Default::default()
-            })
-            .await;
-        match probe {
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                last_error = Some(anyhow::anyhow!("{url}: {}", status.message()));
+    // Right after a start or a failover no coordinator may lead yet: retry for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut last_error = None;
+        for url in coordinators {
+            let Ok(channel) = channel(std::slice::from_ref(url)).await else {
+                continue;
+            };
+            let mut client = JobServiceClient::new(channel);
+            let probe = client
+                .list(sluice_proto::v1::ListJobsRequest {
+                    page_size: 1,
+                    ..Default::default()
+                })
+                .await;
+            match probe {
+                Err(status) if status.code() == tonic::Code::Unavailable => {
+                    last_error = Some(anyhow::anyhow!("{url}: {}", status.message()));
+                }
+                _ => return Ok(client),
             }
-            _ => return Ok(client),
         }
-    }
-    match last_error {
-        Some(error) => Err(error.context("no coordinator is leading yet; retry in a few seconds")),
-        None => Ok(JobServiceClient::new(channel(coordinators).await?)),
+        match last_error {
+            None => return Ok(JobServiceClient::new(channel(coordinators).await?)),
+            Some(error) if std::time::Instant::now() > deadline => {
+                return Err(error.context("no coordinator is leading; retry in a few seconds"));
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
     }
 }
 

@@ -53,10 +53,25 @@ impl TestDb {
             "sluice_test_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
+        // Parallel tests race on the template database; PostgreSQL refuses a CREATE DATABASE
+        // while another session uses it, so retry that one error.
+        let mut tries = 0;
+        loop {
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(error)
+                    if error.to_string().contains("being accessed by other users")
+                        && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("create test database {name}: {error}"),
+            }
+        }
         TestDb { name, admin }
     }
 

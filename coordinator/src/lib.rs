@@ -62,22 +62,19 @@ pub async fn serve(
     }
     let slot = leader::LeaderSlot::default();
     let (stop_leading, stop_signal) = tokio::sync::watch::channel(false);
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // The data source API works on every coordinator; jobs and workers only on the leader.
+    health_reporter
+        .set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>()
+        .await;
+    set_leader_services(&health_reporter, false).await;
     let leadership = tokio::spawn(lead_while_elected(
         store.clone(),
         config.clone(),
         slot.clone(),
+        health_reporter.clone(),
         stop_signal,
     ));
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<JobServiceServer<service::job::JobServiceImpl>>()
-        .await;
-    health_reporter
-        .set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>()
-        .await;
-    health_reporter
-        .set_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>()
-        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -134,6 +131,7 @@ async fn lead_while_elected(
     store: SharedMetaStore,
     config: CoordinatorConfig,
     slot: leader::LeaderSlot,
+    health: tonic_health::server::HealthReporter,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let me = leader::record(&config.coordinator_id, &config.advertise_url);
@@ -158,11 +156,13 @@ async fn lead_while_elected(
             }
         };
         slot.set_engine(Some(engine));
+        set_leader_services(&health, true).await;
         let stopping = tokio::select! {
             _ = leader::hold(store.as_ref(), lease, config.leader_ttl) => false,
             _ = stop.wait_for(|stopping| *stopping) => true,
         };
         slot.set_engine(None);
+        set_leader_services(&health, false).await;
         let _ = engine_stop.send(());
         let _ = engine_task.await;
         if stopping {
@@ -171,5 +171,25 @@ async fn lead_while_elected(
             return;
         }
         tracing::warn!("lost leadership; standing by");
+    }
+}
+
+/// Reports the leader-only services as serving (or not) on the gRPC health protocol, so a
+/// readiness probe on `sluice.v1.WorkerService` selects the leader.
+async fn set_leader_services(health: &tonic_health::server::HealthReporter, leading: bool) {
+    if leading {
+        health
+            .set_serving::<JobServiceServer<service::job::JobServiceImpl>>()
+            .await;
+        health
+            .set_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>()
+            .await;
+    } else {
+        health
+            .set_not_serving::<JobServiceServer<service::job::JobServiceImpl>>()
+            .await;
+        health
+            .set_not_serving::<WorkerServiceServer<service::worker::WorkerServiceImpl>>()
+            .await;
     }
 }

@@ -18,6 +18,25 @@ async fn connect(database: &str) -> Client {
     client
 }
 
+/// Creates a database, retrying while another session uses the template (PostgreSQL refuses
+/// concurrent `CREATE DATABASE` from the same template, which parallel tests do).
+pub async fn create_database(name: &str) {
+    let admin = connect("postgres").await;
+    for _ in 0..50 {
+        match admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+        {
+            Ok(()) => return,
+            Err(error) if error.to_string().contains("being accessed by other users") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("create database {name}: {error}"),
+        }
+    }
+    panic!("create database {name}: the template stayed busy for 5 s");
+}
+
 /// A database made for one test, dropped on [`PgDatabase::drop_database`].
 pub struct PgDatabase {
     /// Its name.
@@ -31,11 +50,7 @@ impl PgDatabase {
             "sluice_e2e_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        connect("postgres")
-            .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
+        create_database(&name).await;
         PgDatabase { name }
     }
 

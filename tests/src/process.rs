@@ -256,7 +256,25 @@ impl Cluster {
             self.logs.path().join(format!("coordinator-{index}.log")),
         );
         let url = format!("http://127.0.0.1:{port}");
-        crate::job_client(&url, Duration::from_secs(20)).await;
+        let mut client = crate::job_client(&url, Duration::from_secs(20)).await;
+        if self.coordinators.is_empty() {
+            // The first coordinator wins the election: wait until it serves jobs.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while client
+                .list(sluice_proto::v1::ListJobsRequest {
+                    page_size: 1,
+                    ..Default::default()
+                })
+                .await
+                .is_err()
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "coordinator-{index} did not become leader"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         self.coordinators.push(guard);
         self.coordinator_urls.push(url.clone());
         self.coordinator_metrics

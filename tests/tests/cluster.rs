@@ -215,19 +215,27 @@ async fn reflection_lists_every_service_for_grpcurl() {
             "{service} missing from:\n{listing}"
         );
     }
-    let health = std::process::Command::new("grpcurl")
-        .args([
-            "-plaintext",
-            "-d",
-            r#"{"service":"sluice.v1.JobService"}"#,
-            &address,
-            "grpc.health.v1.Health/Check",
-        ])
-        .output()
-        .expect("grpcurl health");
-    assert!(
-        String::from_utf8_lossy(&health.stdout).contains("SERVING"),
-        "{}",
-        String::from_utf8_lossy(&health.stdout)
-    );
+    // The leader reports its job and worker services as SERVING once elected.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = std::process::Command::new("grpcurl")
+            .args([
+                "-plaintext",
+                "-d",
+                r#"{"service":"sluice.v1.JobService"}"#,
+                &address,
+                "grpc.health.v1.Health/Check",
+            ])
+            .output()
+            .expect("grpcurl health");
+        let answer = String::from_utf8_lossy(&health.stdout).to_string();
+        if answer.contains("\"SERVING\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "JobService never became SERVING: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

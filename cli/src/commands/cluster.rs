@@ -117,6 +117,7 @@ impl LocalCluster {
                 wait_for(workers_stop.clone()),
             )));
         }
+        wait_until_leading(&url).await?;
         Ok(LocalCluster {
             url,
             stop_workers,
@@ -137,6 +138,30 @@ impl LocalCluster {
             .await
             .context("the coordinator task panicked")??;
         Ok(())
+    }
+}
+
+/// Waits until the in-process coordinator has won its election and serves jobs.
+async fn wait_until_leading(url: &str) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(mut client) =
+            sluice_proto::v1::job_service_client::JobServiceClient::connect(url.to_string()).await
+        {
+            let probe = client
+                .list(sluice_proto::v1::ListJobsRequest {
+                    page_size: 1,
+                    ..Default::default()
+                })
+                .await;
+            if probe.is_ok() {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the in-process coordinator at {url} did not become ready within 20 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
