@@ -8,7 +8,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod config;
-pub mod convert;
+pub use sluice_proto::convert;
 pub mod engine;
 pub mod error;
 pub mod leader;

@@ -54,6 +54,23 @@ async fn job(client: &mut Client, job_id: &str) -> pb::Job {
         .into_inner()
 }
 
+/// Polls the job until at least `shards` shards committed; fails if it ends first or a
+/// minute passes.
+async fn wait_for_commits(client: &mut Client, job_id: &str, shards: u32) -> pb::Job {
+    let started = Instant::now();
+    loop {
+        let current = job(client, job_id).await;
+        if current.shards_committed >= shards {
+            return current;
+        }
+        assert!(
+            !ended(&current) && started.elapsed() < Duration::from_secs(60),
+            "no progress: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn ended(job: &pb::Job) -> bool {
     matches!(
         pb::JobState::try_from(job.state),
@@ -218,23 +235,13 @@ async fn workers_join_mid_job_and_a_drained_worker_exits_cleanly() {
     let mut client = job_client(&url, Duration::from_secs(10)).await;
     let job_id = submit(&mut client, &spec(&database, 50_000, 6)).await;
     let started = Instant::now();
-    loop {
-        let current = job(&mut client, &job_id).await;
-        if current.shards_committed >= 2 {
-            println!(
-                "t={:.1}s: {}/{} shards committed by worker-1 alone; adding two workers",
-                started.elapsed().as_secs_f64(),
-                current.shards_committed,
-                current.shards_total
-            );
-            break;
-        }
-        assert!(
-            !ended(&current) && started.elapsed() < Duration::from_secs(60),
-            "no progress"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let current = wait_for_commits(&mut client, &job_id, 2).await;
+    println!(
+        "t={:.1}s: {}/{} shards committed by worker-1 alone; adding two workers",
+        started.elapsed().as_secs_f64(),
+        current.shards_committed,
+        current.shards_total
+    );
     cluster.add_worker(2);
     cluster.add_worker(2);
     // Once the new workers are busy, drain worker-1.
@@ -341,23 +348,13 @@ async fn leader_killed_mid_job_standby_takes_over() {
     }
     let job_id = submit(&mut client, &spec(&database, 50_000, 6)).await;
     let started = Instant::now();
-    loop {
-        let current = job(&mut client, &job_id).await;
-        if current.shards_committed >= 8 {
-            println!(
-                "t={:.1}s: SIGKILL the leader coordinator-1 at {}/{} committed shards",
-                started.elapsed().as_secs_f64(),
-                current.shards_committed,
-                current.shards_total
-            );
-            break;
-        }
-        assert!(
-            !ended(&current) && started.elapsed() < Duration::from_secs(60),
-            "no progress: {current:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let current = wait_for_commits(&mut client, &job_id, 8).await;
+    println!(
+        "t={:.1}s: SIGKILL the leader coordinator-1 at {}/{} committed shards",
+        started.elapsed().as_secs_f64(),
+        current.shards_committed,
+        current.shards_total
+    );
     cluster.coordinators[0].signal("KILL");
     let killed_at = Instant::now();
     let (mut client, leader) =
@@ -397,23 +394,13 @@ async fn etcd_outage_mid_job_loses_nothing() {
     cluster.add_worker(2);
     let job_id = submit(&mut client, &spec(&database, 50_000, 4)).await;
     let started = Instant::now();
-    loop {
-        let current = job(&mut client, &job_id).await;
-        if current.shards_committed >= 5 {
-            println!(
-                "t={:.1}s: stopping etcd at {}/{} committed shards",
-                started.elapsed().as_secs_f64(),
-                current.shards_committed,
-                current.shards_total
-            );
-            break;
-        }
-        assert!(
-            !ended(&current) && started.elapsed() < Duration::from_secs(60),
-            "no progress: {current:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let current = wait_for_commits(&mut client, &job_id, 5).await;
+    println!(
+        "t={:.1}s: stopping etcd at {}/{} committed shards",
+        started.elapsed().as_secs_f64(),
+        current.shards_committed,
+        current.shards_total
+    );
     cluster.etcd.stop();
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!(

@@ -7,7 +7,7 @@
 use crate::config::WorkerConfig;
 use crate::error::WorkerError;
 use crate::pipeline::{run_shard, ShardEnd, ShardWork};
-use crate::report::{self, Reporter};
+use crate::report::Reporter;
 use crate::slots::Slots;
 use crate::tasks;
 use sluice_common::ids::{Attempt, JobId, ShardId};
@@ -271,10 +271,14 @@ impl WorkerState {
             job_id: JobId(job.job_id.clone()),
             shard_id: ShardId(assign.shard_id),
             attempt: Attempt(assign.attempt),
-            range: tasks::key_range_from_proto(assign.range.as_ref()),
+            range: sluice_proto::convert::key_range_from_proto(assign.range.as_ref()),
             spec_json: job.spec_json,
-            source_connection: tasks::connection_from_proto(job.source_connection.as_ref()),
-            sink_connection: tasks::connection_from_proto(job.sink_connection.as_ref()),
+            source_connection: sluice_proto::convert::connection_from_proto(
+                job.source_connection.as_ref(),
+            ),
+            sink_connection: sluice_proto::convert::connection_from_proto(
+                job.sink_connection.as_ref(),
+            ),
         };
         let key = (work.job_id.clone(), work.shard_id, work.attempt);
         let counters = self.slots.start(key.clone());
@@ -305,7 +309,7 @@ impl WorkerState {
                 outcome: outcome as i32,
                 reason,
                 retryable,
-                counters: Some(report::to_proto(counters)),
+                counters: Some(sluice_proto::convert::counters_to_proto(counters)),
             };
             let _ = outbox.send(pb::WorkerMessage {
                 body: Some(pb::worker_message::Body::Result(result)),

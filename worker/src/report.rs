@@ -61,7 +61,7 @@ impl Reporter {
                     job_id: job_id.to_string(),
                     shard_id: shard_id.0,
                     attempt: attempt.0,
-                    counters: Some(to_proto(counters)),
+                    counters: Some(sluice_proto::convert::counters_to_proto(counters)),
                     current_key: shard.counters.current_key(),
                     dirty_samples: samples,
                 })),
@@ -70,16 +70,5 @@ impl Reporter {
         }
         self.last = seen;
         messages
-    }
-}
-
-/// Converts counters to the API message.
-pub fn to_proto(counters: Counters) -> pb::Counters {
-    pb::Counters {
-        rows_read: counters.rows_read,
-        bytes_read: counters.bytes_read,
-        rows_written: counters.rows_written,
-        bytes_written: counters.bytes_written,
-        dirty_records: counters.dirty_records,
     }
 }

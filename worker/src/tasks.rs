@@ -2,17 +2,9 @@
 //! and finalisation (post-SQL).
 
 use crate::pipeline::{error_chain, spec_of};
-use sluice_common::spec::ConnectionConfig;
 use sluice_connectors::{open_sink, open_source, PlanRequest};
+use sluice_proto::convert::{connection_from_proto, key_range_to_proto};
 use sluice_proto::v1 as pb;
-
-fn connection(config: Option<&pb::ConnectionConfig>) -> ConnectionConfig {
-    config.map_or_else(ConnectionConfig::default, |c| ConnectionConfig {
-        kind: c.r#type.clone(),
-        options: c.options.clone().into_iter().collect(),
-        secrets: c.secrets.clone().into_iter().collect(),
-    })
-}
 
 /// Plans a job: reads the source's key bounds, computes shard ranges and prepares the sink.
 pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
@@ -28,8 +20,8 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         Ok(validated) => validated,
         Err(reason) => return failure(reason, false),
     };
-    let source_connection = connection(job.source_connection.as_ref());
-    let sink_connection = connection(job.sink_connection.as_ref());
+    let source_connection = connection_from_proto(job.source_connection.as_ref());
+    let sink_connection = connection_from_proto(job.sink_connection.as_ref());
     let source = match open_source(&validated, &source_connection) {
         Ok(source) => source,
         Err(error) => return failure(error_chain(&error), error.is_retryable()),
@@ -75,7 +67,7 @@ pub async fn finalize(job: pb::ResolvedJob) -> pb::FinalizeResult {
             }
         }
     };
-    let sink_connection = connection(job.sink_connection.as_ref());
+    let sink_connection = connection_from_proto(job.sink_connection.as_ref());
     let result = match open_sink(&validated, &sink_connection) {
         Ok(sink) => sink.finalize().await,
         Err(error) => Err(error),
@@ -87,48 +79,4 @@ pub async fn finalize(job: pb::ResolvedJob) -> pb::FinalizeResult {
             .map(|error| error_chain(&error))
             .unwrap_or_default(),
     }
-}
-
-/// Converts a key range to the API message.
-pub fn key_range_to_proto(range: &sluice_common::records::KeyRange) -> pb::KeyRange {
-    use pb::key_range::Kind;
-    use sluice_common::records::KeyRange;
-    let kind = match range {
-        KeyRange::All => Kind::All(pb::AllKeys {}),
-        KeyRange::Null => Kind::NullKeys(pb::NullKeys {}),
-        KeyRange::Int { lo, hi } => Kind::IntRange(pb::IntRange { lo: *lo, hi: *hi }),
-        KeyRange::Text { lo, hi } => Kind::TextRange(pb::TextRange {
-            lo: lo.clone(),
-            hi: hi.clone(),
-        }),
-        KeyRange::Pages { lo, hi } => Kind::PageRange(pb::PageRange { lo: *lo, hi: *hi }),
-    };
-    pb::KeyRange { kind: Some(kind) }
-}
-
-/// Converts a key range from the API message; a missing kind means every row.
-pub fn key_range_from_proto(range: Option<&pb::KeyRange>) -> sluice_common::records::KeyRange {
-    use pb::key_range::Kind;
-    use sluice_common::records::KeyRange;
-    match range.and_then(|r| r.kind.as_ref()) {
-        None | Some(Kind::All(_)) => KeyRange::All,
-        Some(Kind::NullKeys(_)) => KeyRange::Null,
-        Some(Kind::IntRange(int)) => KeyRange::Int {
-            lo: int.lo,
-            hi: int.hi,
-        },
-        Some(Kind::TextRange(text)) => KeyRange::Text {
-            lo: text.lo.clone(),
-            hi: text.hi.clone(),
-        },
-        Some(Kind::PageRange(pages)) => KeyRange::Pages {
-            lo: pages.lo,
-            hi: pages.hi,
-        },
-    }
-}
-
-/// Converts a connection from the API message.
-pub fn connection_from_proto(config: Option<&pb::ConnectionConfig>) -> ConnectionConfig {
-    connection(config)
 }

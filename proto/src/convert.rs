@@ -1,9 +1,10 @@
-//! Conversions between stored records and API messages.
+//! Conversions between the domain types of `sluice-common` (records, key ranges, connections)
+//! and the API messages, shared by the coordinator, the worker and the CLI.
 
+use crate::v1 as pb;
 use prost_types::Timestamp;
 use sluice_common::records::{Counters, JobState, KeyRange, ShardState};
 use sluice_common::spec::ConnectionConfig;
-use sluice_proto::v1 as pb;
 
 /// Returns a protobuf timestamp for Unix milliseconds.
 pub fn timestamp(unix_ms: i64) -> Timestamp {
