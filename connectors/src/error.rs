@@ -34,6 +34,14 @@ pub enum ConnectorError {
         /// The driver error.
         source: tokio_postgres::Error,
     },
+    /// A MySQL / MariaDB call failed.
+    #[error("mysql {context}: {}", crate::mysql::describe_error(source))]
+    MySql {
+        /// What was being done.
+        context: String,
+        /// The driver error.
+        source: mysql_async::Error,
+    },
     /// An Arrow operation failed.
     #[error("arrow {context}: {source}")]
     Arrow {
@@ -79,6 +87,12 @@ impl ConnectorError {
         move |source| ConnectorError::Postgres { context, source }
     }
 
+    /// Returns a closure wrapping a MySQL error with `context`.
+    pub fn mysql(context: impl Into<String>) -> impl FnOnce(mysql_async::Error) -> Self {
+        let context = context.into();
+        move |source| ConnectorError::MySql { context, source }
+    }
+
     /// Returns whether another attempt may succeed (a lock, a dropped connection), as opposed
     /// to a problem with the job itself (a missing table, a bad column).
     pub fn is_retryable(&self) -> bool {
@@ -93,6 +107,7 @@ impl ConnectorError {
                     | Some(rusqlite::ErrorCode::DiskFull)
             ),
             ConnectorError::Postgres { source, .. } => crate::postgres::is_retryable_error(source),
+            ConnectorError::MySql { source, .. } => crate::mysql::is_retryable_error(source),
             ConnectorError::Arrow { .. } => false,
             ConnectorError::Aborted | ConnectorError::Task(_) => true,
         }

@@ -12,6 +12,7 @@ pub mod channel;
 pub mod checksum;
 pub mod error;
 pub mod generator;
+pub mod mysql;
 pub mod postgres;
 pub mod registry;
 pub mod sqlite;

@@ -91,6 +91,36 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_write: true,
         needs_table: false,
     },
+    ConnectionType {
+        name: "mysql",
+        required: &["host", "database", "user"],
+        optional: &[
+            "port",
+            "connect_timeout_ms",
+            "commit_table",
+            "tinyint1_as_boolean",
+            "zero_date",
+        ],
+        secrets: &["password"],
+        can_read: true,
+        can_write: true,
+        needs_table: false,
+    },
+    ConnectionType {
+        name: "mariadb",
+        required: &["host", "database", "user"],
+        optional: &[
+            "port",
+            "connect_timeout_ms",
+            "commit_table",
+            "tinyint1_as_boolean",
+            "zero_date",
+        ],
+        secrets: &["password"],
+        can_read: true,
+        can_write: true,
+        needs_table: false,
+    },
 ];
 
 /// Returns the connector type called `name`.
