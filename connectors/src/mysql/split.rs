@@ -104,7 +104,7 @@ impl KeyInfo {
     }
 
     /// Returns SQL for the key value whose encoding is `encoded`.
-    fn from_int_sql(&self, encoded: i64) -> String {
+    fn value_sql(&self, encoded: i64) -> String {
         match self.kind {
             KeyKind::Date => format!("DATE_ADD({EPOCH}, INTERVAL {encoded} DAY)"),
             KeyKind::Integer | KeyKind::Text => encoded.to_string(),
@@ -141,10 +141,10 @@ pub fn range_condition(range: &KeyRange, key: Option<&KeyInfo>) -> Result<Option
         KeyRange::Null => conditions.push(format!("{column} IS NULL")),
         KeyRange::Int { lo, hi } if key.kind != KeyKind::Text => {
             if let Some(lower) = lo {
-                conditions.push(format!("{column} >= {}", key.from_int_sql(*lower)));
+                conditions.push(format!("{column} >= {}", key.value_sql(*lower)));
             }
             if let Some(upper) = hi {
-                conditions.push(format!("{column} < {}", key.from_int_sql(*upper)));
+                conditions.push(format!("{column} < {}", key.value_sql(*upper)));
             }
         }
         KeyRange::Text { lo, hi } if key.kind == KeyKind::Text => {
