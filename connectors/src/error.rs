@@ -42,6 +42,22 @@ pub enum ConnectorError {
         /// The driver error.
         source: mysql_async::Error,
     },
+    /// An object store (local files, S3) call failed.
+    #[error("object store {context}: {source}")]
+    ObjectStore {
+        /// What was being done.
+        context: String,
+        /// The object store error.
+        source: object_store::Error,
+    },
+    /// A Parquet operation failed.
+    #[error("parquet {context}: {source}")]
+    Parquet {
+        /// What was being done.
+        context: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
     /// An Arrow operation failed.
     #[error("arrow {context}: {source}")]
     Arrow {
@@ -108,6 +124,18 @@ impl ConnectorError {
             ),
             ConnectorError::Postgres { source, .. } => crate::postgres::is_retryable_error(source),
             ConnectorError::MySql { source, .. } => crate::mysql::is_retryable_error(source),
+            ConnectorError::ObjectStore { source, .. } => !matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::InvalidPath { .. }
+            ),
+            ConnectorError::Parquet { .. } => false,
             ConnectorError::Arrow { .. } => false,
             ConnectorError::Aborted | ConnectorError::Task(_) => true,
         }

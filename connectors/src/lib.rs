@@ -11,6 +11,7 @@
 pub mod channel;
 pub mod checksum;
 pub mod error;
+pub mod file;
 pub mod generator;
 pub mod mysql;
 pub mod postgres;

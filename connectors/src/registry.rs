@@ -1,6 +1,7 @@
 //! Opens the connector a connection's `type` names.
 
 use crate::error::{ConnectorError, Result};
+use crate::file::{FileSink, FileSource};
 use crate::generator::GeneratorSource;
 use crate::mysql::{MySqlSink, MySqlSource};
 use crate::postgres::{PostgresSink, PostgresSource};
@@ -24,6 +25,7 @@ pub fn open_source(
             Ok(Box::new(PostgresSource::new(&spec.spec, connection)?))
         }
         "mysql" | "mariadb" => Ok(Box::new(MySqlSource::new(&spec.spec, connection)?)),
+        "file" | "s3" => Ok(Box::new(FileSource::new(&spec.spec, connection)?)),
         "sqlite" => {
             let table = source.table.as_deref().ok_or_else(|| {
                 ConnectorError::config("source.table", "is required for a sqlite source")
@@ -62,6 +64,11 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
             connection,
         )?)),
         "mysql" | "mariadb" => Ok(Box::new(MySqlSink::new(
+            &spec.spec,
+            spec.write_mode,
+            connection,
+        )?)),
+        "file" | "s3" => Ok(Box::new(FileSink::new(
             &spec.spec,
             spec.write_mode,
             connection,
