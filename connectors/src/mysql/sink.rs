@@ -268,7 +268,10 @@ impl MySqlSink {
 
     /// Retries rows `[start, end)` in halves inside savepoints down to single rows; the rows
     /// that still fail become dirty records. Returns how many rows landed.
-    #[expect(clippy::too_many_arguments, reason = "the pieces of one shard write, all borrowed")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the pieces of one shard write, all borrowed"
+    )]
     async fn isolate(
         &self,
         conn: &mut Conn,
