@@ -8,10 +8,11 @@
 use crate::error::{ConnectorError, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Int16Type,
-    Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType, Time64MicrosecondType,
-    Time64NanosecondType, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float16Type, Float32Type, Float64Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType,
+    Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::i256;
@@ -76,6 +77,7 @@ fn check_supported(data_type: &DataType) -> Result<()> {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64
+        | DataType::Float16
         | DataType::Float32
         | DataType::Float64
         | DataType::Utf8
@@ -90,7 +92,12 @@ fn check_supported(data_type: &DataType) -> Result<()> {
         | DataType::Time32(_)
         | DataType::Time64(_)
         | DataType::Timestamp(_, _) => Ok(()),
-        DataType::List(item) | DataType::LargeList(item) => check_supported(item.data_type()),
+        DataType::List(item) | DataType::LargeList(item) | DataType::Map(item, _) => {
+            check_supported(item.data_type())
+        }
+        DataType::Struct(fields) => fields
+            .iter()
+            .try_for_each(|field| check_supported(field.data_type())),
         other => Err(ConnectorError::Unsupported(format!(
             "checksum of a {other} column"
         ))),
@@ -109,6 +116,7 @@ const TAG_BIG_UNSIGNED: u8 = 8;
 const TAG_DECIMAL: u8 = 9;
 const TAG_TIME: u8 = 10;
 const TAG_LIST: u8 = 11;
+const TAG_STRUCT: u8 = 12;
 
 /// Hashes a decimal by its value, whatever its width and scale: trailing fractional zeros
 /// are stripped first, so `1.50` (scale 2) and `1.5` (scale 1) hash the same.
@@ -182,6 +190,11 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
                     hasher.update(&value.to_le_bytes());
                 }
             }
+        }
+        DataType::Float16 => {
+            let value = f64::from(column.as_primitive::<Float16Type>().value(row));
+            hasher.update(&[TAG_FLOAT]);
+            hasher.update(&value.to_bits().to_le_bytes());
         }
         DataType::Float32 => {
             let value = f64::from(column.as_primitive::<Float32Type>().value(row));
@@ -265,10 +278,17 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
             hasher,
             column.as_primitive::<Time64MicrosecondType>().value(row),
         ),
-        DataType::List(_) | DataType::LargeList(_) => {
-            let values = match column.data_type() {
+        DataType::Struct(_) => {
+            hasher.update(&[TAG_STRUCT]);
+            for child in column.as_struct().columns() {
+                hash_value(hasher, child, row);
+            }
+        }
+        DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) => {
+            let values: ArrayRef = match column.data_type() {
                 DataType::List(_) => column.as_list::<i32>().value(row),
-                _ => column.as_list::<i64>().value(row),
+                DataType::LargeList(_) => column.as_list::<i64>().value(row),
+                _ => std::sync::Arc::new(column.as_map().value(row)),
             };
             hasher.update(&[TAG_LIST]);
             hasher.update(&(values.len() as u64).to_le_bytes());
@@ -420,6 +440,36 @@ mod tests {
         other.append(true);
         other.append(true);
         assert_ne!(first, digest_of(Arc::new(other.finish())));
+    }
+
+    #[test]
+    fn structs_maps_and_half_floats_are_supported() {
+        use arrow_array::builder::{Int32Builder, MapBuilder, StringBuilder};
+        use arrow_array::StructArray;
+        use arrow_schema::{DataType, Field};
+        let double: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![1.5]));
+        let half = arrow_cast::cast(&double, &DataType::Float16).expect("half");
+        assert_eq!(half.data_type(), &DataType::Float16);
+        assert_eq!(digest_of(half), digest_of(double));
+        let structs = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef,
+        )]);
+        let other = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![1, 3])) as ArrayRef,
+        )]);
+        assert_ne!(digest_of(Arc::new(structs)), digest_of(Arc::new(other)));
+        let mut maps = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+        maps.keys().append_value("k");
+        maps.values().append_value(1);
+        maps.append(true).expect("map");
+        let first = digest_of(Arc::new(maps.finish()));
+        let mut maps = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+        maps.keys().append_value("k");
+        maps.values().append_value(2);
+        maps.append(true).expect("map");
+        assert_ne!(first, digest_of(Arc::new(maps.finish())));
     }
 
     #[test]

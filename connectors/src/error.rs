@@ -50,6 +50,15 @@ pub enum ConnectorError {
         /// The object store error.
         source: object_store::Error,
     },
+    /// A file or object cannot be read or written as configured (not valid gzip, not valid in
+    /// its encoding, a zip archive, fewer rows than its footer declares).
+    #[error("{object}: {message}")]
+    File {
+        /// Object path.
+        object: String,
+        /// What is wrong and what would work.
+        message: String,
+    },
     /// A Parquet operation failed.
     #[error("parquet {context}: {source}")]
     Parquet {
@@ -135,7 +144,7 @@ impl ConnectorError {
                     | object_store::Error::Unauthenticated { .. }
                     | object_store::Error::InvalidPath { .. }
             ),
-            ConnectorError::Parquet { .. } => false,
+            ConnectorError::Parquet { .. } | ConnectorError::File { .. } => false,
             ConnectorError::Arrow { .. } => false,
             ConnectorError::Aborted | ConnectorError::Task(_) => true,
         }

@@ -78,6 +78,9 @@ pub struct CsvOptions {
     pub skip_lines: usize,
     /// Column types given by the user (`id:int64,name:utf8`), else inferred.
     pub schema: Option<String>,
+    /// Whether a record with fewer fields than the header reads its missing fields as NULL
+    /// (else the file fails).
+    pub allow_short_rows: bool,
 }
 
 /// Resolved options of a `file` or `s3` connection. `Debug` never shows the secret key.
@@ -331,6 +334,10 @@ impl FileSettings {
                 .transpose()?
                 .unwrap_or(0),
             schema: option("csv_schema").map(str::to_string),
+            allow_short_rows: option("allow_short_rows")
+                .map(|text| boolean(&field("allow_short_rows"), text))
+                .transpose()?
+                .unwrap_or(false),
         };
         Ok(FileSettings {
             store,

@@ -26,7 +26,8 @@ fn format_of(settings: &FileSettings) -> Result<Format> {
     let mut format = Format::default()
         .with_header(options.header)
         .with_delimiter(options.delimiter)
-        .with_quote(options.quote);
+        .with_quote(options.quote)
+        .with_truncated_rows(options.allow_short_rows);
     if let Some(escape) = options.escape {
         format = format.with_escape(escape);
     }
@@ -126,9 +127,98 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
     }
     let format = format_of(settings)?;
     let (schema, _) = format
-        .infer_schema(std::io::Cursor::new(head), Some(settings.infer_rows))
+        .infer_schema(std::io::Cursor::new(&head), Some(settings.infer_rows))
         .map_err(arrow_error(format!("infer the schema of {}", file.path)))?;
-    Ok(Arc::new(schema))
+    let lossy = lossy_numeric_columns(settings, &schema, &head)?;
+    // A column empty in every sampled record has no type yet, and a numeric column whose text
+    // a number would not keep (leading zeros, a plus sign, more digits than a double holds)
+    // stays text.
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match field.data_type() {
+            DataType::Null => Field::new(field.name(), DataType::Utf8, true),
+            _ if lossy.contains(&index) => Field::new(field.name(), DataType::Utf8, true),
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Returns whether reading `text` as a number would lose how it is written: a leading zero
+/// (`08123`), a plus sign, or, for floats, an integer of more than 15 digits.
+pub fn number_loses_text(text: &str, float: bool) -> bool {
+    let trimmed = text.trim();
+    let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    trimmed.starts_with('+')
+        || (unsigned.len() > 1
+            && unsigned.starts_with('0')
+            && unsigned.as_bytes()[1].is_ascii_digit())
+        || (float && digits == unsigned.len() && digits > 15)
+}
+
+/// Returns the indexes of numeric columns of `schema` whose sampled text a number would not
+/// keep exactly.
+fn lossy_numeric_columns(
+    settings: &FileSettings,
+    schema: &Schema,
+    head: &[u8],
+) -> Result<Vec<usize>> {
+    let numeric: Vec<(usize, bool)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter_map(|(index, field)| match field.data_type() {
+            DataType::Int64 => Some((index, false)),
+            DataType::Float64 => Some((index, true)),
+            _ => None,
+        })
+        .collect();
+    if numeric.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| Field::new(field.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = arrow_csv::ReaderBuilder::new(text_schema)
+        .with_format(format_of(settings)?)
+        .with_truncated_rows(settings.csv.allow_short_rows)
+        .with_batch_size(4096)
+        .build(std::io::Cursor::new(head))
+        .map_err(arrow_error("sample CSV text"))?;
+    let mut lossy = Vec::new();
+    let mut rows_seen = 0usize;
+    for batch in reader {
+        // The sample may end in a cut record: keep what parsed.
+        let Ok(batch) = batch else {
+            break;
+        };
+        for (index, float) in &numeric {
+            if lossy.contains(index) {
+                continue;
+            }
+            if let Some(strings) = batch.column(*index).as_any().downcast_ref::<StringArray>() {
+                if strings
+                    .iter()
+                    .flatten()
+                    .any(|text| number_loses_text(text, *float))
+                {
+                    lossy.push(*index);
+                }
+            }
+        }
+        rows_seen += batch.num_rows();
+        if rows_seen >= settings.infer_rows {
+            break;
+        }
+    }
+    Ok(lossy)
 }
 
 fn stream_may_continue(read: usize, lines: usize, settings: &FileSettings) -> bool {
@@ -230,6 +320,7 @@ pub async fn read(
     ));
     let mut decoder = arrow_csv::ReaderBuilder::new(text_schema)
         .with_format(format_of(settings)?)
+        .with_truncated_rows(settings.csv.allow_short_rows)
         .with_batch_size(batch_rows.max(1))
         .build_decoder();
     let mut stream = TextStream::open(settings, file).await?;
@@ -284,6 +375,21 @@ mod tests {
         assert_eq!(schema.field(0).name(), "id");
         let error = parse_schema("id:integer").expect_err("bad type");
         assert!(error.contains("int64"), "{error}");
+    }
+
+    #[test]
+    fn numbers_that_would_lose_their_text_stay_text() {
+        assert!(number_loses_text("08123", false));
+        assert!(number_loses_text("+5", false));
+        assert!(number_loses_text("-007.5", true));
+        assert!(number_loses_text("12345678901234567", true));
+        assert!(!number_loses_text("0", false));
+        assert!(!number_loses_text("0.5", true));
+        assert!(!number_loses_text("-12", false));
+        assert!(
+            !number_loses_text("133245162327228051", false),
+            "fits an int64"
+        );
     }
 
     #[test]

@@ -157,8 +157,8 @@ pub async fn schema(settings: &FileSettings, file: &DataFile) -> Result<SchemaRe
         .filter_map(|slice| serde_json::from_slice(slice).ok())
         .collect();
     if records.is_empty() && !head.iter().all(u8::is_ascii_whitespace) {
-        return Err(ConnectorError::Conversion {
-            column: file.path.to_string(),
+        return Err(ConnectorError::File {
+            object: file.path.to_string(),
             message: "does not start with a JSON value (format json reads JSON lines or arrays of objects)".into(),
         });
     }
@@ -217,8 +217,8 @@ pub async fn read(
             }
             if decoder.len() >= batch_rows.max(1) || at_end {
                 if at_end && decoder.has_partial_record() {
-                    return Err(ConnectorError::Conversion {
-                        column: object.clone(),
+                    return Err(ConnectorError::File {
+                        object: object.clone(),
                         message: "ends in the middle of a JSON value".into(),
                     });
                 }

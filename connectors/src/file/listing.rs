@@ -70,7 +70,7 @@ pub fn store_error(
 /// Returns the names of the objects every commit marker under `directory` names.
 ///
 /// # Errors
-/// [`ConnectorError::ObjectStore`] when listing or reading fails, [`ConnectorError::Conversion`]
+/// [`ConnectorError::ObjectStore`] when listing or reading fails, [`ConnectorError::File`]
 /// for a marker that is not a marker.
 pub async fn committed_objects(
     store: &dyn ObjectStore,
@@ -92,8 +92,8 @@ pub async fn committed_objects(
             .await
             .map_err(store_error(format!("read commit marker {}", meta.location)))?;
         let marker: CommitMarker =
-            serde_json::from_slice(&bytes).map_err(|error| ConnectorError::Conversion {
-                column: meta.location.to_string(),
+            serde_json::from_slice(&bytes).map_err(|error| ConnectorError::File {
+                object: meta.location.to_string(),
                 message: format!("is not a sluice commit marker: {error}"),
             })?;
         names.extend(marker.objects);

@@ -5,7 +5,7 @@ use super::config::FileSettings;
 use super::listing::DataFile;
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, TryStreamExt};
@@ -90,9 +90,47 @@ async fn builder(
         path: file.path.clone(),
         size: file.size,
     };
-    ParquetRecordBatchStreamBuilder::new(reader)
+    let opened = ParquetRecordBatchStreamBuilder::new(reader)
         .await
-        .map_err(parquet_error(format!("open Parquet {}", file.path)))
+        .map_err(parquet_error(format!("open Parquet {}", file.path)))?;
+    // INT96 timestamps (Spark, Impala) read as nanoseconds overflow past 2262: read them as
+    // microseconds, Spark's own resolution, which covers every INT96 value.
+    let descriptor = opened.parquet_schema();
+    let int96_roots: Vec<usize> = (0..descriptor.num_columns())
+        .filter(|index| descriptor.column(*index).physical_type() == parquet::basic::Type::INT96)
+        .map(|index| descriptor.get_column_root_idx(index))
+        .collect();
+    if int96_roots.is_empty() {
+        return Ok(opened);
+    }
+    let fields: Vec<Field> = opened
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match field.data_type() {
+            DataType::Timestamp(_, zone) if int96_roots.contains(&index) => field
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, zone.clone())),
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    let hinted = Arc::new(Schema::new_with_metadata(
+        fields,
+        opened.schema().metadata().clone(),
+    ));
+    let reader = ObjectReader {
+        store: Arc::clone(&settings.store),
+        path: file.path.clone(),
+        size: file.size,
+    };
+    ParquetRecordBatchStreamBuilder::new_with_options(
+        reader,
+        ArrowReaderOptions::new().with_schema(hinted),
+    )
+    .await
+    .map_err(parquet_error(format!("open Parquet {}", file.path)))
 }
 
 /// Returns the Arrow schema and the row count of each row group of a Parquet object.
@@ -161,6 +199,12 @@ pub async fn read(
         Some(range) => range.collect(),
         None => (0..opened.metadata().num_row_groups()).collect(),
     };
+    let declared_rows: i64 = groups
+        .iter()
+        .filter_map(|index| opened.metadata().row_groups().get(*index))
+        .map(|group| group.num_rows())
+        .sum();
+    let mut rows_read = 0i64;
     let mut stream = opened
         .with_row_groups(groups)
         .with_projection(mask)
@@ -172,7 +216,18 @@ pub async fn read(
         .await
         .map_err(parquet_error(format!("read Parquet {}", file.path)))?
     {
+        rows_read += batch.num_rows() as i64;
         output.send(batch).await?;
+    }
+    if rows_read != declared_rows {
+        // parquet-rs decodes some legal layouts (a repeated group without a LIST annotation)
+        // as zero rows; never let that pass as an empty file.
+        return Err(ConnectorError::File {
+            object: file.path.to_string(),
+            message: format!(
+                "decoded {rows_read} rows but its row groups declare {declared_rows}; this Parquet layout is not supported"
+            ),
+        });
     }
     Ok(())
 }

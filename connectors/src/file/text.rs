@@ -66,7 +66,7 @@ impl TextStream {
     /// Returns the next chunk of UTF-8 text, `None` at the end.
     ///
     /// # Errors
-    /// [`ConnectorError::ObjectStore`] on a read error, [`ConnectorError::Conversion`] for bytes
+    /// [`ConnectorError::ObjectStore`] on a read error, [`ConnectorError::File`] for bytes
     /// that are not valid gzip or not valid in the encoding.
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
         loop {
@@ -83,12 +83,20 @@ impl TextStream {
                 None => (Vec::new(), true),
             };
             self.finished = last;
+            if self.offset == 0 && raw.starts_with(b"PK\x03\x04") {
+                return Err(ConnectorError::File {
+                    object: self.name.clone(),
+                    message:
+                        "is a zip archive; zip is not supported (unzip it, or compress with gzip)"
+                            .into(),
+                });
+            }
             let plain = match self.gzip.as_mut() {
                 None => raw,
                 Some(gzip) => {
                     let name = &self.name;
-                    let gzip_error = |error: std::io::Error| ConnectorError::Conversion {
-                        column: name.clone(),
+                    let gzip_error = |error: std::io::Error| ConnectorError::File {
+                        object: name.clone(),
                         message: format!("is not valid gzip: {error}"),
                     };
                     gzip.write_all(&raw).map_err(gzip_error)?;
@@ -140,8 +148,8 @@ impl TextStream {
                 DecoderResult::InputEmpty => return Ok(output.into_bytes()),
                 DecoderResult::OutputFull => output.reserve(bytes.len().max(64)),
                 DecoderResult::Malformed(_, _) => {
-                    return Err(ConnectorError::Conversion {
-                        column: self.name.clone(),
+                    return Err(ConnectorError::File {
+                        object: self.name.clone(),
                         message: format!(
                             "bytes near offset {} are not valid {}",
                             start_offset + consumed as u64,
@@ -157,7 +165,7 @@ impl TextStream {
 /// Encodes UTF-8 `text` into `encoding` for writing.
 ///
 /// # Errors
-/// [`ConnectorError::Conversion`] naming `object` when a character has no representation.
+/// [`ConnectorError::File`] naming `object` when a character has no representation.
 pub fn encode_text(
     text: &[u8],
     encoding: &'static encoding_rs::Encoding,
@@ -166,8 +174,8 @@ pub fn encode_text(
     if encoding == encoding_rs::UTF_8 {
         return Ok(text.to_vec());
     }
-    let unicode = std::str::from_utf8(text).map_err(|error| ConnectorError::Conversion {
-        column: object.to_string(),
+    let unicode = std::str::from_utf8(text).map_err(|error| ConnectorError::File {
+        object: object.to_string(),
         message: format!("text to write is not UTF-8: {error}"),
     })?;
     let mut encoder = encoding.new_encoder();
@@ -189,8 +197,8 @@ pub fn encode_text(
             encoding_rs::EncoderResult::InputEmpty => return Ok(output),
             encoding_rs::EncoderResult::OutputFull => {}
             encoding_rs::EncoderResult::Unmappable(character) => {
-                return Err(ConnectorError::Conversion {
-                    column: object.to_string(),
+                return Err(ConnectorError::File {
+                    object: object.to_string(),
                     message: format!(
                         "character {character:?} cannot be written in {}",
                         encoding.name()
