@@ -26,7 +26,7 @@ use mysql_async::Column;
 use std::collections::HashMap;
 
 /// Field metadata key holding the MySQL column type (`int unsigned`, `decimal(65,30)`).
-pub const MYSQL_TYPE_METADATA: &str = "mysql_type";
+pub const MYSQL_TYPE_METADATA: &str = "sluice.mysql_type";
 /// Field metadata key marking Arrow extension types (shared with the PostgreSQL connector).
 const EXTENSION_NAME: &str = "ARROW:extension:name";
 const JSON_EXTENSION: &str = "arrow.json";
