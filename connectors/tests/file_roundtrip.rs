@@ -472,3 +472,80 @@ async fn csv_loads_into_mysql_through_the_connectors() {
     drop(conn);
     my.drop_database().await;
 }
+
+#[tokio::test]
+async fn csv_keeps_unsigned_extremes_and_zip_codes_as_text() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let yaml = file_yaml(directory.path(), ", format: csv");
+    let sink = sink_of(&yaml);
+    let batch = RecordBatch::try_from_iter([
+        (
+            "big",
+            Arc::new(UInt64Array::from(vec![u64::MAX, 1])) as ArrayRef,
+        ),
+        (
+            "zip",
+            Arc::new(StringArray::from(vec!["08123", "10001"])) as ArrayRef,
+        ),
+    ])
+    .expect("batch");
+    sink.prepare(batch.schema()).await.expect("prepare");
+    let (outcome, _) =
+        write_batches(sink.as_ref(), &identity("csv-extremes", 0, 1), vec![batch]).await;
+    assert_eq!(outcome, WriteOutcome::Committed { rows: 2 });
+    let source = source_of(&yaml);
+    let schema = source.schema().await.expect("schema");
+    assert_eq!(
+        schema.field(0).data_type(),
+        &arrow_schema::DataType::Utf8,
+        "beyond int64: text, not a dirty row"
+    );
+    assert_eq!(
+        schema.field(1).data_type(),
+        &arrow_schema::DataType::Utf8,
+        "leading zeros: text"
+    );
+    let expected = RecordBatch::try_from_iter([
+        (
+            "big",
+            Arc::new(StringArray::from(vec!["18446744073709551615", "1"])) as ArrayRef,
+        ),
+        (
+            "zip",
+            Arc::new(StringArray::from(vec!["08123", "10001"])) as ArrayRef,
+        ),
+    ])
+    .expect("batch");
+    assert_eq!(
+        digest_source(source.as_ref(), &KeyRange::All)
+            .await
+            .expect("read"),
+        digest_of(&[expected])
+    );
+}
+
+#[tokio::test]
+async fn intervals_are_refused_by_a_parquet_sink_before_any_shard() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let yaml = file_yaml(directory.path(), ", format: parquet");
+    let sink = sink_of(&yaml);
+    let interval = arrow_array::IntervalMonthDayNanoArray::from(vec![
+        arrow_array::types::IntervalMonthDayNanoType::make_value(1, 2, 3_000),
+    ]);
+    let batch =
+        RecordBatch::try_from_iter([("span", Arc::new(interval) as ArrayRef)]).expect("batch");
+    let error = sink.prepare(batch.schema()).await.expect_err("intervals");
+    assert!(error.to_string().contains("column span"), "{error}");
+    let (sender, receiver) =
+        sluice_connectors::batch_channel(4, Arc::new(sluice_connectors::ShardCounters::default()));
+    sender.send(batch).await.expect("send");
+    sender.finish().await.expect("finish");
+    assert!(sink
+        .write_shard(&identity("interval", 0, 1), receiver)
+        .await
+        .is_err());
+    assert!(
+        files_under(directory.path()).is_empty(),
+        "a failed shard leaves no file"
+    );
+}

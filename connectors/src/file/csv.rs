@@ -147,9 +147,13 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
 }
 
 /// Returns whether reading `text` as a number would lose how it is written: a leading zero
-/// (`08123`), a plus sign, or, for floats, an integer of more than 15 digits.
+/// (`08123`), a plus sign, an integer beyond the 64-bit range, or, for floats, an integer of
+/// more than 15 digits.
 pub fn number_loses_text(text: &str, float: bool) -> bool {
     let trimmed = text.trim();
+    if !float && !trimmed.is_empty() && trimmed.parse::<i64>().is_err() {
+        return true;
+    }
     let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
     let digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
     trimmed.starts_with('+')

@@ -183,10 +183,19 @@ impl FileSink {
     }
 
     fn check_types(&self, schema: &SchemaRef) -> Result<()> {
-        if self.format == FileFormat::Parquet {
-            return Ok(());
-        }
         for field in schema.fields() {
+            if self.format == FileFormat::Parquet {
+                if matches!(
+                    field.data_type(),
+                    DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano)
+                ) {
+                    return Err(ConnectorError::Unsupported(format!(
+                        "column {}: month-day-nanosecond intervals cannot be written to Parquet (parquet-rs does not implement them); cast to text in the source query",
+                        field.name()
+                    )));
+                }
+                continue;
+            }
             let nested = matches!(
                 field.data_type(),
                 DataType::List(_)
