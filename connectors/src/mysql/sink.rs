@@ -266,6 +266,36 @@ impl MySqlSink {
         Ok(written)
     }
 
+    /// Writes every batch of `input` inside the open shard transaction; returns the rows
+    /// written. Leaves the transaction open (the caller commits or rolls back).
+    async fn write_batches(&self, conn: &mut Conn, input: &mut BatchReceiver) -> Result<u64> {
+        let mut target: Option<Target> = None;
+        let mut dirty = Vec::new();
+        let mut rows_written = 0u64;
+        while let Some(batch) = input.next().await? {
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            if target.is_none() {
+                target = Some(self.resolve_target(conn, &batch.schema()).await?);
+            }
+            let Some(resolved) = target.as_ref() else {
+                break;
+            };
+            let rendered = render_batch(&batch, &resolved.names, &mut dirty);
+            for sample in dirty.drain(..) {
+                input.counters().record_dirty(sample);
+            }
+            let written = self
+                .write_rows(conn, resolved, &batch, &rendered, input)
+                .await?;
+            let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
+            input.counters().add_written(written, bytes);
+            rows_written += written;
+        }
+        Ok(rows_written)
+    }
+
     /// Retries rows `[start, end)` in halves inside savepoints down to single rows; the rows
     /// that still fail become dirty records. Returns how many rows landed.
     #[expect(
@@ -435,38 +465,15 @@ impl Sink for MySqlSink {
                 ))(error));
             }
         }
-        let mut target: Option<Target> = None;
-        let mut dirty = Vec::new();
-        let mut rows_written = 0u64;
-        loop {
-            let batch = match input.next().await {
-                Ok(Some(batch)) => batch,
-                Ok(None) => break,
-                Err(error) => {
-                    rollback(&mut conn).await?;
-                    return Err(error);
-                }
-            };
-            if batch.num_rows() == 0 {
-                continue;
+        let rows_written = match self.write_batches(&mut conn, &mut input).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                // Roll back now rather than when the dropped connection closes; the marker and
+                // every row go with it.
+                let _ = rollback(&mut conn).await;
+                return Err(error);
             }
-            if target.is_none() {
-                target = Some(self.resolve_target(&mut conn, &batch.schema()).await?);
-            }
-            let Some(resolved) = target.as_ref() else {
-                break;
-            };
-            let rendered = render_batch(&batch, &resolved.names, &mut dirty);
-            for sample in dirty.drain(..) {
-                input.counters().record_dirty(sample);
-            }
-            let written = self
-                .write_rows(&mut conn, resolved, &batch, &rendered, &input)
-                .await?;
-            let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
-            input.counters().add_written(written, bytes);
-            rows_written += written;
-        }
+        };
         conn.query_drop("COMMIT")
             .await
             .map_err(ConnectorError::mysql(format!(
