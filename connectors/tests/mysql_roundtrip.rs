@@ -102,6 +102,20 @@ async fn every_type_round_trips_mysql_to_mysql_exactly() {
         "create_table keeps the declared types"
     );
 
+    // The same copy through LOAD DATA LOCAL INFILE.
+    let loaded_job = spec(&copy_spec(
+        &db.connection_yaml(),
+        &db.connection_yaml_with(", load_data: true"),
+        "all_types",
+        "loaded_types",
+        ", split_pk: id",
+    ));
+    let counters = run_job(&loaded_job, "mysql-types-load").await;
+    let dirty: u64 = counters.iter().map(|c| c.snapshot().dirty_records).sum();
+    assert_eq!(dirty, 0);
+    let loaded_rows = text_rows(&mut conn, "SELECT * FROM loaded_types ORDER BY id").await;
+    assert_eq!(source_rows, loaded_rows, "LOAD DATA keeps every value too");
+
     let source =
         sluice_connectors::open_source(&job, &support::source_connection(&job)).expect("source");
     let copy = sluice_connectors::open_sink_as_source(&job, &support::sink_connection(&job))

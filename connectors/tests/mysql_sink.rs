@@ -217,6 +217,15 @@ async fn concurrent_attempts_of_one_shard_commit_exactly_once_in_both_orders() {
 
 #[tokio::test]
 async fn rows_the_server_refuses_are_dirty_and_the_rest_commit() {
+    refused_rows_are_dirty("").await;
+}
+
+#[tokio::test]
+async fn rows_the_server_refuses_are_dirty_with_load_data_too() {
+    refused_rows_are_dirty(", load_data: true").await;
+}
+
+async fn refused_rows_are_dirty(sink_options: &str) {
     let db = MyDb::create().await;
     let mut conn = db.conn().await;
     execute(
@@ -232,9 +241,10 @@ async fn rows_the_server_refuses_are_dirty_and_the_rest_commit() {
     )
     .await;
     let job = spec(&format!(
-        "source: {{connection: {conn}, table: src, split_pk: id}}\nsink: {{connection: {conn}, table: dst}}\n\
+        "source: {{connection: {conn}, table: src, split_pk: id}}\nsink: {{connection: {sink_conn}, table: dst}}\n\
          settings: {{parallelism: 1, batch_rows: 1000, shard_rows: 1000000}}\n",
-        conn = db.connection_yaml()
+        conn = db.connection_yaml(),
+        sink_conn = db.connection_yaml_with(sink_options)
     ));
     let shards = run_job(&job, "dirty").await;
     let dirty: u64 = shards
@@ -433,10 +443,42 @@ async fn measure_literal_vs_parameterised_inserts() {
     }
     execute(&mut conn, "COMMIT").await;
     let bound = started.elapsed();
+
+    execute(
+        &mut conn,
+        "CREATE TABLE loaded (id BIGINT, name TEXT) ENGINE=InnoDB",
+    )
+    .await;
+    let job = spec(&format!(
+        "source: {{connection: {conn}, table: ignored}}\nsink: {{connection: {load}, table: loaded}}\n",
+        conn = db.connection_yaml(),
+        load = db.connection_yaml_with(", load_data: true")
+    ));
+    let loader =
+        sluice_connectors::open_sink(&job, &support::sink_connection(&job)).expect("open sink");
+    let (sender, receiver) = batch_channel(4, Arc::new(ShardCounters::default()));
+    let batches: Vec<RecordBatch> = (0..ROWS / 8192 + 1)
+        .map(|index| {
+            batch(
+                index * 8192..((index + 1) * 8192).min(ROWS),
+                "row name with some text",
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let shard = identity("measure-load", 0, 1);
+    let (_, outcome) = tokio::join!(feed(sender, batches), loader.write_shard(&shard, receiver));
+    assert_eq!(
+        outcome.expect("load"),
+        WriteOutcome::Committed { rows: ROWS as u64 }
+    );
+    let load = started.elapsed();
     println!(
-        "{ROWS} rows: literal multi-row INSERT (sink) {:.0} rows/s, parameterised multi-row INSERT {:.0} rows/s",
+        "{ROWS} rows: literal multi-row INSERT (sink) {:.0} rows/s, parameterised multi-row INSERT {:.0} rows/s, \
+         LOAD DATA LOCAL INFILE (sink, load_data: true) {:.0} rows/s",
         ROWS as f64 / literal.as_secs_f64(),
-        ROWS as f64 / bound.as_secs_f64()
+        ROWS as f64 / bound.as_secs_f64(),
+        ROWS as f64 / load.as_secs_f64()
     );
     drop(conn);
     db.drop_database().await;

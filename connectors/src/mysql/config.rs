@@ -50,6 +50,8 @@ pub struct MySqlSettings {
     pub zero_date: ZeroDate,
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
+    /// Whether the sink loads `insert`/`truncate` batches with `LOAD DATA LOCAL INFILE`.
+    pub load_data: bool,
 }
 
 impl std::fmt::Debug for MySqlSettings {
@@ -64,6 +66,7 @@ impl std::fmt::Debug for MySqlSettings {
             .field("commit_table", &self.commit_table)
             .field("tinyint1_as_boolean", &self.tinyint1_as_boolean)
             .field("zero_date", &self.zero_date)
+            .field("load_data", &self.load_data)
             .finish()
     }
 }
@@ -96,6 +99,16 @@ impl MySqlSettings {
                 )
             })?,
             None => DEFAULT_PORT,
+        };
+        let load_data = match connection.option("load_data").map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConnectorError::config(
+                    field("load_data"),
+                    format!("\"{other}\" is not one of true, false"),
+                ))
+            }
         };
         let tinyint1_as_boolean = match connection.option("tinyint1_as_boolean") {
             None => true,
@@ -143,6 +156,7 @@ impl MySqlSettings {
             tinyint1_as_boolean,
             zero_date,
             connect_timeout,
+            load_data,
         })
     }
 

@@ -216,11 +216,117 @@ pub fn render_batch(
     rendered
 }
 
+/// Appends `bytes` escaped for `LOAD DATA ... FIELDS ESCAPED BY '\\'` with tab-separated
+/// fields and newline-terminated lines.
+fn write_tsv_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    for byte in bytes {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0 => out.extend_from_slice(b"\\0"),
+            other => out.push(*other),
+        }
+    }
+}
+
+/// Appends one field of `LOAD DATA` input (`\N` for NULL).
+///
+/// # Errors
+/// A description when MySQL has no value for it.
+pub fn write_tsv_field(
+    out: &mut Vec<u8>,
+    scalar: &Scalar<'_>,
+    scratch: &mut String,
+) -> Result<(), String> {
+    match scalar {
+        Scalar::Null => out.extend_from_slice(b"\\N"),
+        Scalar::Str(text) => write_tsv_bytes(out, text.as_bytes()),
+        Scalar::Bytes(bytes) => write_tsv_bytes(out, bytes),
+        other => {
+            scratch.clear();
+            write_literal(scratch, other)?;
+            // Literals of numbers are bare; dates, times, timestamps and decimals are quoted.
+            out.extend_from_slice(scratch.trim_matches('\'').as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Renders every row of `batch` as `LOAD DATA` input (tab-separated, `\N` for NULL, escaped
+/// with backslashes, sent as `CHARACTER SET binary`); rows with a value MySQL cannot hold are
+/// left out and pushed to `dirty`. Returns the bytes and how many rows they hold.
+pub fn render_tsv(
+    batch: &RecordBatch,
+    names: &[String],
+    dirty: &mut Vec<DirtySample>,
+) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(batch.get_array_memory_size() + batch.num_rows() * 8);
+    let mut scratch = String::new();
+    let mut rows = 0;
+    for row in 0..batch.num_rows() {
+        let row_start = out.len();
+        let mut failure = None;
+        for (index, column) in batch.columns().iter().enumerate() {
+            if index > 0 {
+                out.push(b'\t');
+            }
+            let result = scalar_at(column.as_ref(), row)
+                .and_then(|scalar| write_tsv_field(&mut out, &scalar, &mut scratch));
+            if let Err(reason) = result {
+                failure = Some((index, reason));
+                break;
+            }
+        }
+        match failure {
+            None => {
+                out.push(b'\n');
+                rows += 1;
+            }
+            Some((index, reason)) => {
+                out.truncate(row_start);
+                dirty.push(DirtySample {
+                    column: names
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_else(|| batch.schema().field(index).name().clone()),
+                    reason,
+                    row: describe_row(batch, names, row),
+                });
+            }
+        }
+    }
+    (out, rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow_array::{ArrayRef, BinaryArray, Float64Array, StringArray};
     use std::sync::Arc;
+
+    #[test]
+    fn tsv_fields_escape_and_mark_nulls() {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "s",
+                Arc::new(StringArray::from(vec![Some("a\tb\\c\n"), None])) as ArrayRef,
+            ),
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![0.5, 2.0])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let mut dirty = Vec::new();
+        let (bytes, rows) = render_tsv(&batch, &["s".into(), "f".into()], &mut dirty);
+        assert_eq!(rows, 2);
+        assert_eq!(
+            String::from_utf8(bytes).expect("utf8"),
+            "a\\tb\\\\c\\n\t5e-1\n\\N\t2e0\n"
+        );
+    }
 
     #[test]
     fn decimals_render_at_scale() {

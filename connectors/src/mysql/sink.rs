@@ -19,7 +19,7 @@
 //! duplicate is; `sink.keys` is used when the sink creates the table.
 
 use super::config::MySqlSettings;
-use super::encode::{render_batch, RenderedRows};
+use super::encode::{render_batch, render_tsv, RenderedRows};
 use super::source::table_columns;
 use super::types::sql_type_for_field;
 use super::{describe_error, is_row_error, quote_identifier, TableName};
@@ -61,6 +61,8 @@ struct Target {
     prefix: String,
     suffix: String,
     statement_limit: usize,
+    /// `LOAD DATA LOCAL INFILE` statement, when the connection asks for it and the mode allows.
+    load_sql: Option<String>,
 }
 
 impl MySqlSink {
@@ -139,11 +141,8 @@ impl MySqlSink {
 
     async fn resolve_target(&self, conn: &mut Conn, schema: &SchemaRef) -> Result<Target> {
         let names = self.target_names(schema)?;
-        let existing: Vec<String> = table_columns(conn, &self.table, "sink.table")
-            .await?
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+        let declared = table_columns(conn, &self.table, "sink.table").await?;
+        let existing: Vec<String> = declared.iter().map(|(name, _)| name.clone()).collect();
         for (position, name) in names.iter().enumerate() {
             if !existing.contains(name) {
                 let field = if self.columns.is_empty() {
@@ -201,7 +200,41 @@ impl MySqlSink {
             .unwrap_or(MAX_STATEMENT_BYTES)
             .saturating_sub(4096)
             .clamp(16 << 10, MAX_STATEMENT_BYTES);
+        // Under NO_BACKSLASH_ESCAPES a quoted backslash is one backslash, and the tab and the
+        // newline are written as themselves.
+        // LOAD DATA reads a `bit` field as a byte string: load such columns through a variable.
+        let mut load_targets = Vec::with_capacity(names.len());
+        let mut load_assignments = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            let is_bit = declared
+                .iter()
+                .any(|(column, column_type)| column == name && column_type.starts_with("bit"));
+            if is_bit {
+                load_targets.push(format!("@sluice_{index}"));
+                load_assignments.push(format!(
+                    "{} = CAST(@sluice_{index} AS UNSIGNED)",
+                    quote_identifier(name)
+                ));
+            } else {
+                load_targets.push(quote_identifier(name));
+            }
+        }
+        let load_set = if load_assignments.is_empty() {
+            String::new()
+        } else {
+            format!(" SET {}", load_assignments.join(", "))
+        };
+        let load_sql =
+            (self.settings.load_data && self.write_mode != WriteMode::Upsert).then(|| {
+                format!(
+                    "LOAD DATA LOCAL INFILE 'sluice-batch' INTO TABLE {} CHARACTER SET binary \
+                 FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' ({}){load_set}",
+                    self.table.quoted(),
+                    load_targets.join(", ")
+                )
+            });
         Ok(Target {
+            load_sql,
             prefix: format!(
                 "INSERT INTO {} ({column_list}) VALUES ",
                 self.table.quoted()
@@ -282,18 +315,80 @@ impl MySqlSink {
             let Some(resolved) = target.as_ref() else {
                 break;
             };
-            let rendered = render_batch(&batch, &resolved.names, &mut dirty);
-            for sample in dirty.drain(..) {
-                input.counters().record_dirty(sample);
-            }
-            let written = self
-                .write_rows(conn, resolved, &batch, &rendered, input)
-                .await?;
+            let loaded = match &resolved.load_sql {
+                Some(load_sql) => {
+                    self.load_batch(conn, load_sql, &batch, &resolved.names, input)
+                        .await?
+                }
+                None => None,
+            };
+            let written = match loaded {
+                Some(rows) => rows,
+                None => {
+                    let rendered = render_batch(&batch, &resolved.names, &mut dirty);
+                    for sample in dirty.drain(..) {
+                        input.counters().record_dirty(sample);
+                    }
+                    self.write_rows(conn, resolved, &batch, &rendered, input)
+                        .await?
+                }
+            };
             let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
             input.counters().add_written(written, bytes);
             rows_written += written;
         }
         Ok(rows_written)
+    }
+
+    /// Loads `batch` with `LOAD DATA LOCAL INFILE` inside a savepoint. Returns the rows loaded,
+    /// or `None` (after rolling back to the savepoint) when the server refused a row or only
+    /// warned about one (with `LOCAL`, MySQL turns data errors into warnings): the caller then
+    /// writes the batch with INSERTs, which isolate the bad rows.
+    async fn load_batch(
+        &self,
+        conn: &mut Conn,
+        load_sql: &str,
+        batch: &RecordBatch,
+        names: &[String],
+        input: &BatchReceiver,
+    ) -> Result<Option<u64>> {
+        let mut dirty = Vec::new();
+        let (bytes, rows) = render_tsv(batch, names, &mut dirty);
+        conn.query_drop("SAVEPOINT sluice_load")
+            .await
+            .map_err(ConnectorError::mysql("set load savepoint"))?;
+        let payload = bytes::Bytes::from(bytes);
+        conn.set_infile_handler(async move {
+            let stream: mysql_async::InfileData =
+                Box::pin(futures_util::stream::iter([Ok::<
+                    bytes::Bytes,
+                    std::io::Error,
+                >(payload)]));
+            Ok(stream)
+        });
+        let clean = match conn.query_drop(load_sql).await {
+            Ok(()) => conn.get_warnings() == 0 && conn.affected_rows() == rows as u64,
+            Err(error) if is_row_error(&error) => false,
+            Err(error) => {
+                return Err(ConnectorError::mysql(format!(
+                    "load rows into {}",
+                    self.table
+                ))(error));
+            }
+        };
+        if !clean {
+            conn.query_drop("ROLLBACK TO SAVEPOINT sluice_load")
+                .await
+                .map_err(ConnectorError::mysql("roll back to load savepoint"))?;
+            return Ok(None);
+        }
+        conn.query_drop("RELEASE SAVEPOINT sluice_load")
+            .await
+            .map_err(ConnectorError::mysql("release load savepoint"))?;
+        for sample in dirty {
+            input.counters().record_dirty(sample);
+        }
+        Ok(Some(rows as u64))
     }
 
     /// Retries rows `[start, end)` in halves inside savepoints down to single rows; the rows
