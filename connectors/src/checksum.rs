@@ -8,11 +8,14 @@
 use crate::error::{ConnectorError, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float16Type, Float32Type, Float64Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType,
+    Time64MicrosecondType, Time64NanosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_buffer::i256;
 use arrow_schema::{DataType, TimeUnit};
 use std::fmt;
 use xxhash_rust::xxh3::Xxh3;
@@ -74,6 +77,7 @@ fn check_supported(data_type: &DataType) -> Result<()> {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64
+        | DataType::Float16
         | DataType::Float32
         | DataType::Float64
         | DataType::Utf8
@@ -81,7 +85,19 @@ fn check_supported(data_type: &DataType) -> Result<()> {
         | DataType::Binary
         | DataType::LargeBinary
         | DataType::Date32
+        | DataType::Date64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _)
+        | DataType::FixedSizeBinary(_)
+        | DataType::Time32(_)
+        | DataType::Time64(_)
         | DataType::Timestamp(_, _) => Ok(()),
+        DataType::List(item) | DataType::LargeList(item) | DataType::Map(item, _) => {
+            check_supported(item.data_type())
+        }
+        DataType::Struct(fields) => fields
+            .iter()
+            .try_for_each(|field| check_supported(field.data_type())),
         other => Err(ConnectorError::Unsupported(format!(
             "checksum of a {other} column"
         ))),
@@ -97,6 +113,33 @@ const TAG_BOOL: u8 = 5;
 const TAG_TIMESTAMP: u8 = 6;
 const TAG_DATE: u8 = 7;
 const TAG_BIG_UNSIGNED: u8 = 8;
+const TAG_DECIMAL: u8 = 9;
+const TAG_TIME: u8 = 10;
+const TAG_LIST: u8 = 11;
+const TAG_STRUCT: u8 = 12;
+
+/// Hashes a decimal by its value, whatever its width and scale: trailing fractional zeros
+/// are stripped first, so `1.50` (scale 2) and `1.5` (scale 1) hash the same.
+fn hash_decimal(hasher: &mut Xxh3, unscaled: i256, scale: i8) {
+    let ten = i256::from_i128(10);
+    let mut value = unscaled;
+    let mut exponent = scale;
+    while exponent > 0 && value != i256::ZERO && value.wrapping_rem(ten) == i256::ZERO {
+        value = value.wrapping_div(ten);
+        exponent -= 1;
+    }
+    if value == i256::ZERO {
+        exponent = 0;
+    }
+    hasher.update(&[TAG_DECIMAL]);
+    hasher.update(&value.to_le_bytes());
+    hasher.update(&exponent.to_le_bytes());
+}
+
+fn hash_time_micros(hasher: &mut Xxh3, micros: i64) {
+    hasher.update(&[TAG_TIME]);
+    hasher.update(&micros.to_le_bytes());
+}
 
 fn hash_int(hasher: &mut Xxh3, value: i64) {
     hasher.update(&[TAG_INT]);
@@ -148,6 +191,11 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
                 }
             }
         }
+        DataType::Float16 => {
+            let value = f64::from(column.as_primitive::<Float16Type>().value(row));
+            hasher.update(&[TAG_FLOAT]);
+            hasher.update(&value.to_bits().to_le_bytes());
+        }
         DataType::Float32 => {
             let value = f64::from(column.as_primitive::<Float32Type>().value(row));
             hasher.update(&[TAG_FLOAT]);
@@ -195,6 +243,58 @@ fn hash_value(hasher: &mut Xxh3, column: &ArrayRef, row: usize) {
             };
             hasher.update(&[TAG_TIMESTAMP]);
             hasher.update(&micros.to_le_bytes());
+        }
+        DataType::Date64 => {
+            let millis = column.as_primitive::<Date64Type>().value(row);
+            hasher.update(&[TAG_DATE]);
+            hasher.update(&(millis.div_euclid(86_400_000) as i32).to_le_bytes());
+        }
+        DataType::Decimal128(_, scale) => hash_decimal(
+            hasher,
+            i256::from_i128(column.as_primitive::<Decimal128Type>().value(row)),
+            *scale,
+        ),
+        DataType::Decimal256(_, scale) => hash_decimal(
+            hasher,
+            column.as_primitive::<Decimal256Type>().value(row),
+            *scale,
+        ),
+        DataType::FixedSizeBinary(_) => {
+            hash_bytes(hasher, TAG_BYTES, column.as_fixed_size_binary().value(row))
+        }
+        DataType::Time32(TimeUnit::Second) => hash_time_micros(
+            hasher,
+            i64::from(column.as_primitive::<Time32SecondType>().value(row)) * 1_000_000,
+        ),
+        DataType::Time32(_) => hash_time_micros(
+            hasher,
+            i64::from(column.as_primitive::<Time32MillisecondType>().value(row)) * 1_000,
+        ),
+        DataType::Time64(TimeUnit::Nanosecond) => hash_time_micros(
+            hasher,
+            column.as_primitive::<Time64NanosecondType>().value(row) / 1_000,
+        ),
+        DataType::Time64(_) => hash_time_micros(
+            hasher,
+            column.as_primitive::<Time64MicrosecondType>().value(row),
+        ),
+        DataType::Struct(_) => {
+            hasher.update(&[TAG_STRUCT]);
+            for child in column.as_struct().columns() {
+                hash_value(hasher, child, row);
+            }
+        }
+        DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) => {
+            let values: ArrayRef = match column.data_type() {
+                DataType::List(_) => column.as_list::<i32>().value(row),
+                DataType::LargeList(_) => column.as_list::<i64>().value(row),
+                _ => std::sync::Arc::new(column.as_map().value(row)),
+            };
+            hasher.update(&[TAG_LIST]);
+            hasher.update(&(values.len() as u64).to_le_bytes());
+            for index in 0..values.len() {
+                hash_value(hasher, &values, index);
+            }
         }
         // Unreachable: check_supported ran first.
         _ => hasher.update(&[TAG_NULL]),
@@ -287,6 +387,89 @@ mod tests {
         let mut second = TableDigest::default();
         second.add_batch(&wide).expect("digest");
         assert_eq!(first, second);
+    }
+
+    fn digest_of(column: ArrayRef) -> TableDigest {
+        let batch = RecordBatch::try_from_iter([("v", column)]).expect("batch");
+        let mut digest = TableDigest::default();
+        digest.add_batch(&batch).expect("digest");
+        digest
+    }
+
+    #[test]
+    fn decimals_hash_by_value_whatever_width_and_scale() {
+        use arrow_array::{Decimal128Array, Decimal256Array};
+        let narrow = Decimal128Array::from(vec![Some(150), None, Some(0)])
+            .with_precision_and_scale(10, 2)
+            .expect("decimal");
+        let wide = Decimal256Array::from(vec![Some(i256::from_i128(15)), None, Some(i256::ZERO)])
+            .with_precision_and_scale(65, 1)
+            .expect("decimal");
+        assert_eq!(digest_of(Arc::new(narrow)), digest_of(Arc::new(wide)));
+        let other = Decimal128Array::from(vec![Some(151), None, Some(0)])
+            .with_precision_and_scale(10, 2)
+            .expect("decimal");
+        let base = Decimal128Array::from(vec![Some(150), None, Some(0)])
+            .with_precision_and_scale(10, 2)
+            .expect("decimal");
+        assert_ne!(digest_of(Arc::new(other)), digest_of(Arc::new(base)));
+    }
+
+    #[test]
+    fn times_binary_and_lists_are_supported() {
+        use arrow_array::builder::{Int32Builder, ListBuilder};
+        use arrow_array::{
+            BinaryArray, FixedSizeBinaryArray, Time64MicrosecondArray, Time64NanosecondArray,
+        };
+        assert_eq!(
+            digest_of(Arc::new(Time64MicrosecondArray::from(vec![1_000_000]))),
+            digest_of(Arc::new(Time64NanosecondArray::from(vec![1_000_000_000])))
+        );
+        let fixed = FixedSizeBinaryArray::try_from_iter(vec![vec![1u8, 2], vec![3, 4]].into_iter())
+            .expect("fixed");
+        let variable = BinaryArray::from(vec![&[1u8, 2][..], &[3, 4][..]]);
+        assert_eq!(digest_of(Arc::new(fixed)), digest_of(Arc::new(variable)));
+        let mut lists = ListBuilder::new(Int32Builder::new());
+        lists.values().append_value(1);
+        lists.values().append_null();
+        lists.append(true);
+        lists.append(true);
+        let first = digest_of(Arc::new(lists.finish()));
+        let mut other = ListBuilder::new(Int32Builder::new());
+        other.values().append_value(1);
+        other.append(true);
+        other.append(true);
+        assert_ne!(first, digest_of(Arc::new(other.finish())));
+    }
+
+    #[test]
+    fn structs_maps_and_half_floats_are_supported() {
+        use arrow_array::builder::{Int32Builder, MapBuilder, StringBuilder};
+        use arrow_array::StructArray;
+        use arrow_schema::{DataType, Field};
+        let double: ArrayRef = Arc::new(arrow_array::Float64Array::from(vec![1.5]));
+        let half = arrow_cast::cast(&double, &DataType::Float16).expect("half");
+        assert_eq!(half.data_type(), &DataType::Float16);
+        assert_eq!(digest_of(half), digest_of(double));
+        let structs = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![1, 2])) as ArrayRef,
+        )]);
+        let other = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![1, 3])) as ArrayRef,
+        )]);
+        assert_ne!(digest_of(Arc::new(structs)), digest_of(Arc::new(other)));
+        let mut maps = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+        maps.keys().append_value("k");
+        maps.values().append_value(1);
+        maps.append(true).expect("map");
+        let first = digest_of(Arc::new(maps.finish()));
+        let mut maps = MapBuilder::new(None, StringBuilder::new(), Int32Builder::new());
+        maps.keys().append_value("k");
+        maps.values().append_value(2);
+        maps.append(true).expect("map");
+        assert_ne!(first, digest_of(Arc::new(maps.finish())));
     }
 
     #[test]

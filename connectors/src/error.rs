@@ -34,6 +34,39 @@ pub enum ConnectorError {
         /// The driver error.
         source: tokio_postgres::Error,
     },
+    /// A MySQL / MariaDB call failed.
+    #[error("mysql {context}: {}", crate::mysql::describe_error(source))]
+    MySql {
+        /// What was being done.
+        context: String,
+        /// The driver error.
+        source: mysql_async::Error,
+    },
+    /// An object store (local files, S3) call failed.
+    #[error("object store {context}: {source}")]
+    ObjectStore {
+        /// What was being done.
+        context: String,
+        /// The object store error.
+        source: object_store::Error,
+    },
+    /// A file or object cannot be read or written as configured (not valid gzip, not valid in
+    /// its encoding, a zip archive, fewer rows than its footer declares).
+    #[error("{object}: {message}")]
+    File {
+        /// Object path.
+        object: String,
+        /// What is wrong and what would work.
+        message: String,
+    },
+    /// A Parquet operation failed.
+    #[error("parquet {context}: {source}")]
+    Parquet {
+        /// What was being done.
+        context: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
     /// An Arrow operation failed.
     #[error("arrow {context}: {source}")]
     Arrow {
@@ -79,6 +112,12 @@ impl ConnectorError {
         move |source| ConnectorError::Postgres { context, source }
     }
 
+    /// Returns a closure wrapping a MySQL error with `context`.
+    pub fn mysql(context: impl Into<String>) -> impl FnOnce(mysql_async::Error) -> Self {
+        let context = context.into();
+        move |source| ConnectorError::MySql { context, source }
+    }
+
     /// Returns whether another attempt may succeed (a lock, a dropped connection), as opposed
     /// to a problem with the job itself (a missing table, a bad column).
     pub fn is_retryable(&self) -> bool {
@@ -93,6 +132,19 @@ impl ConnectorError {
                     | Some(rusqlite::ErrorCode::DiskFull)
             ),
             ConnectorError::Postgres { source, .. } => crate::postgres::is_retryable_error(source),
+            ConnectorError::MySql { source, .. } => crate::mysql::is_retryable_error(source),
+            ConnectorError::ObjectStore { source, .. } => !matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::InvalidPath { .. }
+            ),
+            ConnectorError::Parquet { .. } | ConnectorError::File { .. } => false,
             ConnectorError::Arrow { .. } => false,
             ConnectorError::Aborted | ConnectorError::Task(_) => true,
         }

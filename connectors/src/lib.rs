@@ -11,7 +11,9 @@
 pub mod channel;
 pub mod checksum;
 pub mod error;
+pub mod file;
 pub mod generator;
+pub mod mysql;
 pub mod postgres;
 pub mod registry;
 pub mod sqlite;

@@ -1,7 +1,9 @@
 //! Opens the connector a connection's `type` names.
 
 use crate::error::{ConnectorError, Result};
+use crate::file::{FileSink, FileSource};
 use crate::generator::GeneratorSource;
+use crate::mysql::{MySqlSink, MySqlSource};
 use crate::postgres::{PostgresSink, PostgresSource};
 use crate::sqlite::{SqliteSink, SqliteSource};
 use crate::{Sink, Source};
@@ -22,6 +24,8 @@ pub fn open_source(
         "postgresql" | "adb_postgresql" => {
             Ok(Box::new(PostgresSource::new(&spec.spec, connection)?))
         }
+        "mysql" | "mariadb" => Ok(Box::new(MySqlSource::new(&spec.spec, connection)?)),
+        "file" | "s3" => Ok(Box::new(FileSource::new(&spec.spec, connection)?)),
         "sqlite" => {
             let table = source.table.as_deref().ok_or_else(|| {
                 ConnectorError::config("source.table", "is required for a sqlite source")
@@ -59,6 +63,16 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
             spec.write_mode,
             connection,
         )?)),
+        "mysql" | "mariadb" => Ok(Box::new(MySqlSink::new(
+            &spec.spec,
+            spec.write_mode,
+            connection,
+        )?)),
+        "file" | "s3" => Ok(Box::new(FileSink::new(
+            &spec.spec,
+            spec.write_mode,
+            connection,
+        )?)),
         other => Err(ConnectorError::Unsupported(format!(
             "writing to a {other} connection"
         ))),
@@ -84,6 +98,7 @@ pub fn open_sink_as_source(
         "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSource::sink_reader(
             &spec.spec, connection,
         )?)),
+        "mysql" | "mariadb" => Ok(Box::new(MySqlSource::sink_reader(&spec.spec, connection)?)),
         "sqlite" => {
             let table = sink.table.as_deref().ok_or_else(|| {
                 ConnectorError::config("sink.table", "is required for a sqlite sink")

@@ -1,0 +1,423 @@
+//! Reads CSV objects: schema from `csv_schema` or inferred from the first records, rows decoded
+//! as text with arrow-csv's streaming decoder and then converted column by column, so a value
+//! that does not parse as its column's type makes its row a dirty record (never a NULL).
+
+use super::config::FileSettings;
+use super::listing::DataFile;
+use super::text::TextStream;
+use crate::channel::{BatchSender, DirtySample};
+use crate::error::{ConnectorError, Result};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use arrow_cast::cast::{cast_with_options, CastOptions};
+use arrow_csv::reader::Format;
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::sync::Arc;
+
+/// Bytes of text read to infer a schema (at most; fewer when `infer_rows` records end sooner).
+const INFER_BYTES: usize = 8 << 20;
+
+fn arrow_error(context: impl Into<String>) -> impl FnOnce(ArrowError) -> ConnectorError {
+    let context = context.into();
+    move |source| ConnectorError::Arrow { context, source }
+}
+
+fn format_of(settings: &FileSettings) -> Result<Format> {
+    let options = &settings.csv;
+    let mut format = Format::default()
+        .with_header(options.header)
+        .with_delimiter(options.delimiter)
+        .with_quote(options.quote)
+        .with_truncated_rows(options.allow_short_rows);
+    if let Some(escape) = options.escape {
+        format = format.with_escape(escape);
+    }
+    if let Some(null) = &options.null_string {
+        let pattern = format!("^{}$", regex::escape(null));
+        let regex = regex::Regex::new(&pattern).map_err(|error| {
+            ConnectorError::config(
+                "connection.null_string",
+                format!("cannot be matched: {error}"),
+            )
+        })?;
+        format = format.with_null_regex(regex);
+    }
+    Ok(format)
+}
+
+/// Parses a `csv_schema` option: `name:type` pairs separated by commas, types `bool`, `int8`
+/// .. `int64`, `uint8` .. `uint64`, `float32`, `float64`, `utf8` (or `string`), `date`,
+/// `timestamp` (µs, no zone), `timestamptz` (µs, UTC), `decimal(p;s)`.
+///
+/// # Errors
+/// A message naming the entry and the allowed types.
+pub fn parse_schema(text: &str) -> std::result::Result<Schema, String> {
+    let mut fields = Vec::new();
+    for (index, entry) in text.split(',').enumerate() {
+        let (name, type_name) = entry
+            .split_once(':')
+            .ok_or_else(|| format!("entry {index} (\"{entry}\") is not name:type"))?;
+        let type_name = type_name.trim().to_ascii_lowercase();
+        let data_type = match type_name.as_str() {
+            "bool" | "boolean" => DataType::Boolean,
+            "int8" => DataType::Int8,
+            "int16" => DataType::Int16,
+            "int32" => DataType::Int32,
+            "int64" => DataType::Int64,
+            "uint8" => DataType::UInt8,
+            "uint16" => DataType::UInt16,
+            "uint32" => DataType::UInt32,
+            "uint64" => DataType::UInt64,
+            "float32" => DataType::Float32,
+            "float64" => DataType::Float64,
+            "utf8" | "string" => DataType::Utf8,
+            "date" => DataType::Date32,
+            "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            other => match other.strip_prefix("decimal(").and_then(|rest| rest.strip_suffix(')')) {
+                Some(inner) => {
+                    let (precision, scale) = inner
+                        .split_once(';')
+                        .and_then(|(p, s)| Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?)))
+                        .ok_or_else(|| format!("entry {index}: \"{other}\" is not decimal(precision;scale)"))?;
+                    if precision <= 38 {
+                        DataType::Decimal128(precision, scale)
+                    } else {
+                        DataType::Decimal256(precision, scale)
+                    }
+                }
+                None => {
+                    return Err(format!(
+                        "entry {index}: \"{other}\" is not one of bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, \
+                         float32, float64, utf8, date, timestamp, timestamptz, decimal(p;s)"
+                    ))
+                }
+            },
+        };
+        fields.push(Field::new(name.trim(), data_type, true));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// Returns the schema of a CSV object: the `csv_schema` option when given, else inferred from
+/// its first `infer_rows` records (header names, or `column_1`.. without a header).
+///
+/// # Errors
+/// [`ConnectorError::Config`] for a bad `csv_schema`, read and decoding errors.
+pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Result<SchemaRef> {
+    if let Some(text) = &settings.csv.schema {
+        return parse_schema(text).map(Arc::new).map_err(|message| {
+            ConnectorError::config(format!("{role}.connection.csv_schema"), message)
+        });
+    }
+    let mut stream = TextStream::open(settings, file).await?;
+    let mut head = Vec::new();
+    let mut lines = 0usize;
+    while let Some(chunk) = stream.next_chunk().await? {
+        lines += chunk.iter().filter(|byte| **byte == b'\n').count();
+        head.extend_from_slice(&chunk);
+        if head.len() >= INFER_BYTES || lines > settings.infer_rows + 1 {
+            break;
+        }
+    }
+    // Keep whole lines only (a quoted field may still span the cut; inference then stops there).
+    if let Some(end) = head.iter().rposition(|byte| *byte == b'\n') {
+        if stream_may_continue(head.len(), lines, settings) {
+            head.truncate(end + 1);
+        }
+    }
+    let format = format_of(settings)?;
+    let (schema, _) = format
+        .infer_schema(std::io::Cursor::new(&head), Some(settings.infer_rows))
+        .map_err(arrow_error(format!("infer the schema of {}", file.path)))?;
+    let lossy = lossy_numeric_columns(settings, &schema, &head)?;
+    // A column empty in every sampled record has no type yet, and a numeric column whose text
+    // a number would not keep (leading zeros, a plus sign, more digits than a double holds)
+    // stays text.
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match field.data_type() {
+            DataType::Null => Field::new(field.name(), DataType::Utf8, true),
+            _ if lossy.contains(&index) => Field::new(field.name(), DataType::Utf8, true),
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Returns whether reading `text` as a number would lose how it is written: a leading zero
+/// (`08123`), a plus sign, an integer beyond the 64-bit range, or, for floats, an integer of
+/// more than 15 digits.
+pub fn number_loses_text(text: &str, float: bool) -> bool {
+    let trimmed = text.trim();
+    if !float && !trimmed.is_empty() && trimmed.parse::<i64>().is_err() {
+        return true;
+    }
+    let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
+    let digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    trimmed.starts_with('+')
+        || (unsigned.len() > 1
+            && unsigned.starts_with('0')
+            && unsigned.as_bytes()[1].is_ascii_digit())
+        || (float && digits == unsigned.len() && digits > 15)
+}
+
+/// Returns the indexes of numeric columns of `schema` whose sampled text a number would not
+/// keep exactly.
+fn lossy_numeric_columns(
+    settings: &FileSettings,
+    schema: &Schema,
+    head: &[u8],
+) -> Result<Vec<usize>> {
+    let numeric: Vec<(usize, bool)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter_map(|(index, field)| match field.data_type() {
+            DataType::Int64 => Some((index, false)),
+            DataType::Float64 => Some((index, true)),
+            _ => None,
+        })
+        .collect();
+    if numeric.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| Field::new(field.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = arrow_csv::ReaderBuilder::new(text_schema)
+        .with_format(format_of(settings)?)
+        .with_truncated_rows(settings.csv.allow_short_rows)
+        .with_batch_size(4096)
+        .build(std::io::Cursor::new(head))
+        .map_err(arrow_error("sample CSV text"))?;
+    let mut lossy = Vec::new();
+    let mut rows_seen = 0usize;
+    for batch in reader {
+        // The sample may end in a cut record: keep what parsed.
+        let Ok(batch) = batch else {
+            break;
+        };
+        for (index, float) in &numeric {
+            if lossy.contains(index) {
+                continue;
+            }
+            if let Some(strings) = batch.column(*index).as_any().downcast_ref::<StringArray>() {
+                if strings
+                    .iter()
+                    .flatten()
+                    .any(|text| number_loses_text(text, *float))
+                {
+                    lossy.push(*index);
+                }
+            }
+        }
+        rows_seen += batch.num_rows();
+        if rows_seen >= settings.infer_rows {
+            break;
+        }
+    }
+    Ok(lossy)
+}
+
+fn stream_may_continue(read: usize, lines: usize, settings: &FileSettings) -> bool {
+    read >= INFER_BYTES || lines > settings.infer_rows + 1
+}
+
+/// Converts a batch of text columns into `target`'s types; rows with a value that does not
+/// parse are left out and pushed to `dirty`.
+///
+/// # Errors
+/// [`ConnectorError::Arrow`] when a conversion is impossible for a whole column (a bug).
+pub fn convert_text_batch(
+    text: &RecordBatch,
+    target: &SchemaRef,
+    object: &str,
+    dirty: &mut Vec<DirtySample>,
+) -> Result<RecordBatch> {
+    let rows = text.num_rows();
+    let mut keep = vec![true; rows];
+    let mut any_dirty = false;
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
+    let options = CastOptions {
+        safe: true,
+        ..Default::default()
+    };
+    for (index, field) in target.fields().iter().enumerate() {
+        let source = text.column(index);
+        if field.data_type() == source.data_type() {
+            columns.push(Arc::clone(source));
+            continue;
+        }
+        let converted = cast_with_options(source, field.data_type(), &options).map_err(
+            arrow_error(format!("convert column {} of {object}", field.name())),
+        )?;
+        for (row, kept) in keep.iter_mut().enumerate() {
+            if *kept && source.is_valid(row) && converted.is_null(row) {
+                *kept = false;
+                any_dirty = true;
+                let value = source
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .map(|strings| strings.value(row).to_string())
+                    .unwrap_or_default();
+                dirty.push(DirtySample {
+                    column: field.name().clone(),
+                    reason: format!(
+                        "\"{value}\" in {object} is not a valid {}",
+                        field.data_type()
+                    ),
+                    row: describe_text_row(text, row),
+                });
+            }
+        }
+        columns.push(converted);
+    }
+    let batch = RecordBatch::try_new(Arc::clone(target), columns)
+        .map_err(arrow_error(format!("assemble rows of {object}")))?;
+    if !any_dirty {
+        return Ok(batch);
+    }
+    arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
+        .map_err(arrow_error(format!("drop dirty rows of {object}")))
+}
+
+fn describe_text_row(batch: &RecordBatch, row: usize) -> String {
+    let mut object = serde_json::Map::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let value = match column.as_any().downcast_ref::<StringArray>() {
+            Some(strings) if strings.is_valid(row) => {
+                serde_json::Value::String(strings.value(row).to_string())
+            }
+            _ => serde_json::Value::Null,
+        };
+        object.insert(field.name().clone(), value);
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Reads every row of a CSV object as `schema` (the source's full schema) and sends batches of
+/// the `projection` columns.
+///
+/// # Errors
+/// Read, decoding and CSV syntax errors naming the object.
+pub async fn read(
+    settings: &FileSettings,
+    file: &DataFile,
+    schema: &SchemaRef,
+    projection: &[usize],
+    batch_rows: usize,
+    output: &BatchSender,
+) -> Result<()> {
+    let object = file.path.to_string();
+    let text_schema = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| Field::new(field.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut decoder = arrow_csv::ReaderBuilder::new(text_schema)
+        .with_format(format_of(settings)?)
+        .with_truncated_rows(settings.csv.allow_short_rows)
+        .with_batch_size(batch_rows.max(1))
+        .build_decoder();
+    let mut stream = TextStream::open(settings, file).await?;
+    let mut dirty = Vec::new();
+    let csv_error = |source: ArrowError| ConnectorError::Arrow {
+        context: format!("parse CSV {object}"),
+        source,
+    };
+    loop {
+        let chunk = stream.next_chunk().await?;
+        let at_end = chunk.is_none();
+        let bytes = chunk.as_deref().unwrap_or(&[]);
+        let mut offset = 0;
+        loop {
+            // An empty input tells the decoder the text ended: only pass one at the end.
+            if offset < bytes.len() || at_end {
+                offset += decoder.decode(&bytes[offset..]).map_err(csv_error)?;
+            }
+            if decoder.capacity() == 0 || at_end {
+                if let Some(text) = decoder.flush().map_err(csv_error)? {
+                    let converted = convert_text_batch(&text, schema, &object, &mut dirty)?;
+                    for sample in dirty.drain(..) {
+                        output.counters().record_dirty(sample);
+                    }
+                    let projected = converted
+                        .project(projection)
+                        .map_err(arrow_error(format!("project columns of {object}")))?;
+                    if projected.num_rows() > 0 {
+                        output.send(projected).await?;
+                    }
+                }
+            }
+            if offset >= bytes.len() {
+                break;
+            }
+        }
+        if at_end {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_parse_and_errors_list_the_types() {
+        let schema =
+            parse_schema("id:int64, price:decimal(12;2),when:timestamptz").expect("schema");
+        assert_eq!(schema.field(1).data_type(), &DataType::Decimal128(12, 2));
+        assert_eq!(schema.field(0).name(), "id");
+        let error = parse_schema("id:integer").expect_err("bad type");
+        assert!(error.contains("int64"), "{error}");
+    }
+
+    #[test]
+    fn numbers_that_would_lose_their_text_stay_text() {
+        assert!(number_loses_text("08123", false));
+        assert!(number_loses_text("+5", false));
+        assert!(number_loses_text("-007.5", true));
+        assert!(number_loses_text("12345678901234567", true));
+        assert!(!number_loses_text("0", false));
+        assert!(!number_loses_text("0.5", true));
+        assert!(!number_loses_text("-12", false));
+        assert!(
+            !number_loses_text("133245162327228051", false),
+            "fits an int64"
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_parse_are_dirty_rows() {
+        let text = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(StringArray::from(vec![Some("1"), Some("2.1"), None])) as ArrayRef,
+            ),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("c")])) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        let target = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let mut dirty = Vec::new();
+        let converted = convert_text_batch(&text, &target, "f.csv", &mut dirty).expect("convert");
+        assert_eq!(converted.num_rows(), 2, "the NULL stays, 2.1 goes");
+        assert_eq!(dirty.len(), 1);
+        assert_eq!(dirty[0].column, "id");
+        assert!(dirty[0].reason.contains("\"2.1\""), "{}", dirty[0].reason);
+    }
+}
