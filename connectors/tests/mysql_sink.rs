@@ -7,12 +7,11 @@ mod mysql_support;
 mod support;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use mysql_support::{count, execute, MyDb};
 use sluice_connectors::{batch_channel, BatchSender, ShardCounters, Sink, WriteOutcome};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{identity, run_job, spec};
 
 fn batch(ids: std::ops::Range<i64>, name: &str) -> RecordBatch {
@@ -380,105 +379,6 @@ async fn a_missing_table_or_a_non_transactional_engine_names_the_fix() {
         count(&mut conn, "SELECT COUNT(*) FROM _sluice_commits").await,
         0,
         "the marker rolled back"
-    );
-    drop(conn);
-    db.drop_database().await;
-}
-
-/// Compares the sink's literal multi-row INSERTs with parameterised multi-row INSERTs of the
-/// same rows (1,000 rows per statement). Prints rows per second; run with
-/// `cargo nextest run -p sluice-connectors --test mysql_sink --run-ignored only --no-capture`.
-#[tokio::test]
-#[ignore = "measurement, not a check"]
-async fn measure_literal_vs_parameterised_inserts() {
-    const ROWS: i64 = 200_000;
-    let db = MyDb::create().await;
-    let mut conn = db.conn().await;
-    execute(
-        &mut conn,
-        "CREATE TABLE literal (id BIGINT, name TEXT) ENGINE=InnoDB; CREATE TABLE bound (id BIGINT, name TEXT) ENGINE=InnoDB",
-    )
-    .await;
-    let sink = sink_for(&db, "literal", "");
-    sink.prepare(batch(0..1, "x").schema())
-        .await
-        .expect("prepare");
-    let (sender, receiver) = batch_channel(4, Arc::new(ShardCounters::default()));
-    let started = Instant::now();
-    let batches: Vec<RecordBatch> = (0..ROWS / 8192 + 1)
-        .map(|index| {
-            batch(
-                index * 8192..((index + 1) * 8192).min(ROWS),
-                "row name with some text",
-            )
-        })
-        .collect();
-    let shard = identity("measure", 0, 1);
-    let (_, outcome) = tokio::join!(feed(sender, batches), sink.write_shard(&shard, receiver));
-    assert_eq!(
-        outcome.expect("write"),
-        WriteOutcome::Committed { rows: ROWS as u64 }
-    );
-    let literal = started.elapsed();
-
-    let started = Instant::now();
-    let per_statement = 1000usize;
-    let placeholders = vec!["(?, ?)"; per_statement].join(",");
-    let statement = conn
-        .prep(format!(
-            "INSERT INTO bound (id, name) VALUES {placeholders}"
-        ))
-        .await
-        .expect("prepare");
-    execute(&mut conn, "START TRANSACTION").await;
-    for first in (0..ROWS).step_by(per_statement) {
-        let mut params = Vec::with_capacity(per_statement * 2);
-        for id in first..first + per_statement as i64 {
-            params.push(mysql_async::Value::Int(id));
-            params.push(mysql_async::Value::Bytes(
-                format!("row name with some text {id}").into_bytes(),
-            ));
-        }
-        conn.exec_drop(&statement, params).await.expect("insert");
-    }
-    execute(&mut conn, "COMMIT").await;
-    let bound = started.elapsed();
-
-    execute(
-        &mut conn,
-        "CREATE TABLE loaded (id BIGINT, name TEXT) ENGINE=InnoDB",
-    )
-    .await;
-    let job = spec(&format!(
-        "source: {{connection: {conn}, table: ignored}}\nsink: {{connection: {load}, table: loaded}}\n",
-        conn = db.connection_yaml(),
-        load = db.connection_yaml_with(", load_data: true")
-    ));
-    let loader =
-        sluice_connectors::open_sink(&job, &support::sink_connection(&job)).expect("open sink");
-    let (sender, receiver) = batch_channel(4, Arc::new(ShardCounters::default()));
-    let batches: Vec<RecordBatch> = (0..ROWS / 8192 + 1)
-        .map(|index| {
-            batch(
-                index * 8192..((index + 1) * 8192).min(ROWS),
-                "row name with some text",
-            )
-        })
-        .collect();
-    let started = Instant::now();
-    let shard = identity("measure-load", 0, 1);
-    let (_, outcome) = tokio::join!(feed(sender, batches), loader.write_shard(&shard, receiver));
-    assert_eq!(
-        outcome.expect("load"),
-        WriteOutcome::Committed { rows: ROWS as u64 }
-    );
-    let load = started.elapsed();
-    println!(
-        "{ROWS} rows: literal multi-row INSERT (sink) {:.0} rows/s, parameterised multi-row INSERT {:.0} rows/s, \
-         LOAD DATA LOCAL INFILE (sink, load_data: true) {:.0} rows/s",
-        ROWS as f64 / literal.as_secs_f64(),
-        ROWS as f64 / bound.as_secs_f64(),
-        ROWS as f64 / load.as_secs_f64()
     );
     drop(conn);
     db.drop_database().await;
