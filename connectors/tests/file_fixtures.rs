@@ -1,4 +1,4 @@
-//! Real files from other projects (`/work/shared/fixtures`, see its SOURCES.md), read in place
+//! Real files from other projects (`shared/fixtures` beside the checkout, see its SOURCES.md), read in place
 //! through the file connector. Every CSV, JSON and Parquet fixture is a row of [`CASES`]: it
 //! either loads with the values checked here (row and column counts, spot values, or the
 //! upstream project's own expected output) or fails with the documented reason
@@ -14,7 +14,18 @@ use sluice_connectors::{batch_channel, DirtySample, ShardCounters};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-const FIXTURES: &str = "/work/shared/fixtures";
+/// The shared fixtures folder: `shared/fixtures` beside the repository checkout (override with
+/// `SLUICE_FIXTURES`).
+fn fixtures() -> String {
+    let folder = std::env::var("SLUICE_FIXTURES").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures").to_string()
+    });
+    assert!(
+        std::path::Path::new(&folder).join("SOURCES.md").exists(),
+        "fixtures not found at {folder}: the tests read the project's shared/fixtures folder beside the checkout (or set SLUICE_FIXTURES)"
+    );
+    folder
+}
 
 /// What reading a fixture must give.
 enum Expect {
@@ -87,7 +98,7 @@ impl Loaded {
 }
 
 async fn load(file: &str, options: &str) -> Result<Loaded, String> {
-    let yaml = format!("{{type: file, path: \"{FIXTURES}/{file}\"{options}}}");
+    let yaml = format!("{{type: file, path: \"{}/{file}\"{options}}}", fixtures());
     let job = support::spec(&format!(
         "source: {{connection: {yaml}}}\nsink: {{connection: {yaml}}}\n"
     ));
@@ -119,7 +130,8 @@ async fn load(file: &str, options: &str) -> Result<Loaded, String> {
 
 fn check_spectrum(file: &str, loaded: &Loaded) {
     let expected_path = format!(
-        "{FIXTURES}/{}",
+        "{}/{}",
+        fixtures(),
         file.replace("/csvs/", "/json/").replace(".csv", ".json")
     );
     let expected: Vec<serde_json::Map<String, serde_json::Value>> =
@@ -1033,7 +1045,8 @@ async fn every_fixture_loads_exactly_or_fails_with_its_documented_reason() {
         "parquet/sling",
         "parquet/parquet-testing",
     ] {
-        for entry in std::fs::read_dir(format!("{FIXTURES}/{folder}")).expect("fixture folder") {
+        for entry in std::fs::read_dir(format!("{}/{folder}", fixtures())).expect("fixture folder")
+        {
             let name = format!(
                 "{folder}/{}",
                 entry.expect("entry").file_name().to_string_lossy()

@@ -106,6 +106,8 @@ impl LocalCluster {
             },
             wait_for(coordinator_stop),
         ));
+        // Workers connect once the coordinator leads, so none is turned away at start.
+        wait_until_leading(&url).await?;
         let (stop_workers, workers_stop) = watch::channel(false);
         let mut worker_tasks = Vec::new();
         for index in 0..workers {
@@ -117,7 +119,6 @@ impl LocalCluster {
                 wait_for(workers_stop.clone()),
             )));
         }
-        wait_until_leading(&url).await?;
         Ok(LocalCluster {
             url,
             stop_workers,

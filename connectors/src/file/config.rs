@@ -157,6 +157,22 @@ fn count(field: &str, text: &str, min: usize) -> Result<usize> {
         })
 }
 
+/// Resolves `.` and `..` in an absolute local path lexically (`/a/b/../c` is `/a/c`), since
+/// object paths cannot hold them.
+fn normalize_local_path(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for component in std::path::Path::new(text).components() {
+        match component {
+            std::path::Component::Normal(part) => parts.push(part.to_str().unwrap_or_default()),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// Returns `text` (`a/b/c`) as an object path, appending `table` (a sub-directory) when given.
 fn object_path(field: &str, text: &str, table: Option<&str>) -> Result<Path> {
     let mut joined = text.trim_matches('/').to_string();
@@ -208,7 +224,8 @@ impl FileSettings {
                             format!("\"{path_text}\" must be an absolute path"),
                         ));
                     }
-                    let location = object_path(&field("path"), path_text, table)?;
+                    let normalized = normalize_local_path(path_text);
+                    let location = object_path(&field("path"), &normalized, table)?;
                     (
                         Arc::new(LocalFileSystem::new()),
                         location.clone(),
@@ -376,6 +393,15 @@ impl FileSettings {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_paths_resolve_dot_dot_lexically() {
+        assert_eq!(
+            super::normalize_local_path("/a/b/../c/./d.csv"),
+            "/a/c/d.csv"
+        );
+        assert_eq!(super::normalize_local_path("/../x"), "/x");
+    }
+
     use super::*;
 
     fn connection(kind: &str, pairs: &[(&str, &str)]) -> ConnectionConfig {
