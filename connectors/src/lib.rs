@@ -13,6 +13,7 @@ pub mod checksum;
 pub mod error;
 pub mod file;
 pub mod generator;
+pub mod mapping;
 pub mod mysql;
 pub mod postgres;
 pub mod registry;

@@ -96,25 +96,7 @@ impl MySqlSink {
     }
 
     fn target_names(&self, schema: &SchemaRef) -> Result<Vec<String>> {
-        if self.columns.is_empty() {
-            return Ok(schema
-                .fields()
-                .iter()
-                .map(|field| field.name().clone())
-                .collect());
-        }
-        if self.columns.len() != schema.fields().len() {
-            return Err(ConnectorError::config(
-                "sink.columns",
-                format!(
-                    "has {} columns but the source produces {} ({}); columns are matched by position",
-                    self.columns.len(),
-                    schema.fields().len(),
-                    schema.fields().iter().map(|field| field.name().as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        Ok(self.columns.clone())
+        crate::mapping::sink_column_names(&self.columns, schema)
     }
 
     async fn ensure_commit_table(&self, conn: &mut Conn) -> Result<()> {

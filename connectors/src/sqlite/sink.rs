@@ -62,25 +62,7 @@ impl SqliteSink {
 
     /// Returns the target column names for a batch schema.
     fn target_columns(&self, schema: &SchemaRef) -> Result<Vec<String>> {
-        if self.columns.is_empty() {
-            return Ok(schema
-                .fields()
-                .iter()
-                .map(|field| field.name().clone())
-                .collect());
-        }
-        if self.columns.len() != schema.fields().len() {
-            return Err(ConnectorError::config(
-                "sink.columns",
-                format!(
-                    "has {} columns but the source produces {} ({}); columns are matched by position",
-                    self.columns.len(),
-                    schema.fields().len(),
-                    schema.fields().iter().map(|field| field.name().as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        Ok(self.columns.clone())
+        crate::mapping::sink_column_names(&self.columns, schema)
     }
 
     fn insert_sql(&self, columns: &[String]) -> String {

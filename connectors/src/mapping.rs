@@ -1,0 +1,67 @@
+//! Column mapping shared by every sink.
+
+use crate::error::{ConnectorError, Result};
+use arrow_schema::SchemaRef;
+
+/// Returns the sink column names for batches of `schema`: `sink.columns` matched to the source
+/// columns by position, or the source's own names when `sink.columns` is empty.
+///
+/// # Errors
+/// [`ConnectorError::Config`] at `sink.columns` when the counts differ, listing the source's
+/// columns.
+pub fn sink_column_names(configured: &[String], schema: &SchemaRef) -> Result<Vec<String>> {
+    if configured.is_empty() {
+        return Ok(schema
+            .fields()
+            .iter()
+            .map(|field| field.name().clone())
+            .collect());
+    }
+    if configured.len() != schema.fields().len() {
+        let source_names: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|field| field.name().as_str())
+            .collect();
+        return Err(ConnectorError::config(
+            "sink.columns",
+            format!(
+                "has {} columns but the source produces {} ({}); columns are matched by position",
+                configured.len(),
+                source_names.len(),
+                source_names.join(", ")
+            ),
+        ));
+    }
+    Ok(configured.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn names_come_from_the_source_or_by_position() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        assert_eq!(
+            sink_column_names(&[], &schema).unwrap_or_default(),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            sink_column_names(&["x".into(), "y".into()], &schema).unwrap_or_default(),
+            vec!["x", "y"]
+        );
+        let error = sink_column_names(&["x".into()], &schema)
+            .expect_err("count mismatch")
+            .to_string();
+        assert!(
+            error.starts_with("sink.columns: has 1 columns but the source produces 2 (a, b)"),
+            "{error}"
+        );
+    }
+}
