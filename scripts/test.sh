@@ -48,8 +48,9 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo build (binaries used by the end-to-end tests)"
 cargo build --workspace --quiet
-echo "==> cargo nextest run"
-cargo nextest run --workspace --no-fail-fast
 echo "==> doctests"
 cargo test --workspace --doc --quiet
+# nextest last, so the suite's closing line is its summary of every test.
+echo "==> cargo nextest run"
+cargo nextest run --workspace --no-fail-fast
 echo "==> test suite finished in $(( $(date +%s) - started )) s"
