@@ -301,6 +301,8 @@ impl Engine {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
                         let effects = self.model.add_job(*record, *validated, Vec::new(), None);
+                        // Publish before answering, so a Get right after Submit finds the job.
+                        self.publish();
                         let _ = reply.send(Ok(()));
                         effects
                     }
