@@ -15,6 +15,7 @@ pub mod file;
 pub mod generator;
 pub mod mapping;
 pub mod mysql;
+pub mod options;
 pub mod postgres;
 pub mod registry;
 pub mod sqlite;

@@ -1,6 +1,7 @@
 //! Connection options of a `mysql` / `mariadb` connection, and opening a session.
 
 use crate::error::{ConnectorError, Result};
+use crate::options::OptionReader;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use sluice_common::spec::ConnectionConfig;
@@ -78,80 +79,31 @@ impl MySqlSettings {
     /// # Errors
     /// [`ConnectorError::Config`] naming the option for a missing or malformed value.
     pub fn from_connection(connection: &ConnectionConfig, role: &str) -> Result<Self> {
-        let field = |name: &str| format!("{role}.connection.{name}");
-        let required = |name: &str| -> Result<String> {
-            connection
-                .option(name)
-                .map(str::to_string)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| {
-                    ConnectorError::config(
-                        field(name),
-                        format!("is required for a {} connection", connection.kind),
-                    )
-                })
-        };
-        let port = match connection.option("port") {
-            Some(text) => text.trim().parse::<u16>().map_err(|_| {
-                ConnectorError::config(
-                    field("port"),
-                    format!("\"{text}\" is not a port number (1 to 65535)"),
-                )
-            })?,
-            None => DEFAULT_PORT,
-        };
-        let load_data = match connection.option("load_data").map(str::trim) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConnectorError::config(
-                    field("load_data"),
-                    format!("\"{other}\" is not one of true, false"),
-                ))
-            }
-        };
-        let tinyint1_as_boolean = match connection.option("tinyint1_as_boolean") {
-            None => true,
-            Some(text) => match text.trim() {
-                "true" => true,
-                "false" => false,
-                other => {
-                    return Err(ConnectorError::config(
-                        field("tinyint1_as_boolean"),
-                        format!("\"{other}\" is not one of true, false"),
-                    ))
-                }
-            },
-        };
+        let options = OptionReader::new(connection, role);
+        let port = options.port(DEFAULT_PORT)?;
+        let load_data = options.flag("load_data", false)?;
+        let tinyint1_as_boolean = options.flag("tinyint1_as_boolean", true)?;
         let zero_date = match connection.option("zero_date").map(str::trim) {
             None | Some("dirty") => ZeroDate::Dirty,
             Some("null") => ZeroDate::Null,
             Some(other) => {
                 return Err(ConnectorError::config(
-                    field("zero_date"),
+                    options.field("zero_date"),
                     format!("\"{other}\" is not one of dirty, null"),
                 ))
             }
         };
-        let connect_timeout = match connection.option("connect_timeout_ms") {
-            Some(text) => Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
-                ConnectorError::config(
-                    field("connect_timeout_ms"),
-                    format!("\"{text}\" is not a number of milliseconds"),
-                )
-            })?),
-            None => Duration::from_secs(30),
-        };
+        let connect_timeout = options.millis("connect_timeout_ms", Duration::from_secs(30))?;
         let commit_table = connection
             .option("commit_table")
             .unwrap_or(DEFAULT_COMMIT_TABLE)
             .to_string();
         Ok(MySqlSettings {
-            host: required("host")?,
+            host: options.required("host")?,
             port,
-            database: required("database")?,
-            user: required("user")?,
-            password: connection.secrets.get("password").cloned(),
+            database: options.required("database")?,
+            user: options.required("user")?,
+            password: options.password(),
             commit_table,
             tinyint1_as_boolean,
             zero_date,

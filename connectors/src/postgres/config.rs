@@ -1,6 +1,7 @@
 //! Connection options of a `postgresql` / `adb_postgresql` connection, and opening a session.
 
 use crate::error::{ConnectorError, Result};
+use crate::options::OptionReader;
 use sluice_common::spec::ConnectionConfig;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
@@ -68,49 +69,21 @@ impl PgSettings {
     /// [`ConnectorError::Config`] naming the option for a missing or malformed value, or for an
     /// `sslmode` other than `disable`.
     pub fn from_connection(connection: &ConnectionConfig, role: &str) -> Result<Self> {
-        let field = |name: &str| format!("{role}.connection.{name}");
-        let required = |name: &str| -> Result<String> {
-            connection
-                .option(name)
-                .map(str::to_string)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| {
-                    ConnectorError::config(
-                        field(name),
-                        format!("is required for a {} connection", connection.kind),
-                    )
-                })
-        };
+        let options = OptionReader::new(connection, role);
         let flavor = match connection.kind.as_str() {
             "adb_postgresql" => PgFlavor::AnalyticDb,
             _ => PgFlavor::Postgres,
         };
-        let port = match connection.option("port") {
-            Some(text) => text.trim().parse::<u16>().map_err(|_| {
-                ConnectorError::config(
-                    field("port"),
-                    format!("\"{text}\" is not a port number (1 to 65535)"),
-                )
-            })?,
-            None => DEFAULT_PORT,
-        };
+        let port = options.port(DEFAULT_PORT)?;
         if let Some(mode) = connection.option("sslmode") {
             if mode != "disable" {
                 return Err(ConnectorError::config(
-                    field("sslmode"),
+                    options.field("sslmode"),
                     format!("\"{mode}\" is not supported yet: only \"disable\" is (TLS to PostgreSQL is not implemented)"),
                 ));
             }
         }
-        let connect_timeout = match connection.option("connect_timeout_ms") {
-            Some(text) => Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
-                ConnectorError::config(
-                    field("connect_timeout_ms"),
-                    format!("\"{text}\" is not a number of milliseconds"),
-                )
-            })?),
-            None => Duration::from_secs(30),
-        };
+        let connect_timeout = options.millis("connect_timeout_ms", Duration::from_secs(30))?;
         let schema = connection
             .option("schema")
             .unwrap_or(DEFAULT_SCHEMA)
@@ -120,11 +93,11 @@ impl PgSettings {
             .unwrap_or(DEFAULT_COMMIT_TABLE)
             .to_string();
         Ok(PgSettings {
-            host: required("host")?,
+            host: options.required("host")?,
             port,
-            database: required("database")?,
-            user: required("user")?,
-            password: connection.secrets.get("password").cloned(),
+            database: options.required("database")?,
+            user: options.required("user")?,
+            password: options.password(),
             schema,
             commit_table,
             connect_timeout,
