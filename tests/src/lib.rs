@@ -111,13 +111,21 @@ pub async fn wait_for_end(
 /// Returns the digest of every row a connection reads (of `table`, for stores with tables),
 /// through the connector a job would use.
 pub async fn connection_digest(connection: ConnectionConfig, table: Option<&str>) -> TableDigest {
-    let table_yaml = table.map_or(String::new(), |table| format!(", table: {table}"));
-    let spec = format!(
-        "source: {{connection: {{type: {}}}{table_yaml}}}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}",
-        connection.kind
-    );
-    let validated =
-        validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
+    let mut inline = serde_json::Map::new();
+    inline.insert("type".into(), connection.kind.clone().into());
+    for (name, value) in &connection.options {
+        inline.insert(name.clone(), value.clone().into());
+    }
+    let mut source = serde_json::json!({ "connection": inline });
+    if let Some(table) = table {
+        source["table"] = table.into();
+    }
+    let spec = serde_json::json!({
+        "source": source,
+        "sink": {"connection": {"type": "sqlite", "path": "unused.db"}, "table": "t"},
+    });
+    let validated = validate(parse_job_spec(&spec.to_string(), SpecFormat::Json).expect("spec"))
+        .expect("valid");
     let source = sluice_connectors::open_source(&validated, &connection)
         .unwrap_or_else(|error| panic!("open {} source: {error}", connection.kind));
     digest_source(source.as_ref(), &KeyRange::All)
