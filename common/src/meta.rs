@@ -143,6 +143,10 @@ pub trait MetaStore: Send + Sync + 'static {
         lease: Option<LeaseId>,
     ) -> MetaResult<PutOutcome>;
 
+    /// Writes every entry (no lease, no precondition) in one atomic transaction: after a crash
+    /// either all of them are stored or none. Returns the revision of the write.
+    async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<i64>;
+
     /// Deletes `key` if `condition` holds.
     async fn delete(&self, key: &str, condition: Precondition) -> MetaResult<DeleteOutcome>;
 

@@ -267,6 +267,22 @@ pub struct JobRecord {
     /// Shard attempts beyond the first.
     #[serde(default)]
     pub retries: u32,
+    /// Smallest and largest value of an integer split key when the job was planned: the finite
+    /// bounds used to cut open-ended shard ranges into pieces (see `KeyBounds`).
+    #[serde(default)]
+    pub key_bounds: Option<KeyBounds>,
+    /// Shards split off running shards so far.
+    #[serde(default)]
+    pub splits: u32,
+}
+
+/// Smallest and largest value of an integer split key, both inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyBounds {
+    /// Smallest key.
+    pub min: i64,
+    /// Largest key.
+    pub max: i64,
 }
 
 /// A shard of a job. Key `shards/{job}/{shard:06}`.
@@ -293,6 +309,11 @@ pub struct ShardRecord {
     /// Last error.
     #[serde(default)]
     pub error: Option<String>,
+    /// Set when the shard was re-queued while its previous attempt had not reported its end (its
+    /// worker was lost, or nobody claimed it after a coordinator change): that attempt may still
+    /// commit its whole original range, so the shard must never be split.
+    #[serde(default)]
+    pub earlier_attempt_may_commit: bool,
 }
 
 /// A registered worker, bound to its lease. Key `workers/{id}`.

@@ -2,13 +2,16 @@
 //! and benchmarks. Row `id` is a pure function of `(seed, id)`, so any key range of the same
 //! generator always yields the same rows, whichever worker reads it.
 //!
-//! Options: `rows` (required: ids run from 0 to rows - 1), `seed` (default 0).
+//! Options: `rows` (required: ids run from 0 to rows - 1), `seed` (default 0),
+//! `rows_per_second` (default 0, unlimited: paces each read to at most that many rows a second,
+//! standing in for a slow remote source in demos and in the tests of elastic scaling).
 //! Columns: `id` (Int64, the split key), `name` (Utf8), `amount` (Float64, two decimals),
 //! `quantity` (Int32), `active` (Boolean), `created_at` (Timestamp µs UTC), `note` (Utf8 with
 //! NULLs, empty strings and non-ASCII text).
 
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
+use crate::postgres::split::int_ranges;
 use crate::{PlanOutput, PlanRequest, Source};
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
@@ -17,7 +20,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
-use sluice_common::records::KeyRange;
+use sluice_common::records::{KeyBounds, KeyRange};
 use sluice_common::spec::{ConnectionConfig, JobSpec};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -50,6 +53,8 @@ const NOTES: [&str; 5] = [
 pub struct GeneratorSource {
     rows: u64,
     seed: u64,
+    rows_per_second: u64,
+    split_bounds: Vec<i64>,
     projection: Vec<usize>,
     batch_rows: usize,
 }
@@ -79,6 +84,7 @@ impl GeneratorSource {
     pub fn new(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
         let rows = parse_u64(connection, "rows", None)?;
         let seed = parse_u64(connection, "seed", Some(0))?;
+        let rows_per_second = parse_u64(connection, "rows_per_second", Some(0))?;
         if let Some(split_pk) = &spec.source.split_pk {
             if split_pk != "id" {
                 return Err(ConnectorError::config(
@@ -87,6 +93,18 @@ impl GeneratorSource {
                 ));
             }
         }
+        let mut split_bounds = Vec::with_capacity(spec.source.split_bounds.len());
+        for (index, bound) in spec.source.split_bounds.iter().enumerate() {
+            let value = bound.as_i64().ok_or_else(|| {
+                ConnectorError::config(
+                    format!("source.split_bounds[{index}]"),
+                    format!("{bound} is not an integer id"),
+                )
+            })?;
+            split_bounds.push(value);
+        }
+        split_bounds.sort_unstable();
+        split_bounds.dedup();
         let projection = if spec.source.columns.is_empty() {
             (0..COLUMNS.len()).collect()
         } else {
@@ -111,6 +129,8 @@ impl GeneratorSource {
         Ok(GeneratorSource {
             rows,
             seed,
+            rows_per_second,
+            split_bounds,
             projection,
             batch_rows: spec.settings.batch_rows as usize,
         })
@@ -235,6 +255,18 @@ impl Source for GeneratorSource {
     }
 
     async fn plan(&self, request: &PlanRequest) -> Result<PlanOutput> {
+        let key_bounds = self
+            .rows
+            .checked_sub(1)
+            .and_then(|max| i64::try_from(max).ok())
+            .map(|max| KeyBounds { min: 0, max });
+        if !self.split_bounds.is_empty() {
+            return Ok(PlanOutput {
+                ranges: int_ranges(&self.split_bounds),
+                estimated_rows: self.rows,
+                key_bounds,
+            });
+        }
         let shard_count = request.target_shard_count(self.rows).min(self.rows.max(1));
         let step = self.rows.div_ceil(shard_count).max(1);
         let mut ranges = Vec::new();
@@ -260,11 +292,13 @@ impl Source for GeneratorSource {
         Ok(PlanOutput {
             ranges,
             estimated_rows: self.rows,
+            key_bounds,
         })
     }
 
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
         let (start, end) = self.bounds(range);
+        let started = tokio::time::Instant::now();
         let mut position = start;
         while position < end {
             let batch_end = (position + self.batch_rows as u64).min(end);
@@ -274,6 +308,12 @@ impl Source for GeneratorSource {
                 .counters()
                 .set_current_key((batch_end - 1).to_string());
             position = batch_end;
+            if self.rows_per_second > 0 {
+                let due = std::time::Duration::from_secs_f64(
+                    (position - start) as f64 / self.rows_per_second as f64,
+                );
+                tokio::time::sleep_until(started + due).await;
+            }
         }
         Ok(())
     }
@@ -298,6 +338,23 @@ mod tests {
             ..Default::default()
         };
         GeneratorSource::new(&spec, &connection).expect("generator")
+    }
+
+    #[tokio::test]
+    async fn rows_per_second_paces_the_read() {
+        let mut paced = generator(3_000);
+        paced.rows_per_second = 20_000;
+        let started = std::time::Instant::now();
+        let digest_paced = digest(&paced, &KeyRange::All).await;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= std::time::Duration::from_millis(140),
+            "3,000 rows at 20,000 rows/s take at least 150 ms, took {elapsed:?}"
+        );
+        assert_eq!(
+            digest_paced,
+            digest(&generator(3_000), &KeyRange::All).await
+        );
     }
 
     async fn digest(source: &GeneratorSource, range: &KeyRange) -> TableDigest {

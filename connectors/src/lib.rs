@@ -27,7 +27,7 @@ pub use registry::{open_sink, open_sink_as_source, open_source};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use sluice_common::ids::{Attempt, JobId, ShardId};
-use sluice_common::records::KeyRange;
+use sluice_common::records::{KeyBounds, KeyRange};
 
 /// What the planner is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,10 @@ pub struct PlanOutput {
     pub ranges: Vec<KeyRange>,
     /// Rows the source expects to produce (0 when unknown).
     pub estimated_rows: u64,
+    /// Smallest and largest value of an integer split key, when the planner read them: they
+    /// bound the open-ended first and last ranges, so those can be read in pieces and split
+    /// while they run.
+    pub key_bounds: Option<KeyBounds>,
 }
 
 /// Identity of a shard attempt, carried into the commit marker.

@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod scheduler;
+pub mod split;
 
 use crate::config::CoordinatorConfig;
 use crate::error::{CoordinatorError, Result};
@@ -169,6 +170,7 @@ pub async fn start(
         outbound: HashMap::new(),
         leases: HashMap::new(),
         unpersisted: BTreeSet::new(),
+        held_confirmations: Vec::new(),
         last_flush: Instant::now(),
     };
     let task = tokio::spawn(async move {
@@ -238,6 +240,15 @@ async fn load_jobs(
 enum PersistKey {
     Job(JobId),
     Shard(JobId, ShardId),
+    /// A split: parent shard, child shard and job record, written together.
+    Split(JobId, ShardId, ShardId),
+}
+
+/// A split confirmation held back until its split is written.
+struct HeldConfirmation {
+    worker_id: WorkerId,
+    decision: pb::SplitDecision,
+    split: PersistKey,
 }
 
 struct Engine {
@@ -249,6 +260,7 @@ struct Engine {
     outbound: HashMap<WorkerId, (u64, WorkerSender)>,
     leases: HashMap<WorkerId, LeaseId>,
     unpersisted: BTreeSet<PersistKey>,
+    held_confirmations: Vec<HeldConfirmation>,
     last_flush: Instant,
 }
 
@@ -270,6 +282,8 @@ impl Engine {
             // recorded before it is acted on.
             if self.unpersisted.is_empty() {
                 let effects = self.model.dispatch();
+                self.execute(effects).await;
+                let effects = self.model.request_splits(Instant::now());
                 self.execute(effects).await;
             }
             self.publish();
@@ -423,10 +437,34 @@ impl Engine {
     }
 
     async fn retry_unpersisted(&mut self) {
-        let pending: Vec<PersistKey> = std::mem::take(&mut self.unpersisted).into_iter().collect();
-        for key in pending {
+        // Splits first: a shard of a split still unwritten is only written with its split.
+        let (splits, others): (Vec<PersistKey>, Vec<PersistKey>) = self
+            .unpersisted
+            .iter()
+            .cloned()
+            .partition(|key| matches!(key, PersistKey::Split(..)));
+        for key in splits {
             self.persist(key).await;
         }
+        for key in others {
+            self.unpersisted.remove(&key);
+            self.persist(key).await;
+        }
+        let held = std::mem::take(&mut self.held_confirmations);
+        let mut effects = Vec::new();
+        for confirmation in held {
+            if self.unpersisted.contains(&confirmation.split) {
+                self.held_confirmations.push(confirmation);
+            } else {
+                effects.push(Effect::Send(
+                    confirmation.worker_id,
+                    Box::new(pb::coordinator_message::Body::SplitDecision(
+                        confirmation.decision,
+                    )),
+                ));
+            }
+        }
+        self.execute(effects).await;
     }
 
     /// Carries out effects; sending to a worker whose stream is gone makes it leave, which may
@@ -438,6 +476,33 @@ impl Engine {
                 Effect::PersistJob(job_id) => self.persist(PersistKey::Job(job_id)).await,
                 Effect::PersistShard(job_id, shard_id) => {
                     self.persist(PersistKey::Shard(job_id, shard_id)).await
+                }
+                Effect::PersistSplit {
+                    job_id,
+                    parent,
+                    child,
+                } => self.persist(PersistKey::Split(job_id, parent, child)).await,
+                Effect::ConfirmSplit {
+                    worker_id,
+                    decision,
+                    job_id,
+                    parent,
+                    child,
+                } => {
+                    let split = PersistKey::Split(job_id, parent, child);
+                    if self.unpersisted.contains(&split) {
+                        tracing::info!(worker_id = %worker_id, "holding a split confirmation until the split is written");
+                        self.held_confirmations.push(HeldConfirmation {
+                            worker_id,
+                            decision,
+                            split,
+                        });
+                    } else {
+                        queue.push_back(Effect::Send(
+                            worker_id,
+                            Box::new(pb::coordinator_message::Body::SplitDecision(decision)),
+                        ));
+                    }
                 }
                 Effect::Send(worker_id, body) => {
                     let delivered = match self.outbound.get(&worker_id) {
@@ -514,6 +579,24 @@ impl Engine {
     }
 
     async fn persist(&mut self, key: PersistKey) {
+        // A shard of a split not yet written is only ever written together with the rest of
+        // the split: alone, a shortened parent would lose the range of the missing child.
+        let key = match key {
+            PersistKey::Shard(job_id, shard_id) => {
+                match self.unpersisted.iter().find(|pending| {
+                    matches!(pending, PersistKey::Split(split_job, parent, child)
+                        if *split_job == job_id && (*parent == shard_id || *child == shard_id))
+                }) {
+                    Some(split) => split.clone(),
+                    None => PersistKey::Shard(job_id, shard_id),
+                }
+            }
+            other => other,
+        };
+        if let PersistKey::Split(job_id, parent, child) = &key {
+            self.persist_split(&key, job_id, *parent, *child).await;
+            return;
+        }
         let (store_key, bytes) = match &key {
             PersistKey::Job(job_id) => {
                 let Some(job) = self.model.jobs.get_mut(job_id) else {
@@ -536,6 +619,7 @@ impl Engine {
                     records::encode(&shard.record),
                 )
             }
+            PersistKey::Split(..) => return,
         };
         let write = self.store.put(&store_key, bytes, Precondition::None, None);
         match tokio::time::timeout(PERSIST_TIMEOUT, write).await {
@@ -547,6 +631,43 @@ impl Engine {
             Err(_) => {
                 tracing::warn!(key = %store_key, "persisting timed out; will retry");
                 self.unpersisted.insert(key);
+            }
+        }
+    }
+
+    /// Writes a split (both shards and the job record) in one transaction.
+    async fn persist_split(
+        &mut self,
+        key: &PersistKey,
+        job_id: &JobId,
+        parent: ShardId,
+        child: ShardId,
+    ) {
+        let Some(job) = self.model.jobs.get_mut(job_id) else {
+            return;
+        };
+        job.record.counters = job.counters();
+        let mut entries = vec![(keys::job(job_id), records::encode(&job.record))];
+        for shard_id in [parent, child] {
+            if let Some(shard) = job.shards.get(shard_id.0 as usize) {
+                entries.push((
+                    keys::shard(job_id, shard_id),
+                    records::encode(&shard.record),
+                ));
+            }
+        }
+        let write = self.store.put_all(entries);
+        match tokio::time::timeout(PERSIST_TIMEOUT, write).await {
+            Ok(Ok(_)) => {
+                self.unpersisted.remove(key);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(job_id = %job_id, %error, "could not persist a split; will retry");
+                self.unpersisted.insert(key.clone());
+            }
+            Err(_) => {
+                tracing::warn!(job_id = %job_id, "persisting a split timed out; will retry");
+                self.unpersisted.insert(key.clone());
             }
         }
     }

@@ -108,13 +108,33 @@ pub async fn wait_for_end(
     }
 }
 
+/// Returns the digest of every row a connection reads (of `table`, for stores with tables),
+/// through the connector a job would use.
+pub async fn connection_digest(connection: ConnectionConfig, table: Option<&str>) -> TableDigest {
+    let mut inline = serde_json::Map::new();
+    inline.insert("type".into(), connection.kind.clone().into());
+    for (name, value) in &connection.options {
+        inline.insert(name.clone(), value.clone().into());
+    }
+    let mut source = serde_json::json!({ "connection": inline });
+    if let Some(table) = table {
+        source["table"] = table.into();
+    }
+    let spec = serde_json::json!({
+        "source": source,
+        "sink": {"connection": {"type": "sqlite", "path": "unused.db"}, "table": "t"},
+    });
+    let validated = validate(parse_job_spec(&spec.to_string(), SpecFormat::Json).expect("spec"))
+        .expect("valid");
+    let source = sluice_connectors::open_source(&validated, &connection)
+        .unwrap_or_else(|error| panic!("open {} source: {error}", connection.kind));
+    digest_source(source.as_ref(), &KeyRange::All)
+        .await
+        .unwrap_or_else(|error| panic!("digest {} source: {error}", connection.kind))
+}
+
 /// Returns the digest of every row the generator makes for `rows` and `seed`.
 pub async fn generator_digest(rows: u64, seed: u64) -> TableDigest {
-    let spec = format!(
-        "source: {{connection: {{type: generator, rows: {rows}, seed: {seed}}}}}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}"
-    );
-    let validated =
-        validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
     let connection = ConnectionConfig {
         kind: "generator".into(),
         options: [
@@ -124,29 +144,17 @@ pub async fn generator_digest(rows: u64, seed: u64) -> TableDigest {
         .into(),
         ..Default::default()
     };
-    let source = sluice_connectors::open_source(&validated, &connection).expect("generator");
-    digest_source(source.as_ref(), &KeyRange::All)
-        .await
-        .expect("digest generator")
+    connection_digest(connection, None).await
 }
 
 /// Returns the digest of every row of an SQLite table.
 pub async fn sqlite_digest(path: &Path, table: &str) -> TableDigest {
-    let spec = format!(
-        "source: {{connection: {{type: sqlite, path: {:?}}}, table: {table}}}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}",
-        path.display().to_string()
-    );
-    let validated =
-        validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec")).expect("valid");
     let connection = ConnectionConfig {
         kind: "sqlite".into(),
         options: [("path".to_string(), path.display().to_string())].into(),
         ..Default::default()
     };
-    let source = sluice_connectors::open_source(&validated, &connection).expect("sqlite source");
-    digest_source(source.as_ref(), &KeyRange::All)
-        .await
-        .expect("digest sqlite table")
+    connection_digest(connection, Some(table)).await
 }
 
 /// Fetches `http://{address}/metrics` with a bare HTTP/1.0 request.

@@ -67,6 +67,26 @@ impl PgDatabase {
         )
     }
 
+    /// Returns the connection a job would use for this database.
+    pub fn connection(&self) -> sluice_common::spec::ConnectionConfig {
+        sluice_common::spec::ConnectionConfig {
+            kind: "postgresql".into(),
+            options: [
+                ("host".to_string(), "127.0.0.1".to_string()),
+                ("port".to_string(), "5432".to_string()),
+                ("database".to_string(), self.name.clone()),
+                ("user".to_string(), "postgres".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        }
+    }
+
+    /// Returns the digest of every row of `table`, read as a job would read it.
+    pub async fn digest(&self, table: &str) -> sluice_connectors::checksum::TableDigest {
+        crate::connection_digest(self.connection(), Some(table)).await
+    }
+
     /// Returns every row of `query` rendered as PostgreSQL text (the first column).
     pub async fn text_rows(&self, query: &str) -> Vec<String> {
         self.client()

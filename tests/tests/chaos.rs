@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{job_client, submit, wait_for_end, Cluster};
+use sluice_e2e::{generator_digest, job_client, submit, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -416,6 +416,152 @@ async fn etcd_outage_mid_job_loses_nothing() {
         finished.retries
     );
     assert_identical(&database, &finished, &cluster).await;
+    drop(cluster);
+    database.drop_database().await;
+}
+
+/// 6. Splitting running shards: a job of two long shards starts on one worker with one slot,
+/// reading a paced source (the generator at a fixed rate per shard, like a remote database
+/// over a thin link), so its speed only grows with parallel shards. Two workers join: their
+/// free slots get the rest of the running shards (split at keys past the readers' positions),
+/// the job speeds up, and at the end no shard runs alone for more than ~10% of the job. The
+/// target must hold exactly the generated rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_shards_split_for_workers_that_join() {
+    const ROWS: u64 = 1_200_000;
+    const RATE: u64 = 40_000;
+    let database = PgDatabase::create().await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(1);
+    let spec = format!(
+        "source: {{connection: {{type: generator, rows: {ROWS}, rows_per_second: {RATE}}}, split_pk: id, split_bounds: [{}]}}\n\
+         sink: {{connection: {}, table: events, create_table: true}}\n\
+         settings: {{parallelism: 6}}\n",
+        ROWS / 2,
+        database.connection_yaml()
+    );
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let job_id = submit(&mut client, &spec).await;
+    let started = Instant::now();
+    let rows_read = |job: &pb::Job| job.counters.as_ref().map_or(0, |c| c.rows_read);
+    // Phase 1: one worker with one slot.
+    let (first_at, first_rows) = loop {
+        let current = job(&mut client, &job_id).await;
+        assert!(!ended(&current), "ended early: {current:?}");
+        if rows_read(&current) > 0 {
+            break (Instant::now(), rows_read(&current));
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = job(&mut client, &job_id).await;
+    assert_eq!(before.shards_total, 2, "no split while a shard is pending");
+    let rate_alone = (rows_read(&before) - first_rows) as f64 / first_at.elapsed().as_secs_f64();
+    println!(
+        "t={:.1}s: one worker, one slot: {:.0} rows/s; adding two workers with two slots each",
+        started.elapsed().as_secs_f64(),
+        rate_alone
+    );
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    // Phase 2: the new slots get the pending shard and the rest of the running ones.
+    let split_seen = loop {
+        let current = job(&mut client, &job_id).await;
+        if current.shards_total > 2 {
+            break Instant::now();
+        }
+        assert!(
+            !ended(&current),
+            "the job ended before any split: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("t={:.1}s: first split", started.elapsed().as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let helped_from = job(&mut client, &job_id).await;
+    let helped_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let helped_to = job(&mut client, &job_id).await;
+    let rate_helped = (rows_read(&helped_to) - rows_read(&helped_from)) as f64
+        / helped_at.elapsed().as_secs_f64();
+    println!(
+        "t={:.1}s: {} shards, {} running: {:.0} rows/s ({:.1}x); first split {:.1}s after the workers joined",
+        started.elapsed().as_secs_f64(),
+        helped_to.shards_total,
+        helped_to.shards_running,
+        rate_helped,
+        rate_helped / rate_alone,
+        split_seen.duration_since(first_at).as_secs_f64() - 3.0
+    );
+    // Phase 3: watch the end: when did fewer than two shards last run together?
+    let mut last_together = Instant::now();
+    let finished_at = loop {
+        let current = job(&mut client, &job_id).await;
+        if current.shards_total > 0 && current.shards_committed == current.shards_total {
+            break Instant::now();
+        }
+        assert!(
+            !ended(&current),
+            "job ended without committing: {current:?}"
+        );
+        if current.shards_running >= 2 {
+            last_together = Instant::now();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "too slow: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(60)).await;
+    let duration = finished_at.duration_since(started).as_secs_f64();
+    let alone = finished_at.duration_since(last_together).as_secs_f64();
+    let per_worker = |name: &str| {
+        finished
+            .shards
+            .iter()
+            .filter(|s| s.worker_id == name)
+            .count()
+    };
+    println!(
+        "job took {duration:.1}s over {} shards (worker-1 {}, worker-2 {}, worker-3 {}); the last shard ran alone for {alone:.2}s ({:.1}%)",
+        finished.shards_total,
+        per_worker("worker-1"),
+        per_worker("worker-2"),
+        per_worker("worker-3"),
+        alone * 100.0 / duration
+    );
+    if finished.state != pb::JobState::Succeeded as i32 {
+        cluster.dump_logs();
+    }
+    assert_eq!(
+        finished.state,
+        pb::JobState::Succeeded as i32,
+        "{}",
+        finished.error
+    );
+    assert!(
+        rate_helped > 2.0 * rate_alone,
+        "two more workers (four slots) must more than double the speed: {rate_alone:.0} -> {rate_helped:.0} rows/s"
+    );
+    assert!(
+        per_worker("worker-2") > 0 && per_worker("worker-3") > 0,
+        "both new workers ran shards"
+    );
+    assert!(
+        alone <= 0.1 * duration,
+        "the last shard ran alone for {alone:.2}s of {duration:.1}s"
+    );
+    let expected = generator_digest(ROWS, 0).await;
+    let copied = database.digest("events").await;
+    println!("compared: generator {expected:?}\n          target    {copied:?}");
+    assert_eq!(copied, expected);
+    let distinct = database
+        .text_rows("SELECT count(DISTINCT id)::text FROM events")
+        .await;
+    assert_eq!(distinct, vec![ROWS.to_string()], "no duplicate id");
     drop(cluster);
     database.drop_database().await;
 }

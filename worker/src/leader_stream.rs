@@ -6,14 +6,16 @@
 
 use crate::config::WorkerConfig;
 use crate::error::WorkerError;
+use crate::pieces::{PieceCursor, PiecePlan, SplitAnswer};
 use crate::pipeline::{run_shard, ShardEnd, ShardWork};
 use crate::report::Reporter;
-use crate::slots::Slots;
+use crate::slots::{AttemptKey, Slots};
 use crate::tasks;
 use sluice_common::ids::{Attempt, JobId, ShardId};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::worker_service_client::WorkerServiceClient;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -157,6 +159,17 @@ impl WorkerState {
         if stream_sender.send(register).await.is_err() {
             return SessionEnd::Lost;
         }
+        // A split proposed to a coordinator that may have died: ask its successor again (the
+        // coordinator answers the same proposal twice without splitting twice).
+        for (key, split_at) in self.slots.pending_splits() {
+            if stream_sender
+                .send(split_proposal(&key, false, split_at))
+                .await
+                .is_err()
+            {
+                return SessionEnd::Lost;
+            }
+        }
         let mut client = WorkerServiceClient::new(channel);
         let mut inbound = match client.session(ReceiverStream::new(stream_receiver)).await {
             Ok(response) => response.into_inner(),
@@ -242,6 +255,19 @@ impl WorkerState {
                 }
             }
             Body::Drain(_) => self.start_draining(),
+            Body::Split(request) => self.answer_split(&request),
+            Body::SplitDecision(decision) => {
+                let key = (
+                    JobId(decision.job_id),
+                    ShardId(decision.shard_id),
+                    Attempt(decision.attempt),
+                );
+                if let Some(cursor) = self.slots.pieces(&key) {
+                    if cursor.decide(decision.split_at, decision.confirmed) {
+                        tracing::info!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, split_at = decision.split_at, confirmed = decision.confirmed, "split decided");
+                    }
+                }
+            }
             Body::Plan(plan) => {
                 let Some(job) = plan.job else { return };
                 let outbox = self.outbox.0.clone();
@@ -265,6 +291,27 @@ impl WorkerState {
         }
     }
 
+    /// Answers a split request through the outbox (so a reconnect does not lose it).
+    fn answer_split(&mut self, request: &pb::SplitShard) {
+        let key = (
+            JobId(request.job_id.clone()),
+            ShardId(request.shard_id),
+            Attempt(request.attempt),
+        );
+        let answer = self
+            .slots
+            .pieces(&key)
+            .map_or(SplitAnswer::Declined, |cursor| cursor.propose_split());
+        let (declined, split_at) = match answer {
+            SplitAnswer::Declined => (true, 0),
+            SplitAnswer::Proposed(split_at) => {
+                tracing::info!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, split_at, "proposing to split the shard");
+                (false, split_at)
+            }
+        };
+        let _ = self.outbox.0.send(split_proposal(&key, declined, split_at));
+    }
+
     fn start_shard(&mut self, assign: pb::AssignShard) {
         let Some(job) = assign.job else { return };
         let work = ShardWork {
@@ -279,9 +326,22 @@ impl WorkerState {
             sink_connection: sluice_proto::convert::connection_from_proto(
                 job.sink_connection.as_ref(),
             ),
+            pieces: None,
         };
+        let mut work = work;
+        work.pieces = assign.sub_ranges.and_then(|plan| {
+            PieceCursor::new(
+                &work.range,
+                PiecePlan {
+                    lo: plan.lo,
+                    hi: plan.hi,
+                    pieces: plan.pieces,
+                },
+            )
+            .map(Arc::new)
+        });
         let key = (work.job_id.clone(), work.shard_id, work.attempt);
-        let counters = self.slots.start(key.clone());
+        let counters = self.slots.start(key.clone(), work.pieces.clone());
         let slots = self.slots.clone();
         let outbox = self.outbox.0.clone();
         let worker_id = self.config.worker_id.clone();
@@ -315,5 +375,17 @@ impl WorkerState {
                 body: Some(pb::worker_message::Body::Result(result)),
             });
         });
+    }
+}
+
+fn split_proposal(key: &AttemptKey, declined: bool, split_at: i64) -> pb::WorkerMessage {
+    pb::WorkerMessage {
+        body: Some(pb::worker_message::Body::SplitProposal(pb::SplitProposal {
+            job_id: key.0.to_string(),
+            shard_id: key.1 .0,
+            attempt: key.2 .0,
+            declined,
+            split_at,
+        })),
     }
 }

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod error;
 pub mod leader_stream;
+pub mod pieces;
 pub mod pipeline;
 pub mod report;
 pub mod slots;

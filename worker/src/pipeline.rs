@@ -1,6 +1,7 @@
 //! Runs one shard attempt: reader -> bounded channel of Arrow batches -> writer, committed
 //! with the attempt's commit marker.
 
+use crate::pieces::PieceCursor;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{Counters, KeyRange};
 use sluice_common::spec::{
@@ -30,6 +31,8 @@ pub struct ShardWork {
     pub source_connection: ConnectionConfig,
     /// Sink connection.
     pub sink_connection: ConnectionConfig,
+    /// Reads the range in pieces (so it can be split while it runs); `None` reads it whole.
+    pub pieces: Option<Arc<PieceCursor>>,
 }
 
 /// How an attempt ended.
@@ -133,8 +136,23 @@ async fn run_shard_inner(
     };
     let (sender, receiver) = batch_channel(channel_batches, Arc::clone(&counters));
     let range = work.range.clone();
+    let pieces = work.pieces.clone();
+    let reader_counters = Arc::clone(&counters);
     let reader = async move {
-        source.read(&range, &sender).await?;
+        match pieces {
+            Some(cursor) => {
+                while let Some(piece) = cursor.next_piece(|| reader_counters.is_cancelled()).await {
+                    if let KeyRange::Int { lo: Some(lo), .. } = &piece {
+                        reader_counters.set_current_key(lo.to_string());
+                    }
+                    source.read(&piece, &sender).await?;
+                }
+                if reader_counters.is_cancelled() {
+                    return Err(ConnectorError::Aborted);
+                }
+            }
+            None => source.read(&range, &sender).await?,
+        }
         sender.finish().await
     };
     let writer = sink.write_shard(&identity, receiver);

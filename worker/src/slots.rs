@@ -1,5 +1,6 @@
 //! The shard attempts a worker runs, with their live counters and cancellation.
 
+use crate::pieces::PieceCursor;
 use sluice_common::ids::{Attempt, JobId, ShardId};
 use sluice_connectors::ShardCounters;
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ pub type AttemptKey = (JobId, ShardId, Attempt);
 pub struct RunningShard {
     /// Live counters, read by the reporter.
     pub counters: Arc<ShardCounters>,
+    /// Its pieces, when it reads its range in pieces (and so can be split).
+    pub pieces: Option<Arc<PieceCursor>>,
 }
 
 /// Shared registry of running shard attempts.
@@ -23,17 +26,38 @@ pub struct Slots {
 
 impl Slots {
     /// Registers a starting attempt and returns its counters.
-    pub fn start(&self, key: AttemptKey) -> Arc<ShardCounters> {
+    pub fn start(&self, key: AttemptKey, pieces: Option<Arc<PieceCursor>>) -> Arc<ShardCounters> {
         let counters = Arc::new(ShardCounters::default());
         if let Ok(mut running) = self.running.lock() {
             running.insert(
                 key,
                 RunningShard {
                     counters: Arc::clone(&counters),
+                    pieces,
                 },
             );
         }
         counters
+    }
+
+    /// Returns the piece cursor of a running attempt that reads in pieces.
+    pub fn pieces(&self, key: &AttemptKey) -> Option<Arc<PieceCursor>> {
+        self.running
+            .lock()
+            .ok()?
+            .get(key)
+            .and_then(|shard| shard.pieces.clone())
+    }
+
+    /// Returns the running attempts with a split proposal awaiting its decision.
+    pub fn pending_splits(&self) -> Vec<(AttemptKey, i64)> {
+        self.snapshot()
+            .into_iter()
+            .filter_map(|(key, shard)| {
+                let split_at = shard.pieces.as_ref()?.pending_split()?;
+                Some((key, split_at))
+            })
+            .collect()
     }
 
     /// Removes a finished attempt.

@@ -15,6 +15,8 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         estimated_rows: 0,
         error,
         retryable,
+        key_min: None,
+        key_max: None,
     };
     let validated = match spec_of(&job.spec_json) {
         Ok(validated) => validated,
@@ -52,6 +54,8 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         estimated_rows: plan.estimated_rows,
         error: String::new(),
         retryable: false,
+        key_min: plan.key_bounds.map(|bounds| bounds.min),
+        key_max: plan.key_bounds.map(|bounds| bounds.max),
     }
 }
 

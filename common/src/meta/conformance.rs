@@ -15,6 +15,7 @@ macro_rules! meta_store_conformance {
         $crate::meta_store_conformance!(@cases $factory;
             put_then_get_returns_value_and_revisions,
             put_if_absent_conflicts_when_present,
+            put_all_writes_every_key_at_one_revision,
             stale_revision_compare_and_swap_fails,
             concurrent_compare_and_swap_has_exactly_one_winner,
             concurrent_writers_lose_no_update,
@@ -66,6 +67,33 @@ pub async fn put_then_get_returns_value_and_revisions<S: MetaStore>(store: Arc<S
     assert_eq!(updated.create_revision, revision, "create revision is kept");
     assert_eq!(updated.value, b"two");
     assert!(store.get("a/missing").await.expect("get").is_none());
+}
+
+/// `put_all` writes several keys (new and existing) at one revision, visible together.
+pub async fn put_all_writes_every_key_at_one_revision<S: MetaStore>(store: Arc<S>) {
+    store
+        .put("batch/old", b"before".to_vec(), Precondition::None, None)
+        .await
+        .expect("put");
+    let old = store.get("batch/old").await.expect("get").expect("present");
+    let revision = store
+        .put_all(vec![
+            ("batch/old".to_string(), b"after".to_vec()),
+            ("batch/new".to_string(), b"fresh".to_vec()),
+        ])
+        .await
+        .expect("put_all");
+    assert!(revision > old.mod_revision, "revisions must grow");
+    let updated = store.get("batch/old").await.expect("get").expect("present");
+    let created = store.get("batch/new").await.expect("get").expect("present");
+    assert_eq!(updated.value, b"after");
+    assert_eq!(created.value, b"fresh");
+    assert_eq!(updated.mod_revision, revision);
+    assert_eq!(created.mod_revision, revision);
+    assert_eq!(created.create_revision, revision);
+    assert_eq!(updated.create_revision, old.create_revision);
+    let listed = store.list_prefix("batch/").await.expect("list");
+    assert_eq!(listed.len(), 2);
 }
 
 /// `Precondition::Absent` writes once and then reports the existing value.

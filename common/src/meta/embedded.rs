@@ -202,7 +202,7 @@ impl Inner {
     fn persist(
         &self,
         revision: i64,
-        upsert: Option<(&str, &Entry)>,
+        upserts: &[(&str, &Entry)],
         deletions: &[String],
     ) -> MetaResult<()> {
         let write = self
@@ -213,7 +213,7 @@ impl Inner {
             let mut kv_table = write
                 .open_table(KV_TABLE)
                 .map_err(|error| self.storage_error("open kv table", error.into()))?;
-            if let Some((key, entry)) = upsert {
+            for (key, entry) in upserts {
                 if entry.lease.is_none() {
                     kv_table
                         .insert(key, encode_entry(entry).as_slice())
@@ -256,7 +256,7 @@ impl Inner {
             return Ok(());
         }
         let revision = state.revision + 1;
-        self.persist(revision, None, &existing)?;
+        self.persist(revision, &[], &existing)?;
         state.revision = revision;
         for key in existing {
             state.entries.remove(&key);
@@ -356,8 +356,7 @@ impl MetaStore for EmbeddedStore {
         } else {
             Vec::new()
         };
-        self.inner
-            .persist(revision, Some((key, &entry)), &deletions)?;
+        self.inner.persist(revision, &[(key, &entry)], &deletions)?;
         state.revision = revision;
         if let Some(previous) = previous_lease {
             if let Some(lease_state) = state.leases.get_mut(&previous.0) {
@@ -373,6 +372,41 @@ impl MetaStore for EmbeddedStore {
         state.entries.insert(key.to_string(), entry);
         self.inner.publish(&mut state, event);
         Ok(PutOutcome::Written { revision })
+    }
+
+    async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<i64> {
+        let mut state = self.inner.lock();
+        let revision = state.revision + 1;
+        let mut written: Vec<(String, Entry)> = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let current = state.entries.get(&key);
+            written.push((
+                key,
+                Entry {
+                    value,
+                    create_revision: current.map_or(revision, |entry| entry.create_revision),
+                    mod_revision: revision,
+                    lease: None,
+                },
+            ));
+        }
+        let upserts: Vec<(&str, &Entry)> = written
+            .iter()
+            .map(|(key, entry)| (key.as_str(), entry))
+            .collect();
+        self.inner.persist(revision, &upserts, &[])?;
+        state.revision = revision;
+        for (key, entry) in written {
+            if let Some(previous) = state.entries.get(&key).and_then(|entry| entry.lease) {
+                if let Some(lease_state) = state.leases.get_mut(&previous.0) {
+                    lease_state.keys.remove(&key);
+                }
+            }
+            let event = WatchEvent::Put(to_key_value(&key, &entry));
+            state.entries.insert(key, entry);
+            self.inner.publish(&mut state, event);
+        }
+        Ok(revision)
     }
 
     async fn delete(&self, key: &str, condition: Precondition) -> MetaResult<DeleteOutcome> {

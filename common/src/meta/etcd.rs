@@ -149,6 +149,21 @@ impl MetaStore for EtcdStore {
         Ok(PutOutcome::Conflict { current })
     }
 
+    async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<i64> {
+        let description = format!("put {} keys", entries.len());
+        let operations: Vec<TxnOp> = entries
+            .into_iter()
+            .map(|(key, value)| TxnOp::put(self.full_key(&key), value, None))
+            .collect();
+        let response = self
+            .client
+            .clone()
+            .txn(Txn::new().and_then(operations))
+            .await
+            .map_err(etcd_error(description))?;
+        Ok(response.header().map_or(0, |header| header.revision()))
+    }
+
     async fn delete(&self, key: &str, condition: Precondition) -> MetaResult<DeleteOutcome> {
         let full_key = self.full_key(key);
         let delete_op = TxnOp::delete(full_key, Some(DeleteOptions::new()));

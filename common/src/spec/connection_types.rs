@@ -46,7 +46,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
     ConnectionType {
         name: "generator",
         required: &["rows"],
-        optional: &["seed"],
+        optional: &["seed", "rows_per_second"],
         secrets: &[],
         can_read: true,
         can_write: false,

@@ -208,6 +208,7 @@ impl Source for FileSource {
         Ok(PlanOutput {
             ranges,
             estimated_rows,
+            key_bounds: None,
         })
     }
 

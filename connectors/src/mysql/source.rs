@@ -266,6 +266,7 @@ impl Source for MySqlSource {
             return Ok(PlanOutput {
                 ranges: vec![KeyRange::All],
                 estimated_rows: 0,
+                key_bounds: None,
             });
         };
         let key = match split_pk {

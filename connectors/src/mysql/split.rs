@@ -20,7 +20,7 @@ use crate::{PlanOutput, PlanRequest};
 use chrono::NaiveDate;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use sluice_common::records::KeyRange;
+use sluice_common::records::{KeyBounds, KeyRange};
 
 /// How a split key's values are encoded in a [`KeyRange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +267,7 @@ pub async fn plan(
         return Ok(PlanOutput {
             ranges: vec![KeyRange::All],
             estimated_rows,
+            key_bounds: None,
         });
     };
     let target = request.target_shard_count(estimated_rows);
@@ -275,6 +276,7 @@ pub async fn plan(
         None => format!(" WHERE {extra}"),
     };
     let not_null = format!("{} IS NOT NULL", key.quoted());
+    let mut key_bounds = None;
     let mut ranges = match key.kind {
         KeyKind::Integer | KeyKind::Date => {
             let boundaries = if bounds.is_empty() {
@@ -294,6 +296,10 @@ pub async fn plan(
                     )))?;
                 match bounds_row {
                     Some((Some(low), Some(high))) if low <= high => {
+                        key_bounds = Some(KeyBounds {
+                            min: low,
+                            max: high,
+                        });
                         even_boundaries(low, high, target)
                     }
                     _ => Vec::new(),
@@ -344,6 +350,7 @@ pub async fn plan(
     Ok(PlanOutput {
         ranges,
         estimated_rows,
+        key_bounds,
     })
 }
 

@@ -247,6 +247,7 @@ impl Source for PostgresSource {
             return Ok(PlanOutput {
                 ranges: vec![KeyRange::All],
                 estimated_rows: 0,
+                key_bounds: None,
             });
         };
         let key = match split_pk {

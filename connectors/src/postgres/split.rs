@@ -19,7 +19,7 @@ use super::config::PgFlavor;
 use super::{quote_identifier, quote_literal, TableName};
 use crate::error::{ConnectorError, Result};
 use crate::{PlanOutput, PlanRequest};
-use sluice_common::records::KeyRange;
+use sluice_common::records::{KeyBounds, KeyRange};
 use tokio_postgres::Client;
 
 /// How a split key's values are compared and encoded in a [`KeyRange`].
@@ -639,6 +639,7 @@ pub async fn plan(
             return Ok(PlanOutput {
                 ranges: vec![KeyRange::All],
                 estimated_rows,
+                key_bounds: None,
             });
         }
         let count = target.min(pages);
@@ -659,8 +660,10 @@ pub async fn plan(
         return Ok(PlanOutput {
             ranges,
             estimated_rows,
+            key_bounds: None,
         });
     };
+    let mut key_bounds = None;
     let mut ranges = if !bounds.is_empty() {
         let sorted = context.user_bounds(key, bounds).await?;
         if key.is_integer_like() {
@@ -678,7 +681,9 @@ pub async fn plan(
             text_ranges(&sorted)
         }
     } else if key.is_integer_like() {
-        plan_integer_key(context, key, target, estimated_rows).await?
+        let (ranges, bounds) = plan_integer_key(context, key, target, estimated_rows).await?;
+        key_bounds = bounds;
+        ranges
     } else if target <= 1 {
         vec![KeyRange::Text { lo: None, hi: None }]
     } else {
@@ -697,27 +702,33 @@ pub async fn plan(
     Ok(PlanOutput {
         ranges,
         estimated_rows,
+        key_bounds,
     })
 }
 
+/// Plans an integer-like key: returns the ranges and the key's MIN and MAX when it has values.
 async fn plan_integer_key(
     context: &PlanContext<'_>,
     key: &KeyInfo,
     target: u64,
     estimated_rows: u64,
-) -> Result<Vec<KeyRange>> {
+) -> Result<(Vec<KeyRange>, Option<KeyBounds>)> {
     let Some((low, high)) = context.min_max(key).await? else {
-        return Ok(vec![KeyRange::Int { lo: None, hi: None }]);
+        return Ok((vec![KeyRange::Int { lo: None, hi: None }], None));
     };
+    let bounds = Some(KeyBounds {
+        min: low,
+        max: high,
+    });
     if target <= 1 || low == high {
-        return Ok(vec![KeyRange::Int { lo: None, hi: None }]);
+        return Ok((vec![KeyRange::Int { lo: None, hi: None }], bounds));
     }
     let even = even_boundaries(low, high, target);
     let statistics = context.key_statistics(key).await?.unwrap_or_default();
     let usable = statistics.histogram.len() >= 2 || !statistics.most_common.is_empty();
     // Within 1.5× of an even share: even ranges are good enough and need no more reads.
     if usable && statistics.largest_share(&even, low, high) <= 1.5 / target as f64 {
-        return Ok(int_ranges(&even));
+        return Ok((int_ranges(&even), bounds));
     }
     let fine_enough = statistics.histogram.len() as u64 > target.saturating_mul(3);
     let mut boundaries: Vec<i64> = if usable && fine_enough {
@@ -742,7 +753,7 @@ async fn plan_integer_key(
     if boundaries.is_empty() && !usable {
         boundaries = even;
     }
-    Ok(int_ranges(&boundaries))
+    Ok((int_ranges(&boundaries), bounds))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use sluice_common::records::KeyRange;
+use sluice_common::records::{KeyBounds, KeyRange};
 use sluice_common::spec::ConnectionConfig;
 use std::sync::Arc;
 
@@ -185,7 +185,7 @@ impl Source for SqliteSource {
                         |row| row.get(0),
                     )
                     .map_err(ConnectorError::sqlite("count rows"))?;
-                return Ok(PlanOutput { ranges: vec![KeyRange::All], estimated_rows: u64::try_from(count).unwrap_or(0) });
+                return Ok(PlanOutput { ranges: vec![KeyRange::All], estimated_rows: u64::try_from(count).unwrap_or(0), key_bounds: None });
             };
             let key_type = declared.iter().find(|(name, _)| name == split_pk).map(|(_, declared)| declared.clone());
             match key_type.as_deref().map(arrow_type_for_declared) {
@@ -218,8 +218,9 @@ impl Source for SqliteSource {
                 (Some(low), Some(high)) => even_ranges(low, high, request.target_shard_count(estimated_rows)),
                 _ => vec![KeyRange::Int { lo: None, hi: None }],
             };
+            let key_bounds = min.zip(max).map(|(min, max)| KeyBounds { min, max });
             ranges.push(KeyRange::Null);
-            Ok(PlanOutput { ranges, estimated_rows })
+            Ok(PlanOutput { ranges, estimated_rows, key_bounds })
         })
         .await
     }

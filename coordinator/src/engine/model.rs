@@ -5,10 +5,12 @@
 //! a store or a network, with time passed in.
 
 use super::scheduler::{choose_worker_for_shard, choose_worker_for_task, WorkerCapacity};
+use super::split;
 use crate::convert;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{
-    now_ms, Counters, JobRecord, JobState, KeyRange, ShardRecord, ShardState, RECORD_VERSION,
+    now_ms, Counters, JobRecord, JobState, KeyBounds, KeyRange, ShardRecord, ShardState,
+    RECORD_VERSION,
 };
 use sluice_common::spec::ValidatedJobSpec;
 use sluice_proto::v1 as pb;
@@ -31,6 +33,30 @@ pub enum Effect {
     RegisterWorker(WorkerId),
     /// Remove the worker's registration.
     UnregisterWorker(WorkerId),
+    /// Write a split in one transaction: the parent shard (range cut at the split point), the
+    /// new shard holding the rest of its range, and the job record.
+    PersistSplit {
+        /// The job.
+        job_id: JobId,
+        /// The shard that was cut.
+        parent: ShardId,
+        /// The shard split off it.
+        child: ShardId,
+    },
+    /// Tell a worker its split is recorded, but only once [`Effect::PersistSplit`] of the same
+    /// shards has been written: the worker commits its shortened range after this message.
+    ConfirmSplit {
+        /// The worker running the parent.
+        worker_id: WorkerId,
+        /// The decision to send.
+        decision: pb::SplitDecision,
+        /// The job.
+        job_id: JobId,
+        /// The shard that was cut.
+        parent: ShardId,
+        /// The shard split off it.
+        child: ShardId,
+    },
 }
 
 /// A planning or finalisation task of a job.
@@ -56,6 +82,27 @@ pub struct ShardRuntime {
     /// For a shard found running when this coordinator took over: when to give up waiting for
     /// its worker to reconnect and claim it, and re-queue it.
     pub orphaned_until: Option<Instant>,
+    /// How the running attempt reads its range in pieces (`None`: in one piece, not splittable).
+    pub pieces: Option<pb::SubRanges>,
+    /// When a split of the running attempt was last asked for, while no answer has come.
+    pub split_requested_at: Option<Instant>,
+    /// The running attempt said it has too little left to split.
+    pub split_declined: bool,
+}
+
+impl ShardRuntime {
+    /// Returns a runtime for a record with no attempt running here yet.
+    pub fn new(record: ShardRecord) -> Self {
+        ShardRuntime {
+            record,
+            live: Counters::default(),
+            current_key: String::new(),
+            orphaned_until: None,
+            pieces: None,
+            split_requested_at: None,
+            split_declined: false,
+        }
+    }
 }
 
 impl ShardRuntime {
@@ -102,7 +149,7 @@ impl JobRuntime {
             .fold(Counters::default(), |sum, shard| sum.plus(shard.counters()))
     }
 
-    fn running_shards(&self) -> usize {
+    pub(crate) fn running_shards(&self) -> usize {
         self.shards
             .iter()
             .filter(|shard| {
@@ -219,7 +266,7 @@ pub struct WorkerRuntime {
 }
 
 impl WorkerRuntime {
-    fn free_slots(&self) -> u32 {
+    pub(crate) fn free_slots(&self) -> u32 {
         if self.draining {
             return 0;
         }
@@ -282,10 +329,8 @@ impl Model {
             let in_flight = matches!(shard.state, ShardState::Assigned | ShardState::Running);
             if !terminal && in_flight && adopt_until.is_some() && shard.worker_id.is_some() {
                 runtime.shards.push(ShardRuntime {
-                    record: shard,
-                    live: Counters::default(),
-                    current_key: String::new(),
                     orphaned_until: adopt_until,
+                    ..ShardRuntime::new(shard)
                 });
                 continue;
             }
@@ -293,15 +338,11 @@ impl Model {
                 shard.state = ShardState::Pending;
                 shard.attempt = shard.attempt.next();
                 shard.worker_id = None;
+                shard.earlier_attempt_may_commit = true;
                 runtime.record.retries += 1;
                 effects.push(Effect::PersistShard(job_id.clone(), shard.shard_id));
             }
-            runtime.shards.push(ShardRuntime {
-                record: shard,
-                live: Counters::default(),
-                current_key: String::new(),
-                orphaned_until: None,
-            });
+            runtime.shards.push(ShardRuntime::new(shard));
         }
         runtime.shards.sort_by_key(|shard| shard.record.shard_id);
         self.jobs.insert(job_id.clone(), runtime);
@@ -386,7 +427,12 @@ impl Model {
                     ShardState::Assigned | ShardState::Running
                 ) && shard.record.worker_id.as_ref() == Some(worker_id)
                 {
-                    requeue_shard(job, *shard_id, format!("worker {worker_id} was lost"));
+                    requeue_shard(
+                        job,
+                        *shard_id,
+                        format!("worker {worker_id} was lost"),
+                        PreviousAttempt::MayStillCommit,
+                    );
                     effects.push(Effect::PersistShard(job_id.clone(), *shard_id));
                     effects.push(Effect::PersistJob(job_id.clone()));
                     self.changed_jobs.insert(job_id.clone());
@@ -427,6 +473,7 @@ impl Model {
                     job,
                     shard_id,
                     "no worker claimed it after a coordinator change".to_string(),
+                    PreviousAttempt::MayStillCommit,
                 );
                 effects.push(Effect::PersistShard(job_id.clone(), shard_id));
                 effects.push(Effect::PersistJob(job_id.clone()));
@@ -478,6 +525,7 @@ impl Model {
             Body::Result(result) => self.shard_result(worker_id, result),
             Body::PlanResult(result) => self.plan_result(worker_id, result),
             Body::FinalizeResult(result) => self.finalize_result(worker_id, result),
+            Body::SplitProposal(proposal) => self.split_proposal(worker_id, &proposal),
         }
     }
 
@@ -627,7 +675,7 @@ impl Model {
                     ));
                 } else {
                     tracing::warn!(job_id = %job_id, shard_id = %shard_id, attempt = attempt.0, reason = %reason, "shard attempt failed; retrying");
-                    requeue_shard(job, shard_id, reason);
+                    requeue_shard(job, shard_id, reason, PreviousAttempt::Ended);
                     effects.push(Effect::PersistShard(job_id.clone(), shard_id));
                     effects.push(Effect::PersistJob(job_id.clone()));
                 }
@@ -713,8 +761,8 @@ impl Model {
         job.shards = ranges
             .into_iter()
             .enumerate()
-            .map(|(index, range)| ShardRuntime {
-                record: ShardRecord {
+            .map(|(index, range)| {
+                ShardRuntime::new(ShardRecord {
                     v: RECORD_VERSION,
                     job_id: job_id.clone(),
                     shard_id: ShardId(index as u32),
@@ -724,14 +772,16 @@ impl Model {
                     worker_id: None,
                     counters: Counters::default(),
                     error: None,
-                },
-                live: Counters::default(),
-                current_key: String::new(),
-                orphaned_until: None,
+                    earlier_attempt_may_commit: false,
+                })
             })
             .collect();
         job.record.shard_count = job.shards.len() as u32;
         job.record.estimated_rows = result.estimated_rows;
+        job.record.key_bounds = match (result.key_min, result.key_max) {
+            (Some(min), Some(max)) if min <= max => Some(KeyBounds { min, max }),
+            _ => None,
+        };
         job.record.state = JobState::Running;
         for shard in &job.shards {
             effects.push(Effect::PersistShard(job_id.clone(), shard.record.shard_id));
@@ -884,6 +934,15 @@ impl Model {
             shard.record.state = ShardState::Assigned;
             shard.record.worker_id = Some(worker_id.clone());
             shard.live = Counters::default();
+            shard.current_key.clear();
+            shard.pieces = split::pieces_for(
+                &shard.record.range,
+                job.record.key_bounds,
+                job.record.estimated_rows,
+                job.record.shard_count,
+            );
+            shard.split_requested_at = None;
+            shard.split_declined = false;
             let shard_id = shard.record.shard_id;
             let message = pb::AssignShard {
                 job: Some(resolved),
@@ -894,6 +953,7 @@ impl Model {
                     bytes_per_second: 0,
                     records_per_second: 0,
                 }),
+                sub_ranges: shard.pieces,
             };
             if job.record.started_at_ms.is_none() {
                 job.record.started_at_ms = Some(now_ms());
@@ -960,10 +1020,26 @@ impl Model {
     }
 }
 
-fn requeue_shard(job: &mut JobRuntime, shard_id: ShardId, reason: String) {
+/// Whether the attempt being re-queued is known to have ended (it reported a failure) or may
+/// still be running somewhere and commit later (its worker was lost or never came back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PreviousAttempt {
+    Ended,
+    MayStillCommit,
+}
+
+fn requeue_shard(
+    job: &mut JobRuntime,
+    shard_id: ShardId,
+    reason: String,
+    previous: PreviousAttempt,
+) {
     let Some(shard) = job.shards.get_mut(shard_id.0 as usize) else {
         return;
     };
+    if previous == PreviousAttempt::MayStillCommit {
+        shard.record.earlier_attempt_may_commit = true;
+    }
     shard.record.state = ShardState::Pending;
     shard.record.attempt = shard.record.attempt.next();
     shard.record.worker_id = None;
@@ -974,12 +1050,13 @@ fn requeue_shard(job: &mut JobRuntime, shard_id: ShardId, reason: String) {
     job.counters_changed = true;
 }
 
+/// Builders shared by the model's tests and the splitting tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat};
 
-    fn job(parallelism: u32) -> (JobRecord, ValidatedJobSpec) {
+    pub(crate) fn job(parallelism: u32) -> (JobRecord, ValidatedJobSpec) {
         let text = format!(
             "source: {{connection: {{type: generator, rows: 100}}}}\nsink: {{connection: {{type: sqlite, path: x.db}}, table: t}}\nsettings: {{parallelism: {parallelism}, max_attempts: 2}}"
         );
@@ -1008,11 +1085,13 @@ mod tests {
             estimated_rows: 0,
             shard_count: 0,
             retries: 0,
+            key_bounds: None,
+            splits: 0,
         };
         (record, validated)
     }
 
-    fn worker(model: &mut Model, id: &str, slots: u32, connection_id: u64) -> WorkerId {
+    pub(crate) fn worker(model: &mut Model, id: &str, slots: u32, connection_id: u64) -> WorkerId {
         let worker_id = WorkerId(id.into());
         model.worker_joined(
             WorkerRuntime {
@@ -1031,7 +1110,7 @@ mod tests {
         worker_id
     }
 
-    fn sends(effects: &[Effect]) -> Vec<(WorkerId, pb::coordinator_message::Body)> {
+    pub(crate) fn sends(effects: &[Effect]) -> Vec<(WorkerId, pb::coordinator_message::Body)> {
         effects
             .iter()
             .filter_map(|effect| match effect {
@@ -1040,6 +1119,12 @@ mod tests {
             })
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{job, sends, worker};
+    use super::*;
 
     fn planned_model(shards: usize, parallelism: u32) -> (Model, JobId, WorkerId, WorkerId) {
         let mut model = Model::default();
@@ -1070,6 +1155,8 @@ mod tests {
                 estimated_rows: shards as u64,
                 error: String::new(),
                 retryable: false,
+                key_min: None,
+                key_max: None,
             }),
             Instant::now(),
         );

@@ -70,6 +70,8 @@ impl JobServiceImpl {
             estimated_rows: 0,
             shard_count: 0,
             retries: 0,
+            key_bounds: None,
+            splits: 0,
         };
         let job_id = record.id.clone();
         let (reply, answer) = oneshot::channel();
