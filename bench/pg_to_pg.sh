@@ -26,17 +26,7 @@ sling_bin=$(python3 -c 'import os, sling_linux_amd64 as s; print(os.path.join(os
 
 echo "==> preparing $ROWS rows in $DB.bench_src"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-"${PSQL[@]}" -d "$DB" <<SQL
-CREATE TABLE bench_src (
-  id bigint PRIMARY KEY, account integer NOT NULL, amount numeric(12,2), price double precision,
-  active boolean, name text, note text, created_at timestamptz, day date);
-INSERT INTO bench_src
-SELECT g, ((g::bigint * 7919) % 100000)::int, ((g * 31) % 1000000) / 100.0, g * 0.37, g % 3 = 0,
-       'customer-' || lpad((g % 99991)::text, 8, '0'), md5(g::text) || ' ' || (g % 1000),
-       TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * INTERVAL '1 second', DATE '2020-01-01' + (g % 2000)
-FROM generate_series(1, $ROWS) g;
-VACUUM ANALYZE bench_src;
-SQL
+"${PSQL[@]}" -d "$DB" -v rows="$ROWS" -f bench/sql/pg_bench_src.sql
 bytes=$("${PSQL[@]}" -d "$DB" -At -c "SELECT sum(length(bench_src::text)) FROM bench_src")
 echo "    COPY text size: $((bytes / ROWS)) bytes per row, $((bytes / 1048576)) MiB in all"
 mib=$(python3 -c "print($bytes / 1048576)")

@@ -6,13 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+pub mod moto;
+pub mod mysql;
 pub mod postgres;
 pub mod process;
 
 pub use process::{ChildGuard, Cluster, Etcd};
 
 use sluice_common::records::KeyRange;
-use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat};
+use sluice_common::spec::{
+    inline_connection_config, parse_job_spec, validate, ConnectionConfig, SpecFormat,
+};
 use sluice_connectors::checksum::{digest_source, TableDigest};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_client::JobServiceClient;
@@ -155,6 +159,30 @@ pub async fn sqlite_digest(path: &Path, table: &str) -> TableDigest {
         ..Default::default()
     };
     connection_digest(connection, Some(table)).await
+}
+
+/// Returns the digest of every row a job's source reads, `source` being the YAML of a spec's
+/// `source` section with an inline connection (`{connection: {...}, table: t}` or
+/// `{connection: {...}, query: "SELECT ..."}`).
+pub async fn source_digest(source: &str) -> TableDigest {
+    let spec = format!(
+        "source: {source}\nsink: {{connection: {{type: sqlite, path: unused.db}}, table: t}}"
+    );
+    let validated = validate(parse_job_spec(&spec, SpecFormat::Yaml).expect("spec"))
+        .unwrap_or_else(|errors| panic!("invalid source {source}: {errors:?}"));
+    let inline = validated
+        .spec
+        .source
+        .connection
+        .as_ref()
+        .expect("an inline source connection");
+    let connection = inline_connection_config(inline)
+        .unwrap_or_else(|errors| panic!("source connection {source}: {errors:?}"));
+    let reader = sluice_connectors::open_source(&validated, &connection)
+        .unwrap_or_else(|error| panic!("open {source}: {error}"));
+    digest_source(reader.as_ref(), &KeyRange::All)
+        .await
+        .unwrap_or_else(|error| panic!("digest {source}: {error}"))
 }
 
 /// Fetches `http://{address}/metrics` with a bare HTTP/1.0 request.

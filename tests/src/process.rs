@@ -307,6 +307,25 @@ impl Cluster {
         worker_id
     }
 
+    /// Waits until the first coordinator counts `count` registered workers (so that a job
+    /// submitted next can spread over all of them).
+    pub async fn wait_for_workers(&self, count: usize) {
+        let address = &self.coordinator_metrics[0];
+        let expected = format!("sluice_workers {count}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let metrics = crate::fetch_metrics(address);
+            if metrics.lines().any(|line| line.trim() == expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} workers did not register within 20 s; metrics:\n{metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Prints every log (for failing tests).
     pub fn dump_logs(&self) {
         for guard in self.coordinators.iter().chain(&self.workers) {
