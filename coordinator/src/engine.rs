@@ -405,9 +405,11 @@ impl Engine {
     }
 
     async fn tick(&mut self) {
-        let effects = self
-            .model
-            .expire_workers(Instant::now(), self.config.worker_timeout);
+        let now = Instant::now();
+        let mut effects = self.model.expire_workers(now, self.config.worker_timeout);
+        // Shards found running at take-over that no reconnecting worker claimed (their worker
+        // died with the old leader, or finished and reported to it alone) go back to pending.
+        effects.extend(self.model.expire_orphans(now));
         self.execute(effects).await;
         for (worker_id, lease) in self.leases.clone() {
             let renewal = tokio::time::timeout(PERSIST_TIMEOUT, self.store.keep_alive(lease)).await;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{generator_digest, job_client, submit, wait_for_end, Cluster};
+use sluice_e2e::{generator_digest, job_client, submit, Cluster};
 use sluice_proto::v1 as pb;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -68,6 +68,27 @@ async fn wait_for_commits(client: &mut Client, job_id: &str, shards: u32) -> pb:
             "no progress: {current:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for the job to end; past `timeout`, prints every process log and fails.
+async fn wait_or_dump(
+    client: &mut Client,
+    job_id: &str,
+    cluster: &Cluster,
+    timeout: Duration,
+) -> pb::Job {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let current = job(client, job_id).await;
+        if ended(&current) {
+            return current;
+        }
+        if Instant::now() >= deadline {
+            cluster.dump_logs();
+            panic!("job {job_id} did not end within {timeout:?}: {current:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -140,7 +161,7 @@ async fn workers_killed_at_random_lose_and_duplicate_nothing() {
         );
         live.push(cluster.workers.len() - 1);
     }
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(240)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(240)).await;
     println!(
         "job ended after {:.1}s, {kills} workers killed, {} retries, {} shards",
         started.elapsed().as_secs_f64(),
@@ -218,7 +239,7 @@ async fn paused_zombie_worker_writes_nothing_twice() {
         started.elapsed().as_secs_f64()
     );
     cluster.workers[0].signal("CONT");
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(180)).await;
     assert_identical(&database, &finished, &cluster).await;
     drop(cluster);
     database.drop_database().await;
@@ -280,7 +301,7 @@ async fn workers_join_mid_job_and_a_drained_worker_exits_cleanly() {
         cluster.workers[0].log_text().contains("drain"),
         "the worker logged its drain"
     );
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(180)).await;
     let per_worker = |name: &str| {
         finished
             .shards
@@ -365,7 +386,7 @@ async fn leader_killed_mid_job_standby_takes_over() {
         killed_at.elapsed().as_secs_f64()
     );
     assert_eq!(leader, second);
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(180)).await;
     println!(
         "job ended after {:.1}s with {} retries",
         started.elapsed().as_secs_f64(),
@@ -409,7 +430,7 @@ async fn etcd_outage_mid_job_loses_nothing() {
     );
     cluster.etcd.restart().await;
     let (mut client, _) = leader_client(std::slice::from_ref(&url), Duration::from_secs(30)).await;
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(180)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(180)).await;
     println!(
         "job ended after {:.1}s with {} retries",
         started.elapsed().as_secs_f64(),
@@ -515,7 +536,7 @@ async fn running_shards_split_for_workers_that_join() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let finished = wait_for_end(&mut client, &job_id, Duration::from_secs(60)).await;
+    let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(60)).await;
     let duration = finished_at.duration_since(started).as_secs_f64();
     let alone = finished_at.duration_since(last_together).as_secs_f64();
     let per_worker = |name: &str| {
