@@ -281,7 +281,7 @@ impl Engine {
             // While the store cannot take writes, hand out no new work: every assignment must be
             // recorded before it is acted on.
             if self.unpersisted.is_empty() {
-                let effects = self.model.dispatch();
+                let effects = self.model.dispatch(Instant::now());
                 self.execute(effects).await;
                 let effects = self.model.request_splits(Instant::now());
                 self.execute(effects).await;

@@ -88,6 +88,8 @@ pub struct ShardRuntime {
     pub split_requested_at: Option<Instant>,
     /// The running attempt said it has too little left to split.
     pub split_declined: bool,
+    /// A failed attempt's retry waits until then (backoff).
+    pub not_before: Option<Instant>,
 }
 
 impl ShardRuntime {
@@ -101,6 +103,7 @@ impl ShardRuntime {
             pieces: None,
             split_requested_at: None,
             split_declined: false,
+            not_before: None,
         }
     }
 }
@@ -522,7 +525,7 @@ impl Model {
                 Vec::new()
             }
             Body::Progress(progress) => self.shard_progress(worker_id, progress),
-            Body::Result(result) => self.shard_result(worker_id, result),
+            Body::Result(result) => self.shard_result(worker_id, result, now),
             Body::PlanResult(result) => self.plan_result(worker_id, result),
             Body::FinalizeResult(result) => self.finalize_result(worker_id, result),
             Body::SplitProposal(proposal) => self.split_proposal(worker_id, &proposal),
@@ -596,7 +599,12 @@ impl Model {
         Vec::new()
     }
 
-    fn shard_result(&mut self, worker_id: &WorkerId, result: pb::ShardResult) -> Vec<Effect> {
+    fn shard_result(
+        &mut self,
+        worker_id: &WorkerId,
+        result: pb::ShardResult,
+        now: Instant,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         let job_id = JobId(result.job_id.clone());
         let shard_id = ShardId(result.shard_id);
@@ -674,8 +682,12 @@ impl Model {
                         )),
                     ));
                 } else {
-                    tracing::warn!(job_id = %job_id, shard_id = %shard_id, attempt = attempt.0, reason = %reason, "shard attempt failed; retrying");
+                    let delay = retry_backoff(attempt);
+                    tracing::warn!(job_id = %job_id, shard_id = %shard_id, attempt = attempt.0, reason = %reason, retry_in_ms = delay.as_millis() as u64, "shard attempt failed; retrying");
                     requeue_shard(job, shard_id, reason, PreviousAttempt::Ended);
+                    if let Some(shard) = job.shards.get_mut(shard_id.0 as usize) {
+                        shard.not_before = Some(now + delay);
+                    }
                     effects.push(Effect::PersistShard(job_id.clone(), shard_id));
                     effects.push(Effect::PersistJob(job_id.clone()));
                 }
@@ -878,8 +890,9 @@ impl Model {
     }
 
     /// Hands out work: planning and finalisation tasks to the least busy worker, pending shards
-    /// (first job first, within each job's parallelism) to workers with free slots.
-    pub fn dispatch(&mut self) -> Vec<Effect> {
+    /// (first job first, within each job's parallelism, failed ones once their backoff has
+    /// passed) to workers with free slots.
+    pub fn dispatch(&mut self, now: Instant) -> Vec<Effect> {
         let mut effects = Vec::new();
         let job_ids: Vec<JobId> = self.job_order.clone();
         for job_id in &job_ids {
@@ -921,7 +934,7 @@ impl Model {
             let Some(worker_id) = choose_worker_for_shard(&capacities).cloned() else {
                 break;
             };
-            let Some((job_id, shard_index)) = self.next_pending_shard() else {
+            let Some((job_id, shard_index)) = self.next_pending_shard(now) else {
                 break;
             };
             let Some(job) = self.jobs.get_mut(&job_id) else {
@@ -984,7 +997,7 @@ impl Model {
             .collect()
     }
 
-    fn next_pending_shard(&self) -> Option<(JobId, usize)> {
+    fn next_pending_shard(&self, now: Instant) -> Option<(JobId, usize)> {
         for job_id in &self.job_order {
             let Some(job) = self.jobs.get(job_id) else {
                 continue;
@@ -995,11 +1008,10 @@ impl Model {
             if job.running_shards() >= job.validated.spec.settings.parallelism as usize {
                 continue;
             }
-            if let Some(index) = job
-                .shards
-                .iter()
-                .position(|shard| shard.record.state == ShardState::Pending)
-            {
+            if let Some(index) = job.shards.iter().position(|shard| {
+                shard.record.state == ShardState::Pending
+                    && shard.not_before.is_none_or(|ready| ready <= now)
+            }) {
                 return Some((job_id.clone(), index));
             }
         }
@@ -1018,6 +1030,13 @@ impl Model {
         }
         flushed
     }
+}
+
+/// How long a shard waits before its next attempt after attempt `failed` reported a failure:
+/// 1 s, 2 s, 4 s, ... up to 30 s.
+pub fn retry_backoff(failed: Attempt) -> Duration {
+    let doublings = failed.0.saturating_sub(1).min(5);
+    Duration::from_secs(1u64 << doublings).min(Duration::from_secs(30))
 }
 
 /// Whether the attempt being re-queued is known to have ended (it reported a failure) or may
@@ -1040,6 +1059,7 @@ fn requeue_shard(
     if previous == PreviousAttempt::MayStillCommit {
         shard.record.earlier_attempt_may_commit = true;
     }
+    shard.not_before = None;
     shard.record.state = ShardState::Pending;
     shard.record.attempt = shard.record.attempt.next();
     shard.record.worker_id = None;
@@ -1133,7 +1153,7 @@ mod tests {
         model.add_job(record, validated, Vec::new(), None);
         let first = worker(&mut model, "w1", 2, 1);
         let second = worker(&mut model, "w2", 2, 2);
-        let effects = model.dispatch();
+        let effects = model.dispatch(Instant::now());
         let planned_by = match &sends(&effects)[0] {
             (worker, pb::coordinator_message::Body::Plan(_)) => worker.clone(),
             other => panic!("expected a plan task, got {other:?}"),
@@ -1187,7 +1207,7 @@ mod tests {
     #[test]
     fn shards_fill_free_slots_within_parallelism() {
         let (mut model, _job_id, _first, _second) = planned_model(10, 3);
-        let assigned = sends(&model.dispatch());
+        let assigned = sends(&model.dispatch(Instant::now()));
         assert_eq!(
             assigned.len(),
             3,
@@ -1201,7 +1221,7 @@ mod tests {
     #[test]
     fn lost_worker_requeues_with_higher_attempt() {
         let (mut model, job_id, first, _second) = planned_model(4, 4);
-        model.dispatch();
+        model.dispatch(Instant::now());
         let owned: Vec<u32> = model.jobs[&job_id]
             .shards
             .iter()
@@ -1236,7 +1256,7 @@ mod tests {
     #[test]
     fn all_commits_lead_to_finalize_then_success() {
         let (mut model, job_id, first, second) = planned_model(2, 4);
-        model.dispatch();
+        model.dispatch(Instant::now());
         for shard in model.jobs[&job_id].shards.clone() {
             let worker_id = shard.record.worker_id.clone().expect("assigned");
             let connection = if worker_id == first { 1 } else { 2 };
@@ -1254,7 +1274,7 @@ mod tests {
             );
         }
         assert_eq!(model.jobs[&job_id].record.state, JobState::Finalizing);
-        let effects = model.dispatch();
+        let effects = model.dispatch(Instant::now());
         let (finalizer, body) = sends(&effects).remove(0);
         assert!(matches!(body, pb::coordinator_message::Body::Finalize(_)));
         let connection = if finalizer == second { 2 } else { 1 };
@@ -1272,20 +1292,28 @@ mod tests {
     }
 
     #[test]
-    fn retryable_failures_retry_until_max_attempts() {
-        let (mut model, job_id, first, second) = planned_model(1, 1);
+    fn retryable_failures_retry_after_a_backoff_until_max_attempts() {
+        let (mut model, job_id, first, _second) = planned_model(1, 1);
+        let mut clock = Instant::now();
         for attempt in 1..=2 {
-            model.dispatch();
+            model.dispatch(clock);
             let shard = &model.jobs[&job_id].shards[0];
             let worker_id = shard.record.worker_id.clone().expect("assigned");
             let connection = if worker_id == first { 1 } else { 2 };
-            let _ = &second;
             model.worker_message(
                 &worker_id,
                 connection,
                 result(&job_id, 0, attempt, pb::ShardOutcome::Failed, true),
-                Instant::now(),
+                clock,
             );
+            if attempt == 1 {
+                let early = model.dispatch(clock + Duration::from_millis(900));
+                assert!(
+                    sends(&early).is_empty(),
+                    "the retry waits for its backoff: {early:?}"
+                );
+                clock += retry_backoff(Attempt(attempt));
+            }
         }
         let job = &model.jobs[&job_id];
         assert_eq!(job.record.state, JobState::Failed);
@@ -1301,9 +1329,17 @@ mod tests {
     }
 
     #[test]
+    fn retry_backoff_doubles_up_to_thirty_seconds() {
+        let delays: Vec<u64> = (1..=8)
+            .map(|attempt| retry_backoff(Attempt(attempt)).as_secs())
+            .collect();
+        assert_eq!(delays, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    #[test]
     fn non_retryable_failure_fails_at_once_and_cancels_others() {
         let (mut model, job_id, first, _second) = planned_model(4, 4);
-        model.dispatch();
+        model.dispatch(Instant::now());
         let shard = model.jobs[&job_id]
             .shards
             .iter()
@@ -1333,7 +1369,7 @@ mod tests {
     #[test]
     fn a_new_leader_adopts_claimed_shards_and_requeues_the_rest() {
         let (mut model, job_id, _first, _second) = planned_model(4, 4);
-        model.dispatch();
+        model.dispatch(Instant::now());
         // Snapshot what was stored, as a new leader would load it.
         let record = model.jobs[&job_id].record.clone();
         let validated = model.jobs[&job_id].validated.clone();
@@ -1388,7 +1424,7 @@ mod tests {
     #[test]
     fn silent_workers_expire() {
         let (mut model, job_id, _first, _second) = planned_model(2, 4);
-        model.dispatch();
+        model.dispatch(Instant::now());
         let later = Instant::now() + Duration::from_secs(30);
         model.expire_workers(later, Duration::from_secs(10));
         assert!(model.workers.is_empty());

@@ -358,7 +358,7 @@ mod tests {
         let job_id = record.id.clone();
         model.add_job(record, validated, Vec::new(), None);
         let first = worker(&mut model, "w1", 2, 1);
-        let effects = model.dispatch();
+        let effects = model.dispatch(Instant::now());
         assert!(matches!(
             sends(&effects)[0].1,
             pb::coordinator_message::Body::Plan(_)
@@ -387,7 +387,7 @@ mod tests {
             }),
             Instant::now(),
         );
-        let effects = model.dispatch();
+        let effects = model.dispatch(Instant::now());
         let assigned: Vec<pb::AssignShard> = sends(&effects)
             .into_iter()
             .filter_map(|(_, body)| match body {
@@ -492,7 +492,7 @@ mod tests {
         assert_eq!(job.shards[2].record.state, ShardState::Pending);
         assert_eq!((job.record.shard_count, job.record.splits), (3, 1));
         // The new shard goes to the idle worker.
-        let assigned: Vec<(WorkerId, u32)> = sends(&model.dispatch())
+        let assigned: Vec<(WorkerId, u32)> = sends(&model.dispatch(Instant::now()))
             .into_iter()
             .filter_map(|(worker, body)| match body {
                 pb::coordinator_message::Body::Assign(assign) => Some((worker, assign.shard_id)),
@@ -553,7 +553,7 @@ mod tests {
         model.worker_left(&first, 1);
         let second = worker(&mut model, "w2", 1, 2);
         worker(&mut model, "w3", 2, 3);
-        model.dispatch();
+        model.dispatch(Instant::now());
         let job = &model.jobs[&job_id];
         assert!(job
             .shards
