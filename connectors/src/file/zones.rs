@@ -4,8 +4,8 @@
 //! (`+00:00`): without a time zone database (the `chrono-tz` feature, not enabled) a named zone
 //! such as `UTC`, which the PostgreSQL, MySQL and SQLite readers give every instant, fails the
 //! whole shard. A zoned Arrow timestamp holds a UTC instant whatever its zone, so writers re-tag
-//! named zones as `+00:00` (the instant is kept; the zone name is not) and readers parse into the
-//! naive type and tag the result `UTC`.
+//! named zones as `+00:00` (written as `...Z`: the instant is kept, the zone name is not) and
+//! readers parse into the naive type and tag the result `UTC`.
 
 use crate::error::{ConnectorError, Result};
 use arrow_array::{make_array, ArrayRef, RecordBatch};
