@@ -19,6 +19,7 @@ pub mod parquet;
 mod sink;
 mod source;
 pub mod text;
+pub mod zones;
 
 pub use config::{FileFormat, FileSettings};
 pub use sink::FileSink;

@@ -82,6 +82,8 @@ impl Loaded {
     fn text(&self, column: &str) -> Vec<Option<String>> {
         let mut values = Vec::new();
         for batch in &self.batches {
+            // Display needs offset zones (no time zone database): `UTC` instants as `+00:00`.
+            let batch = sluice_connectors::file::zones::offset_zones(batch.clone()).expect("zones");
             let array = batch.column(batch.schema().index_of(column).expect("column"));
             let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
                 .expect("formatter");

@@ -549,3 +549,85 @@ async fn intervals_are_refused_by_a_parquet_sink_before_any_shard() {
         "a failed shard leaves no file"
     );
 }
+
+#[tokio::test]
+async fn csv_schema_reads_exact_decimals_and_offsets_as_utc_instants() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        directory.path().join("prices.csv"),
+        "id,amount,at\n1,9999999999999999999999999999.9999999999,2024-02-29T12:34:56.123456+02:00\n\
+         2,-0.0000000001,1970-01-01T00:00:00Z\n3,,\n",
+    )
+    .expect("csv");
+    let source = source_of(&file_yaml(
+        directory.path(),
+        ", format: csv, csv_schema: \"id:int64,amount:decimal(38;10),at:timestamptz\"",
+    ));
+    let expected = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "amount",
+            Arc::new(
+                Decimal128Array::from(vec![
+                    Some(99_999_999_999_999_999_999_999_999_999_999_999_999),
+                    Some(-1),
+                    None,
+                ])
+                .with_precision_and_scale(38, 10)
+                .expect("decimal"),
+            ),
+        ),
+        (
+            "at",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![Some(1_709_202_896_123_456), Some(0), None])
+                    .with_timezone("UTC"),
+            ),
+        ),
+    ])
+    .expect("batch");
+    let types = |schema: arrow_schema::SchemaRef| -> Vec<arrow_schema::DataType> {
+        schema
+            .fields()
+            .iter()
+            .map(|field| field.data_type().clone())
+            .collect()
+    };
+    assert_eq!(
+        types(source.schema().await.expect("schema")),
+        types(expected.schema())
+    );
+    assert_eq!(
+        digest_source(source.as_ref(), &KeyRange::All)
+            .await
+            .expect("read"),
+        digest_of(&[expected])
+    );
+}
+
+#[tokio::test]
+async fn zoned_timestamps_are_written_to_csv_and_json_as_offset_instants() {
+    let instants = TimestampMicrosecondArray::from(vec![Some(1_709_202_896_123_456), None])
+        .with_timezone("UTC");
+    let batch =
+        RecordBatch::try_from_iter([("at", Arc::new(instants) as ArrayRef)]).expect("batch");
+    for format in ["csv", "json"] {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let yaml = file_yaml(directory.path(), &format!(", format: {format}"));
+        let sink = sink_of(&yaml);
+        sink.prepare(batch.schema()).await.expect("prepare");
+        let (outcome, _) =
+            write_batches(sink.as_ref(), &identity("zones", 0, 1), vec![batch.clone()]).await;
+        assert_eq!(outcome, WriteOutcome::Committed { rows: 2 }, "{format}");
+        let part = files_under(directory.path())
+            .into_iter()
+            .find(|name| name.starts_with("part-"))
+            .expect("part");
+        let text = std::fs::read_to_string(directory.path().join(part)).expect("read part");
+        // The instant in UTC with its zone designator (`Z`), never the zone name.
+        assert!(
+            text.contains("2024-02-29T10:34:56.123456Z"),
+            "{format}: {text}"
+        );
+    }
+}

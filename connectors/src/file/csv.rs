@@ -5,6 +5,7 @@
 use super::config::FileSettings;
 use super::listing::DataFile;
 use super::text::TextStream;
+use super::zones;
 use crate::channel::{BatchSender, DirtySample};
 use crate::error::{ConnectorError, Result};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
@@ -129,17 +130,22 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
     let (schema, _) = format
         .infer_schema(std::io::Cursor::new(&head), Some(settings.infer_rows))
         .map_err(arrow_error(format!("infer the schema of {}", file.path)))?;
-    let lossy = lossy_numeric_columns(settings, &schema, &head)?;
-    // A column empty in every sampled record has no type yet, and a numeric column whose text
-    // a number would not keep (leading zeros, a plus sign, more digits than a double holds)
-    // stays text.
+    let sampled = inspect_samples(settings, &schema, &head)?;
+    // A column empty in every sampled record has no type yet, a numeric column whose text a
+    // number would not keep (leading zeros, a plus sign, more digits than a double holds) stays
+    // text, and timestamps that all carry a zone (`Z`, `+02:00`) are instants.
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .enumerate()
         .map(|(index, field)| match field.data_type() {
             DataType::Null => Field::new(field.name(), DataType::Utf8, true),
-            _ if lossy.contains(&index) => Field::new(field.name(), DataType::Utf8, true),
+            _ if sampled.lossy.contains(&index) => Field::new(field.name(), DataType::Utf8, true),
+            DataType::Timestamp(unit, None) if sampled.zoned.contains(&index) => Field::new(
+                field.name(),
+                DataType::Timestamp(*unit, Some("UTC".into())),
+                true,
+            ),
             _ => field.as_ref().clone(),
         })
         .collect();
@@ -148,7 +154,8 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
 
 /// Returns whether reading `text` as a number would lose how it is written: a leading zero
 /// (`08123`), a plus sign, an integer beyond the 64-bit range, or, for floats, an integer of
-/// more than 15 digits.
+/// more than 15 digits or a number a double does not hold exactly (more significant digits than
+/// its shortest round-trip form, as in a 38-digit decimal).
 pub fn number_loses_text(text: &str, float: bool) -> bool {
     let trimmed = text.trim();
     if !float && !trimmed.is_empty() && trimmed.parse::<i64>().is_err() {
@@ -161,15 +168,76 @@ pub fn number_loses_text(text: &str, float: bool) -> bool {
             && unsigned.starts_with('0')
             && unsigned.as_bytes()[1].is_ascii_digit())
         || (float && digits == unsigned.len() && digits > 15)
+        || (float && !double_keeps(trimmed))
 }
 
-/// Returns the indexes of numeric columns of `schema` whose sampled text a number would not
-/// keep exactly.
-fn lossy_numeric_columns(
-    settings: &FileSettings,
-    schema: &Schema,
-    head: &[u8],
-) -> Result<Vec<usize>> {
+/// A decimal number as sign, significant digits (no leading or trailing zeros) and the
+/// exponent of the last digit; zero is `(negative, "", 0)`.
+fn decimal_parts(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (whole.is_empty() && fraction.is_empty())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let all = format!("{whole}{fraction}");
+    let trimmed_end = all.trim_end_matches('0');
+    let exponent = exponent - fraction.len() as i64 + (all.len() - trimmed_end.len()) as i64;
+    let significant = trimmed_end.trim_start_matches('0');
+    if significant.is_empty() {
+        return Some((negative, String::new(), 0));
+    }
+    Some((negative, significant.to_string(), exponent))
+}
+
+/// Returns whether the double nearest to the decimal `text` has exactly its value, so reading
+/// it as Float64 loses no digit (`0.1` and `1.50` are kept; `12345678901234567.5` is not).
+/// Text that is not a plain decimal (`NaN`, `inf`) is kept as the double it names.
+fn double_keeps(text: &str) -> bool {
+    let Some(written) = decimal_parts(text) else {
+        return true;
+    };
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() => decimal_parts(&format!("{value:e}")) == Some(written),
+        _ => false,
+    }
+}
+
+/// Returns whether a timestamp text carries a zone: `Z` or an offset after the time of day.
+fn has_zone(text: &str) -> bool {
+    let trimmed = text.trim();
+    if trimmed.ends_with(['Z', 'z']) {
+        return true;
+    }
+    // After `YYYY-MM-DD?HH:MM:SS`, a sign starts an offset.
+    trimmed
+        .get(19..)
+        .is_some_and(|rest| rest.contains(['+', '-']))
+}
+
+/// What the sampled text says about the inferred columns.
+#[derive(Debug, Default)]
+struct Sampled {
+    /// Numeric columns whose text a number would not keep exactly.
+    lossy: Vec<usize>,
+    /// Timestamp columns whose every sampled value carries a zone.
+    zoned: Vec<usize>,
+}
+
+/// Returns which numeric columns of `schema` have sampled text a number would not keep
+/// exactly, and which timestamp columns hold instants (every sampled value with a zone).
+fn inspect_samples(settings: &FileSettings, schema: &Schema, head: &[u8]) -> Result<Sampled> {
     let numeric: Vec<(usize, bool)> = schema
         .fields()
         .iter()
@@ -180,8 +248,15 @@ fn lossy_numeric_columns(
             _ => None,
         })
         .collect();
-    if numeric.is_empty() {
-        return Ok(Vec::new());
+    let mut zoned: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| matches!(field.data_type(), DataType::Timestamp(_, None)))
+        .map(|(index, _)| index)
+        .collect();
+    if numeric.is_empty() && zoned.is_empty() {
+        return Ok(Sampled::default());
     }
     let text_schema = Arc::new(Schema::new(
         schema
@@ -217,12 +292,19 @@ fn lossy_numeric_columns(
                 }
             }
         }
+        zoned.retain(|index| {
+            batch
+                .column(*index)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .is_some_and(|strings| strings.iter().flatten().all(has_zone))
+        });
         rows_seen += batch.num_rows();
         if rows_seen >= settings.infer_rows {
             break;
         }
     }
-    Ok(lossy)
+    Ok(Sampled { lossy, zoned })
 }
 
 fn stream_may_continue(read: usize, lines: usize, settings: &FileSettings) -> bool {
@@ -254,9 +336,17 @@ pub fn convert_text_batch(
             columns.push(Arc::clone(source));
             continue;
         }
-        let converted = cast_with_options(source, field.data_type(), &options).map_err(
-            arrow_error(format!("convert column {} of {object}", field.name())),
-        )?;
+        let context = || format!("convert column {} of {object}", field.name());
+        let converted = match zones::naive_parse_type(field) {
+            // Offsets in the text are applied by the naive parse; the zone is then a tag.
+            Some(naive) => {
+                let instants =
+                    cast_with_options(source, &naive, &options).map_err(arrow_error(context()))?;
+                zones::tag_zone(&instants, field.data_type(), field.name())?
+            }
+            None => cast_with_options(source, field.data_type(), &options)
+                .map_err(arrow_error(context()))?,
+        };
         for (row, kept) in keep.iter_mut().enumerate() {
             if *kept && source.is_valid(row) && converted.is_null(row) {
                 *kept = false;
@@ -394,6 +484,68 @@ mod tests {
             !number_loses_text("133245162327228051", false),
             "fits an int64"
         );
+    }
+
+    #[test]
+    fn floats_that_a_double_does_not_hold_stay_text() {
+        assert!(number_loses_text(
+            "9999999999999999999999999999.9999999999",
+            true
+        ));
+        assert!(number_loses_text(
+            "0.000000000000000000000000000001234567890123456789",
+            true
+        ));
+        assert!(number_loses_text("1e400", true));
+        assert!(
+            !number_loses_text("1.5000000000", true),
+            "trailing zeros are the same value"
+        );
+        assert!(!number_loses_text("1.7976931348623157e308", true));
+        assert!(!number_loses_text("5e-324", true));
+        assert!(!number_loses_text("-0.0", true));
+        assert!(!number_loses_text("NaN", true));
+        assert!(!number_loses_text("-inf", true));
+        assert!(!number_loses_text("0.1", true));
+    }
+
+    #[test]
+    fn zones_are_seen_after_the_time_of_day() {
+        assert!(has_zone("2024-02-29T12:34:56.123456Z"));
+        assert!(has_zone("2024-02-29 12:34:56+02:00"));
+        assert!(has_zone("2024-02-29T12:34:56.5-0530"));
+        assert!(!has_zone("2024-02-29 12:34:56.123456"));
+        assert!(!has_zone("2024-02-29T12:34:56"));
+    }
+
+    #[test]
+    fn zoned_targets_parse_offsets_into_utc_instants() {
+        let text = RecordBatch::try_from_iter([(
+            "at",
+            Arc::new(StringArray::from(vec![
+                Some("2024-02-29T12:34:56.123456+02:00"),
+                Some("1970-01-01T00:00:00Z"),
+                None,
+            ])) as ArrayRef,
+        )])
+        .expect("batch");
+        let target = Arc::new(Schema::new(vec![Field::new(
+            "at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        )]));
+        let mut dirty = Vec::new();
+        let converted = convert_text_batch(&text, &target, "f.csv", &mut dirty).expect("convert");
+        assert!(dirty.is_empty(), "{dirty:?}");
+        let instants = converted
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+            .expect("timestamps");
+        assert_eq!(instants.value(0), 1_709_202_896_123_456);
+        assert_eq!(instants.value(1), 0);
+        assert!(instants.is_null(2));
+        assert_eq!(instants.timezone(), Some("UTC"));
     }
 
     #[test]

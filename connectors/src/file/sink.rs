@@ -16,6 +16,7 @@ use super::config::{FileFormat, FileSettings, TextCompression};
 use super::listing::{committed_objects, is_part_name, store_error, CommitMarker, COMMITS_DIR};
 use super::parquet::{parquet_error, writer_properties};
 use super::text::encode_text;
+use super::zones::offset_zones;
 use crate::channel::BatchReceiver;
 use crate::error::{ConnectorError, Result};
 use crate::{ShardIdentity, Sink, WriteOutcome};
@@ -220,6 +221,8 @@ impl FileSink {
             context: format!("encode rows for {object}"),
             source,
         };
+        // The text writers format zoned timestamps only with offset zones.
+        let batch = &offset_zones(batch.clone())?;
         let text = match self.format {
             FileFormat::Csv => {
                 let options = &self.settings.csv;

@@ -3,8 +3,9 @@
 use super::column_metadata::record_columns;
 use super::types::{declared_type_for_field, sqlite_value};
 use super::{list_tables, quote_identifier, run_blocking, SqliteLocation, COMMIT_TABLE};
-use crate::channel::BatchReceiver;
+use crate::channel::{BatchReceiver, DirtySample};
 use crate::error::{ConnectorError, Result};
+use crate::postgres::copy_encode::describe_row;
 use crate::{ShardIdentity, Sink, WriteOutcome};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
@@ -268,16 +269,33 @@ impl SqliteSink {
                     break;
                 };
                 let schema = batch.schema();
+                let mut values = Vec::with_capacity(batch.num_columns());
+                let mut written = 0u64;
                 for row in 0..batch.num_rows() {
+                    // A value SQLite cannot hold makes its row a dirty record; the rest of the
+                    // shard is written.
+                    values.clear();
+                    let mut failure = None;
                     for (index, (column, field)) in
                         batch.columns().iter().zip(schema.fields()).enumerate()
                     {
-                        let value = sqlite_value(field, column, row).map_err(|message| {
-                            ConnectorError::Conversion {
-                                column: columns.get(index).cloned().unwrap_or_default(),
-                                message,
+                        match sqlite_value(field, column, row) {
+                            Ok(value) => values.push(value),
+                            Err(reason) => {
+                                failure = Some((index, reason));
+                                break;
                             }
-                        })?;
+                        }
+                    }
+                    if let Some((index, reason)) = failure {
+                        input.counters().record_dirty(DirtySample {
+                            column: columns.get(index).cloned().unwrap_or_default(),
+                            reason,
+                            row: describe_row(&batch, &columns, row),
+                        });
+                        continue;
+                    }
+                    for (index, value) in values.drain(..).enumerate() {
                         insert
                             .raw_bind_parameter(index + 1, value)
                             .map_err(ConnectorError::sqlite("bind value"))?;
@@ -288,9 +306,12 @@ impl SqliteSink {
                             "insert into {}",
                             self.table
                         )))?;
+                    written += 1;
                 }
-                rows_written += batch.num_rows() as u64;
-                input.record_written(&batch);
+                rows_written += written;
+                let bytes =
+                    batch.get_array_memory_size() as u64 * written / batch.num_rows().max(1) as u64;
+                input.counters().add_written(written, bytes);
             }
         }
         let marker = transaction.execute(
