@@ -357,7 +357,9 @@ fn parse_uuid(text: &str) -> Result<[u8; 16], String> {
 fn timestamp_micros_of(scalar: &Scalar<'_>, type_name: &str) -> Result<i64, String> {
     match scalar {
         Scalar::Timestamp(micros) => Ok(*micros),
-        Scalar::Date(days) => Ok(i64::from(*days) * 86_400_000_000),
+        Scalar::Date(days) => i64::from(*days).checked_mul(86_400_000_000).ok_or_else(|| {
+            format!("date {days} days after 1970-01-01 is out of range for {type_name}")
+        }),
         Scalar::Str(text) => crate::sqlite::types::parse_timestamp(text),
         other => Err(format!(
             "{} cannot be written to a {type_name} column",
@@ -1094,5 +1096,17 @@ mod tests {
         )
         .expect("ts");
         assert_eq!(&out[..], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x40]);
+    }
+
+    #[test]
+    fn far_dates_into_timestamps_are_errors() {
+        let error = encode_value(
+            &Scalar::Date(i32::MIN),
+            &PgType::Timestamp,
+            &mut BytesMut::new(),
+            &mut Scratch::default(),
+        )
+        .expect_err("out of range");
+        assert!(error.contains("out of range for timestamp"), "{error}");
     }
 }
