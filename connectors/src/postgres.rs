@@ -12,6 +12,7 @@
 //! See [`types`] for the type mapping and `docs/connectors/postgresql.md` for options,
 //! splitting and exactly-once.
 
+mod column_encode;
 pub mod config;
 pub mod copy_decode;
 pub mod copy_encode;

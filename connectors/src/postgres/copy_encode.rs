@@ -7,6 +7,7 @@
 //! described in a [`DirtySample`]. Rows are encoded back to back so that any run of them can be
 //! sent again on its own (the sink retries failed batches in smaller pieces).
 
+use super::column_encode::ColumnEncoder;
 use super::copy_decode::{COPY_SIGNATURE, POSTGRES_EPOCH_DAYS, POSTGRES_EPOCH_MICROS};
 use super::numeric;
 use super::types::PgType;
@@ -375,7 +376,7 @@ fn timestamp_micros_of(scalar: &Scalar<'_>, type_name: &str) -> Result<i64, Stri
 pub fn encode_value(
     scalar: &Scalar<'_>,
     target: &PgType,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     if let Scalar::Null = scalar {
@@ -394,7 +395,7 @@ pub fn encode_value(
 fn encode_body(
     scalar: &Scalar<'_>,
     target: &PgType,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     match target {
@@ -581,7 +582,7 @@ fn encode_body(
 
 fn write_text(
     scalar: &Scalar<'_>,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
     type_name: &str,
 ) -> Result<(), String> {
@@ -630,7 +631,7 @@ fn write_text(
             let _ = write!(scratch.text, "{}", moment.format("%Y-%m-%d %H:%M:%S%.6f"));
         }
         Scalar::Decimal(unscaled, scale) => {
-            let mut encoded = BytesMut::new();
+            let mut encoded = Vec::new();
             numeric::encode_unscaled(unscaled, *scale, &mut String::new(), &mut encoded)?;
             let parsed = numeric::NumericRef::parse(&encoded)?;
             parsed.write_text(&mut scratch.text);
@@ -648,7 +649,7 @@ fn write_text(
 
 fn encode_numeric(
     scalar: &Scalar<'_>,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     use std::fmt::Write as _;
@@ -738,20 +739,24 @@ pub fn encode_batch(
     scratch: &mut Scratch,
     dirty: &mut Vec<DirtySample>,
 ) -> EncodedRows {
-    let mut out = BytesMut::with_capacity(
+    let mut out = Vec::with_capacity(
         batch.get_array_memory_size() + batch.num_rows() * (2 + 4 * targets.len()),
     );
     let mut row_ends = Vec::with_capacity(batch.num_rows());
     let mut row_indexes = Vec::with_capacity(batch.num_rows());
     let field_count = targets.len() as i16;
+    let encoders: Vec<ColumnEncoder<'_>> = batch
+        .columns()
+        .iter()
+        .zip(targets)
+        .map(|(column, target)| ColumnEncoder::new(column.as_ref(), target))
+        .collect();
     for row in 0..batch.num_rows() {
         let row_start = out.len();
-        out.put_i16(field_count);
+        out.extend_from_slice(&field_count.to_be_bytes());
         let mut failure = None;
-        for (index, (column, target)) in batch.columns().iter().zip(targets).enumerate() {
-            let result = scalar_at(column.as_ref(), row)
-                .and_then(|scalar| encode_value(&scalar, target, &mut out, scratch));
-            if let Err(reason) = result {
+        for (index, encoder) in encoders.iter().enumerate() {
+            if let Err(reason) = encoder.encode(row, &mut out, scratch) {
                 failure = Some((index, reason));
                 break;
             }
@@ -772,7 +777,7 @@ pub fn encode_batch(
         }
     }
     EncodedRows {
-        bytes: out.freeze(),
+        bytes: Bytes::from(out),
         row_ends,
         row_indexes,
     }
@@ -1087,7 +1092,7 @@ mod tests {
             15
         );
         assert!(parse_uuid("nope").is_err());
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode_value(
             &Scalar::Str("2000-01-01 00:00:01"),
             &PgType::Timestamptz,
@@ -1103,7 +1108,7 @@ mod tests {
         let error = encode_value(
             &Scalar::Date(i32::MIN),
             &PgType::Timestamp,
-            &mut BytesMut::new(),
+            &mut Vec::new(),
             &mut Scratch::default(),
         )
         .expect_err("out of range");
