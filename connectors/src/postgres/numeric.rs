@@ -192,6 +192,79 @@ impl<'a> NumericRef<'a> {
     }
 }
 
+impl NumericRef<'_> {
+    /// Returns what [`NumericRef::to_unscaled`] returns for an ordinary value of at most 9
+    /// digit groups whose scaled value fits an `i128` without rounding; `None` for every other
+    /// value (specials, rounding, overflow, long values), which the caller hands to
+    /// [`NumericRef::to_unscaled`] for its result or its error.
+    pub fn to_unscaled_i128(&self, scale: i8) -> Option<i128> {
+        if self.sign != SIGN_POSITIVE && self.sign != SIGN_NEGATIVE {
+            return None;
+        }
+        let ndigits = self.ndigits();
+        if ndigits > 9 {
+            return None;
+        }
+        let exponent = 4 * (i32::from(self.weight) - ndigits as i32 + 1) + i32::from(scale);
+        let magnitude: u128 = if ndigits <= 4 {
+            // Below 10^16: u64 arithmetic.
+            let mut value = 0u64;
+            for pair in self.digits.chunks_exact(2) {
+                value = value * 10_000 + u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+            }
+            if value == 0 {
+                return Some(0);
+            }
+            let shift = exponent.unsigned_abs() as usize;
+            if exponent >= 0 {
+                match POW10_U64
+                    .get(shift)
+                    .and_then(|factor| value.checked_mul(*factor))
+                {
+                    Some(scaled) => u128::from(scaled),
+                    None => u128::from(value).checked_mul(*POW10_U128.get(shift)?)?,
+                }
+            } else {
+                // The common shifts (the zeros that pad the last group) divide by constants.
+                let (quotient, remainder) = match shift {
+                    1 => (value / 10, value % 10),
+                    2 => (value / 100, value % 100),
+                    3 => (value / 1000, value % 1000),
+                    _ => {
+                        let divisor = *POW10_U64.get(shift)?;
+                        (value / divisor, value % divisor)
+                    }
+                };
+                if remainder != 0 {
+                    return None;
+                }
+                u128::from(quotient)
+            }
+        } else {
+            let mut value = 0u128;
+            for pair in self.digits.chunks_exact(2) {
+                value = value * 10_000 + u128::from(u16::from_be_bytes([pair[0], pair[1]]));
+            }
+            let shift = exponent.unsigned_abs() as usize;
+            if exponent >= 0 {
+                value.checked_mul(*POW10_U128.get(shift)?)?
+            } else {
+                let divisor = *POW10_U128.get(shift)?;
+                if !value.is_multiple_of(divisor) {
+                    return None;
+                }
+                value / divisor
+            }
+        };
+        let signed = i128::try_from(magnitude).ok()?;
+        Some(if self.sign == SIGN_NEGATIVE {
+            -signed
+        } else {
+            signed
+        })
+    }
+}
+
 fn push_number(out: &mut String, value: i64) {
     use std::fmt::Write as _;
     let _ = write!(out, "{value}");
@@ -699,5 +772,40 @@ mod tests {
                 assert_eq!(&fast[..], &text[..], "{value} scale {scale}");
             }
         }
+    }
+
+    #[test]
+    fn small_unscaled_matches_the_wide_path() {
+        let mut fast_hits = 0;
+        for value in interesting_i128() {
+            for encoded_scale in [0_u8, 1, 2, 4, 6, 9, 20, 38] {
+                let mut encoded = Vec::new();
+                encode_decimal(value, encoded_scale, &mut encoded);
+                let numeric = NumericRef::parse(&encoded).expect("parse");
+                for scale in [0_i8, 1, 2, 3, 5, 10, 19, 38] {
+                    let wide = numeric
+                        .to_unscaled(scale)
+                        .ok()
+                        .and_then(|unscaled| unscaled.to_i128());
+                    if let Some(small) = numeric.to_unscaled_i128(scale) {
+                        assert_eq!(Some(small), wide, "{value}e-{encoded_scale} at {scale}");
+                        fast_hits += 1;
+                    }
+                }
+            }
+        }
+        assert!(fast_hits > 1000, "{fast_hits}");
+        // The benchmark's shape: numeric(12,2) values.
+        let mut encoded = Vec::new();
+        encode_text("-1234.56", &mut Vec::new(), &mut encoded).expect("encode");
+        let numeric = NumericRef::parse(&encoded).expect("parse");
+        assert_eq!(numeric.to_unscaled_i128(2), Some(-123_456));
+        assert_eq!(numeric.to_unscaled_i128(1), None);
+        let mut nan = Vec::new();
+        encode_special("NaN", &mut nan).expect("encode");
+        assert_eq!(
+            NumericRef::parse(&nan).expect("parse").to_unscaled_i128(2),
+            None
+        );
     }
 }
