@@ -2,7 +2,7 @@
 //! `COPY` both ways over tokio-postgres.
 //!
 //! - [`PostgresSource`] plans shards from the split key's statistics and reads each with
-//!   `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into Arrow builders
+//!   `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into Arrow arrays
 //!   ([`copy_decode`]).
 //! - [`PostgresSink`] writes each shard with `COPY ... FROM STDIN (FORMAT binary)` encoded
 //!   straight from Arrow arrays ([`copy_encode`]), inside one transaction with the shard's
@@ -12,6 +12,8 @@
 //! See [`types`] for the type mapping and `docs/connectors/postgresql.md` for options,
 //! splitting and exactly-once.
 
+mod column_buffers;
+mod column_encode;
 pub mod config;
 pub mod copy_decode;
 pub mod copy_encode;

@@ -7,6 +7,7 @@
 //! described in a [`DirtySample`]. Rows are encoded back to back so that any run of them can be
 //! sent again on its own (the sink retries failed batches in smaller pieces).
 
+use super::column_encode::ColumnEncoder;
 use super::copy_decode::{COPY_SIGNATURE, POSTGRES_EPOCH_DAYS, POSTGRES_EPOCH_MICROS};
 use super::numeric;
 use super::types::PgType;
@@ -357,7 +358,9 @@ fn parse_uuid(text: &str) -> Result<[u8; 16], String> {
 fn timestamp_micros_of(scalar: &Scalar<'_>, type_name: &str) -> Result<i64, String> {
     match scalar {
         Scalar::Timestamp(micros) => Ok(*micros),
-        Scalar::Date(days) => Ok(i64::from(*days) * 86_400_000_000),
+        Scalar::Date(days) => i64::from(*days).checked_mul(86_400_000_000).ok_or_else(|| {
+            format!("date {days} days after 1970-01-01 is out of range for {type_name}")
+        }),
         Scalar::Str(text) => crate::sqlite::types::parse_timestamp(text),
         other => Err(format!(
             "{} cannot be written to a {type_name} column",
@@ -373,7 +376,7 @@ fn timestamp_micros_of(scalar: &Scalar<'_>, type_name: &str) -> Result<i64, Stri
 pub fn encode_value(
     scalar: &Scalar<'_>,
     target: &PgType,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     if let Scalar::Null = scalar {
@@ -392,7 +395,7 @@ pub fn encode_value(
 fn encode_body(
     scalar: &Scalar<'_>,
     target: &PgType,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     match target {
@@ -579,7 +582,7 @@ fn encode_body(
 
 fn write_text(
     scalar: &Scalar<'_>,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
     type_name: &str,
 ) -> Result<(), String> {
@@ -628,7 +631,7 @@ fn write_text(
             let _ = write!(scratch.text, "{}", moment.format("%Y-%m-%d %H:%M:%S%.6f"));
         }
         Scalar::Decimal(unscaled, scale) => {
-            let mut encoded = BytesMut::new();
+            let mut encoded = Vec::new();
             numeric::encode_unscaled(unscaled, *scale, &mut String::new(), &mut encoded)?;
             let parsed = numeric::NumericRef::parse(&encoded)?;
             parsed.write_text(&mut scratch.text);
@@ -646,7 +649,7 @@ fn write_text(
 
 fn encode_numeric(
     scalar: &Scalar<'_>,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Result<(), String> {
     use std::fmt::Write as _;
@@ -736,20 +739,24 @@ pub fn encode_batch(
     scratch: &mut Scratch,
     dirty: &mut Vec<DirtySample>,
 ) -> EncodedRows {
-    let mut out = BytesMut::with_capacity(
+    let mut out = Vec::with_capacity(
         batch.get_array_memory_size() + batch.num_rows() * (2 + 4 * targets.len()),
     );
     let mut row_ends = Vec::with_capacity(batch.num_rows());
     let mut row_indexes = Vec::with_capacity(batch.num_rows());
     let field_count = targets.len() as i16;
+    let encoders: Vec<ColumnEncoder<'_>> = batch
+        .columns()
+        .iter()
+        .zip(targets)
+        .map(|(column, target)| ColumnEncoder::new(column.as_ref(), target))
+        .collect();
     for row in 0..batch.num_rows() {
         let row_start = out.len();
-        out.put_i16(field_count);
+        out.extend_from_slice(&field_count.to_be_bytes());
         let mut failure = None;
-        for (index, (column, target)) in batch.columns().iter().zip(targets).enumerate() {
-            let result = scalar_at(column.as_ref(), row)
-                .and_then(|scalar| encode_value(&scalar, target, &mut out, scratch));
-            if let Err(reason) = result {
+        for (index, encoder) in encoders.iter().enumerate() {
+            if let Err(reason) = encoder.encode(row, &mut out, scratch) {
                 failure = Some((index, reason));
                 break;
             }
@@ -770,7 +777,7 @@ pub fn encode_batch(
         }
     }
     EncodedRows {
-        bytes: out.freeze(),
+        bytes: Bytes::from(out),
         row_ends,
         row_indexes,
     }
@@ -1085,7 +1092,7 @@ mod tests {
             15
         );
         assert!(parse_uuid("nope").is_err());
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode_value(
             &Scalar::Str("2000-01-01 00:00:01"),
             &PgType::Timestamptz,
@@ -1094,5 +1101,17 @@ mod tests {
         )
         .expect("ts");
         assert_eq!(&out[..], &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x40]);
+    }
+
+    #[test]
+    fn far_dates_into_timestamps_are_errors() {
+        let error = encode_value(
+            &Scalar::Date(i32::MIN),
+            &PgType::Timestamp,
+            &mut Vec::new(),
+            &mut Scratch::default(),
+        )
+        .expect_err("out of range");
+        assert!(error.contains("out of range for timestamp"), "{error}");
     }
 }

@@ -5,7 +5,7 @@
 //! `0xF000` (PostgreSQL 14 and later).
 
 use arrow_buffer::i256;
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 use std::sync::LazyLock;
 
 const SIGN_POSITIVE: u16 = 0x0000;
@@ -192,6 +192,79 @@ impl<'a> NumericRef<'a> {
     }
 }
 
+impl NumericRef<'_> {
+    /// Returns what [`NumericRef::to_unscaled`] returns for an ordinary value of at most 9
+    /// digit groups whose scaled value fits an `i128` without rounding; `None` for every other
+    /// value (specials, rounding, overflow, long values), which the caller hands to
+    /// [`NumericRef::to_unscaled`] for its result or its error.
+    pub fn to_unscaled_i128(&self, scale: i8) -> Option<i128> {
+        if self.sign != SIGN_POSITIVE && self.sign != SIGN_NEGATIVE {
+            return None;
+        }
+        let ndigits = self.ndigits();
+        if ndigits > 9 {
+            return None;
+        }
+        let exponent = 4 * (i32::from(self.weight) - ndigits as i32 + 1) + i32::from(scale);
+        let magnitude: u128 = if ndigits <= 4 {
+            // Below 10^16: u64 arithmetic.
+            let mut value = 0u64;
+            for pair in self.digits.chunks_exact(2) {
+                value = value * 10_000 + u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+            }
+            if value == 0 {
+                return Some(0);
+            }
+            let shift = exponent.unsigned_abs() as usize;
+            if exponent >= 0 {
+                match POW10_U64
+                    .get(shift)
+                    .and_then(|factor| value.checked_mul(*factor))
+                {
+                    Some(scaled) => u128::from(scaled),
+                    None => u128::from(value).checked_mul(*POW10_U128.get(shift)?)?,
+                }
+            } else {
+                // The common shifts (the zeros that pad the last group) divide by constants.
+                let (quotient, remainder) = match shift {
+                    1 => (value / 10, value % 10),
+                    2 => (value / 100, value % 100),
+                    3 => (value / 1000, value % 1000),
+                    _ => {
+                        let divisor = *POW10_U64.get(shift)?;
+                        (value / divisor, value % divisor)
+                    }
+                };
+                if remainder != 0 {
+                    return None;
+                }
+                u128::from(quotient)
+            }
+        } else {
+            let mut value = 0u128;
+            for pair in self.digits.chunks_exact(2) {
+                value = value * 10_000 + u128::from(u16::from_be_bytes([pair[0], pair[1]]));
+            }
+            let shift = exponent.unsigned_abs() as usize;
+            if exponent >= 0 {
+                value.checked_mul(*POW10_U128.get(shift)?)?
+            } else {
+                let divisor = *POW10_U128.get(shift)?;
+                if !value.is_multiple_of(divisor) {
+                    return None;
+                }
+                value / divisor
+            }
+        };
+        let signed = i128::try_from(magnitude).ok()?;
+        Some(if self.sign == SIGN_NEGATIVE {
+            -signed
+        } else {
+            signed
+        })
+    }
+}
+
 fn push_number(out: &mut String, value: i64) {
     use std::fmt::Write as _;
     let _ = write!(out, "{value}");
@@ -219,7 +292,7 @@ pub fn encode_digits(
     negative: bool,
     integer_digits: &[u8],
     fraction_digits: &[u8],
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
 ) -> Result<(), String> {
     if fraction_digits.len() > MAX_DSCALE {
         return Err(format!(
@@ -290,7 +363,7 @@ pub fn encode_digits(
 }
 
 /// Writes a special numeric (`NaN`, `Infinity`, `-Infinity`).
-pub fn encode_special(name: &str, out: &mut BytesMut) -> Result<(), String> {
+pub fn encode_special(name: &str, out: &mut Vec<u8>) -> Result<(), String> {
     let sign = match name {
         "NaN" => SIGN_NAN,
         "Infinity" => SIGN_POSITIVE_INFINITY,
@@ -309,7 +382,7 @@ pub fn encode_special(name: &str, out: &mut BytesMut) -> Result<(), String> {
 ///
 /// # Errors
 /// A description naming the text when it is not a decimal number.
-pub fn encode_text(text: &str, scratch: &mut Vec<u8>, out: &mut BytesMut) -> Result<(), String> {
+pub fn encode_text(text: &str, scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<(), String> {
     let trimmed = text.trim();
     match trimmed.to_ascii_lowercase().as_str() {
         "nan" => return encode_special("NaN", out),
@@ -385,7 +458,7 @@ pub fn encode_unscaled(
     unscaled: &dyn std::fmt::Display,
     scale: i8,
     scratch: &mut String,
-    out: &mut BytesMut,
+    out: &mut Vec<u8>,
 ) -> Result<(), String> {
     use std::fmt::Write as _;
     scratch.clear();
@@ -414,6 +487,150 @@ pub fn encode_unscaled(
     }
 }
 
+/// 10^0 to 10^19 (every power of ten a `u64` holds).
+const POW10_U64: [u64; 20] = {
+    let mut powers = [1u64; 20];
+    let mut index = 1;
+    while index < 20 {
+        powers[index] = powers[index - 1] * 10;
+        index += 1;
+    }
+    powers
+};
+
+/// 10^0 to 10^38 (every power of ten a `u128` holds).
+const POW10_U128: [u128; 39] = {
+    let mut powers = [1u128; 39];
+    let mut index = 1;
+    while index < 39 {
+        powers[index] = powers[index - 1] * 10;
+        index += 1;
+    }
+    powers
+};
+
+/// Unsigned integers the digit-group arithmetic runs on (`u64` when the value allows, as it
+/// is several times faster than `u128`).
+trait Magnitude:
+    Copy
+    + PartialEq
+    + From<u16>
+    + std::ops::Div<Output = Self>
+    + std::ops::Rem<Output = Self>
+    + std::ops::Mul<Output = Self>
+{
+    /// The low 16 bits (callers only ask for values below 10000).
+    fn low_u16(self) -> u16;
+}
+
+impl Magnitude for u64 {
+    fn low_u16(self) -> u16 {
+        self as u16
+    }
+}
+
+impl Magnitude for u128 {
+    fn low_u16(self) -> u16 {
+        self as u16
+    }
+}
+
+/// Fills `groups`, least significant first, with the base-10000 digit groups of
+/// `magnitude × pad` where `pad × unit` = 10000 (which shifts a fraction to whole groups
+/// without overflowing); returns how many there are (0 for zero; the last one is not 0).
+#[inline]
+fn low_groups<T: Magnitude>(magnitude: T, unit: T, pad: T, groups: &mut [u16; 20]) -> usize {
+    let zero = T::from(0);
+    if magnitude == zero {
+        return 0;
+    }
+    let base = T::from(10_000);
+    groups[0] = ((magnitude % unit) * pad).low_u16();
+    let mut rest = magnitude / unit;
+    let mut count = 1;
+    while rest != zero && count < groups.len() {
+        groups[count] = (rest % base).low_u16();
+        rest = rest / base;
+        count += 1;
+    }
+    count
+}
+
+/// The most bytes [`decimal_bytes`] writes: the header and 20 digit groups (10 before the
+/// point and 10 after, for an `i128` with a scale of up to 38).
+pub const DECIMAL_MAX_BYTES: usize = 8 + 2 * 20;
+
+/// Writes an Arrow decimal's unscaled `value` with `scale` fractional digits (0 to 38) as a
+/// binary numeric into `buffer`, returning its length: the bytes [`encode_unscaled`] writes
+/// for it, without going through text.
+#[inline]
+pub fn decimal_bytes(value: i128, scale: u8, buffer: &mut [u8; DECIMAL_MAX_BYTES]) -> usize {
+    let scale = usize::from(scale.min(38));
+    // The fraction is padded on the right to whole groups of 4 digits.
+    let padding = (4 - scale % 4) % 4;
+    let fraction_groups = (scale + padding) / 4;
+    let magnitude = value.unsigned_abs();
+    let mut groups = [0u16; 20];
+    let count = match u64::try_from(magnitude) {
+        Ok(small) => low_groups(
+            small,
+            POW10_U64[4 - padding],
+            POW10_U64[padding],
+            &mut groups,
+        ),
+        Err(_) => low_groups(
+            magnitude,
+            POW10_U128[4 - padding],
+            POW10_U128[padding],
+            &mut groups,
+        ),
+    };
+    let dscale = (scale as u16).to_be_bytes();
+    if count == 0 {
+        buffer[..8].copy_from_slice(&[0, 0, 0, 0, 0, 0, dscale[0], dscale[1]]);
+        return 8;
+    }
+    let trailing = groups[..count]
+        .iter()
+        .take_while(|group| **group == 0)
+        .count();
+    let ndigits = count - trailing;
+    // At most 11 groups and 10 fraction groups: the weight is between -11 and 10.
+    let weight = (count as i16 - fraction_groups as i16 - 1).to_be_bytes();
+    let sign = if value < 0 {
+        SIGN_NEGATIVE
+    } else {
+        SIGN_POSITIVE
+    }
+    .to_be_bytes();
+    let digit_count = (ndigits as u16).to_be_bytes();
+    buffer[..8].copy_from_slice(&[
+        digit_count[0],
+        digit_count[1],
+        weight[0],
+        weight[1],
+        sign[0],
+        sign[1],
+        dscale[0],
+        dscale[1],
+    ]);
+    for (slot, group) in buffer[8..8 + 2 * ndigits]
+        .chunks_exact_mut(2)
+        .zip(groups[trailing..count].iter().rev())
+    {
+        slot.copy_from_slice(&group.to_be_bytes());
+    }
+    8 + 2 * ndigits
+}
+
+/// Writes an Arrow decimal's unscaled `value` with `scale` fractional digits (0 to 38) as a
+/// binary numeric (see [`decimal_bytes`]).
+pub fn encode_decimal(value: i128, scale: u8, out: &mut Vec<u8>) {
+    let mut buffer = [0u8; DECIMAL_MAX_BYTES];
+    let length = decimal_bytes(value, scale, &mut buffer);
+    out.extend_from_slice(&buffer[..length]);
+}
+
 /// Returns whether the binary numeric in `encoded` has nonzero digits beyond `scale`
 /// fractional digits (which PostgreSQL would round away when storing into `numeric(p, s)`).
 pub fn exceeds_scale(encoded: &[u8], scale: i16) -> bool {
@@ -440,7 +657,7 @@ mod tests {
     use super::*;
 
     fn round_trip(text: &str) -> String {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode_text(text, &mut Vec::new(), &mut out).expect("encode");
         let numeric = NumericRef::parse(&out).expect("parse");
         let mut rendered = String::new();
@@ -475,7 +692,7 @@ mod tests {
     #[test]
     fn known_binary_layout() {
         // 12345.678 → digits [1, 2345, 6780], weight 1, dscale 3.
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode_text("12345.678", &mut Vec::new(), &mut out).expect("encode");
         assert_eq!(
             &out[..],
@@ -493,7 +710,7 @@ mod tests {
             (7, 0),
             (42, -2),
         ] {
-            let mut out = BytesMut::new();
+            let mut out = Vec::new();
             encode_unscaled(&value, scale, &mut String::new(), &mut out).expect("encode");
             let numeric = NumericRef::parse(&out).expect("parse");
             let expected = if scale < 0 { value * 100 } else { value };
@@ -508,18 +725,87 @@ mod tests {
 
     #[test]
     fn excess_digits_and_specials_are_errors() {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         encode_text("1.234", &mut Vec::new(), &mut out).expect("encode");
         let numeric = NumericRef::parse(&out).expect("parse");
         assert!(numeric.to_unscaled(2).is_err());
         assert!(exceeds_scale(&out, 2));
         assert!(!exceeds_scale(&out, 3));
-        let mut nan = BytesMut::new();
+        let mut nan = Vec::new();
         encode_special("NaN", &mut nan).expect("encode");
         assert!(NumericRef::parse(&nan)
             .expect("parse")
             .to_unscaled(2)
             .is_err());
-        assert!(encode_text("12a", &mut Vec::new(), &mut BytesMut::new()).is_err());
+        assert!(encode_text("12a", &mut Vec::new(), &mut Vec::new()).is_err());
+    }
+
+    /// Values around every power of ten and the i128 extremes.
+    fn interesting_i128() -> Vec<i128> {
+        let mut values = vec![0, 1, -1, i128::MAX, i128::MIN, i128::MAX / 10, 5_000_000];
+        for exponent in 0..=38 {
+            let power = 10_i128.pow(exponent);
+            for value in [power, power - 1, power + 1, power / 7 * 3] {
+                values.push(value);
+                values.push(-value);
+            }
+        }
+        values.push(i128::from(u64::MAX));
+        values.push(i128::from(u64::MAX) + 1);
+        values
+    }
+
+    #[test]
+    fn decimal_encoding_matches_the_text_path() {
+        for value in interesting_i128() {
+            for scale in 0..=38_u8 {
+                let mut fast = Vec::new();
+                encode_decimal(value, scale, &mut fast);
+                let mut text = Vec::new();
+                encode_unscaled(
+                    &i256::from_i128(value),
+                    scale as i8,
+                    &mut String::new(),
+                    &mut text,
+                )
+                .expect("encode");
+                assert_eq!(&fast[..], &text[..], "{value} scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_unscaled_matches_the_wide_path() {
+        let mut fast_hits = 0;
+        for value in interesting_i128() {
+            for encoded_scale in [0_u8, 1, 2, 4, 6, 9, 20, 38] {
+                let mut encoded = Vec::new();
+                encode_decimal(value, encoded_scale, &mut encoded);
+                let numeric = NumericRef::parse(&encoded).expect("parse");
+                for scale in [0_i8, 1, 2, 3, 5, 10, 19, 38] {
+                    let wide = numeric
+                        .to_unscaled(scale)
+                        .ok()
+                        .and_then(|unscaled| unscaled.to_i128());
+                    if let Some(small) = numeric.to_unscaled_i128(scale) {
+                        assert_eq!(Some(small), wide, "{value}e-{encoded_scale} at {scale}");
+                        fast_hits += 1;
+                    }
+                }
+            }
+        }
+        assert!(fast_hits > 1000, "{fast_hits}");
+        // The benchmark's shape: numeric(12,2) values.
+        let mut encoded = Vec::new();
+        encode_text("-1234.56", &mut Vec::new(), &mut encoded).expect("encode");
+        let numeric = NumericRef::parse(&encoded).expect("parse");
+        assert_eq!(numeric.to_unscaled_i128(2), Some(-123_456));
+        assert_eq!(numeric.to_unscaled_i128(1), None);
+        let mut nan = Vec::new();
+        encode_special("NaN", &mut nan).expect("encode");
+        assert_eq!(
+            NumericRef::parse(&nan).expect("parse").to_unscaled_i128(2),
+            None
+        );
     }
 }
