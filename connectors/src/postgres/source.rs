@@ -319,17 +319,23 @@ impl Source for PostgresSource {
         );
         let mut batches = Vec::new();
         let mut dirty = Vec::new();
+        // PostgreSQL sends one message per row: nothing in this loop allocates per chunk (the
+        // error context is only formatted on an error).
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(ConnectorError::postgres(format!("read COPY of {target}")))?
+            .map_err(|error| ConnectorError::postgres(format!("read COPY of {target}"))(error))?
         {
             decoder.push(&chunk, &mut batches, &mut dirty)?;
-            for sample in dirty.drain(..) {
-                output.counters().record_dirty(sample);
+            if !dirty.is_empty() {
+                for sample in dirty.drain(..) {
+                    output.counters().record_dirty(sample);
+                }
             }
-            for batch in batches.drain(..) {
-                output.send(batch).await?;
+            if !batches.is_empty() {
+                for batch in batches.drain(..) {
+                    output.send(batch).await?;
+                }
             }
         }
         decoder.finish(&mut batches)?;
