@@ -166,6 +166,11 @@ pub enum ShardState {
 }
 
 impl ShardState {
+    /// Whether an attempt holds the shard (handed to a worker, or running there).
+    pub fn is_in_flight(self) -> bool {
+        matches!(self, ShardState::Assigned | ShardState::Running)
+    }
+
     /// Every state, in lifecycle order.
     pub const ALL: [ShardState; 5] = [
         ShardState::Pending,

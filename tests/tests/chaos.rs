@@ -92,6 +92,11 @@ async fn wait_or_dump(
     }
 }
 
+/// Returns how many of the job's shards a worker ran last.
+fn shards_run_by(job: &pb::Job, worker: &str) -> usize {
+    job.shards.iter().filter(|s| s.worker_id == worker).count()
+}
+
 fn ended(job: &pb::Job) -> bool {
     matches!(
         pb::JobState::try_from(job.state),
@@ -302,13 +307,7 @@ async fn workers_join_mid_job_and_a_drained_worker_exits_cleanly() {
         "the worker logged its drain"
     );
     let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(180)).await;
-    let per_worker = |name: &str| {
-        finished
-            .shards
-            .iter()
-            .filter(|s| s.worker_id == name)
-            .count()
-    };
+    let per_worker = |name: &str| shards_run_by(&finished, name);
     println!(
         "shards per worker: worker-1 {}, worker-2 {}, worker-3 {}",
         per_worker("worker-1"),
@@ -539,13 +538,7 @@ async fn running_shards_split_for_workers_that_join() {
     let finished = wait_or_dump(&mut client, &job_id, &cluster, Duration::from_secs(60)).await;
     let duration = finished_at.duration_since(started).as_secs_f64();
     let alone = finished_at.duration_since(last_together).as_secs_f64();
-    let per_worker = |name: &str| {
-        finished
-            .shards
-            .iter()
-            .filter(|s| s.worker_id == name)
-            .count()
-    };
+    let per_worker = |name: &str| shards_run_by(&finished, name);
     println!(
         "job took {duration:.1}s over {} shards (worker-1 {}, worker-2 {}, worker-3 {}); the last shard ran alone for {alone:.2}s ({:.1}%)",
         finished.shards_total,

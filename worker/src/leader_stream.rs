@@ -314,24 +314,10 @@ impl WorkerState {
 
     fn start_shard(&mut self, assign: pb::AssignShard) {
         let Some(job) = assign.job else { return };
-        let work = ShardWork {
-            job_id: JobId(job.job_id.clone()),
-            shard_id: ShardId(assign.shard_id),
-            attempt: Attempt(assign.attempt),
-            range: sluice_proto::convert::key_range_from_proto(assign.range.as_ref()),
-            spec_json: job.spec_json,
-            source_connection: sluice_proto::convert::connection_from_proto(
-                job.source_connection.as_ref(),
-            ),
-            sink_connection: sluice_proto::convert::connection_from_proto(
-                job.sink_connection.as_ref(),
-            ),
-            pieces: None,
-        };
-        let mut work = work;
-        work.pieces = assign.sub_ranges.and_then(|plan| {
+        let range = sluice_proto::convert::key_range_from_proto(assign.range.as_ref());
+        let pieces = assign.sub_ranges.and_then(|plan| {
             PieceCursor::new(
-                &work.range,
+                &range,
                 PiecePlan {
                     lo: plan.lo,
                     hi: plan.hi,
@@ -340,6 +326,20 @@ impl WorkerState {
             )
             .map(Arc::new)
         });
+        let work = ShardWork {
+            job_id: JobId(job.job_id.clone()),
+            shard_id: ShardId(assign.shard_id),
+            attempt: Attempt(assign.attempt),
+            range,
+            spec_json: job.spec_json,
+            source_connection: sluice_proto::convert::connection_from_proto(
+                job.source_connection.as_ref(),
+            ),
+            sink_connection: sluice_proto::convert::connection_from_proto(
+                job.sink_connection.as_ref(),
+            ),
+            pieces,
+        };
         let key = (work.job_id.clone(), work.shard_id, work.attempt);
         let counters = self.slots.start(key.clone(), work.pieces.clone());
         let slots = self.slots.clone();

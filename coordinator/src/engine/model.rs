@@ -155,12 +155,7 @@ impl JobRuntime {
     pub(crate) fn running_shards(&self) -> usize {
         self.shards
             .iter()
-            .filter(|shard| {
-                matches!(
-                    shard.record.state,
-                    ShardState::Assigned | ShardState::Running
-                )
-            })
+            .filter(|shard| shard.record.state.is_in_flight())
             .count()
     }
 
@@ -329,7 +324,7 @@ impl Model {
         };
         let terminal = runtime.record.state.is_terminal();
         for mut shard in shards {
-            let in_flight = matches!(shard.state, ShardState::Assigned | ShardState::Running);
+            let in_flight = shard.state.is_in_flight();
             if !terminal && in_flight && adopt_until.is_some() && shard.worker_id.is_some() {
                 runtime.shards.push(ShardRuntime {
                     orphaned_until: adopt_until,
@@ -374,10 +369,8 @@ impl Model {
                     return None;
                 }
                 job.shards.get_mut(shard_id.0 as usize).filter(|shard| {
-                    matches!(
-                        shard.record.state,
-                        ShardState::Assigned | ShardState::Running
-                    ) && shard.record.attempt == *attempt
+                    shard.record.state.is_in_flight()
+                        && shard.record.attempt == *attempt
                         && shard.record.worker_id.as_ref() == Some(&worker_id)
                 })
             });
@@ -425,10 +418,8 @@ impl Model {
                 continue;
             }
             if let Some(shard) = job.shards.get_mut(shard_id.0 as usize) {
-                if matches!(
-                    shard.record.state,
-                    ShardState::Assigned | ShardState::Running
-                ) && shard.record.worker_id.as_ref() == Some(worker_id)
+                if shard.record.state.is_in_flight()
+                    && shard.record.worker_id.as_ref() == Some(worker_id)
                 {
                     requeue_shard(
                         job,
@@ -549,10 +540,7 @@ impl Model {
         {
             return effects;
         }
-        if !matches!(
-            shard.record.state,
-            ShardState::Assigned | ShardState::Running
-        ) {
+        if !shard.record.state.is_in_flight() {
             return effects;
         }
         if shard.record.state == ShardState::Assigned {
@@ -627,10 +615,7 @@ impl Model {
             tracing::info!(job_id = %job_id, shard_id = %shard_id, attempt = result.attempt, "ignoring the result of a fenced attempt");
             return effects;
         }
-        if !matches!(
-            shard.record.state,
-            ShardState::Assigned | ShardState::Running
-        ) {
+        if !shard.record.state.is_in_flight() {
             return effects;
         }
         let counters = convert::counters_from_proto(result.counters.as_ref());
@@ -853,10 +838,7 @@ impl Model {
         job.plan = Task::Idle;
         job.finalize = Task::Idle;
         for shard in &job.shards {
-            if !matches!(
-                shard.record.state,
-                ShardState::Assigned | ShardState::Running
-            ) {
+            if !shard.record.state.is_in_flight() {
                 continue;
             }
             let Some(worker_id) = shard.record.worker_id.clone() else {

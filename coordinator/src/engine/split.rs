@@ -154,10 +154,8 @@ impl Model {
                 .iter()
                 .enumerate()
                 .filter(|(_, shard)| {
-                    matches!(
-                        shard.record.state,
-                        ShardState::Assigned | ShardState::Running
-                    ) && !shard.record.earlier_attempt_may_commit
+                    shard.record.state.is_in_flight()
+                        && !shard.record.earlier_attempt_may_commit
                         && !shard.split_declined
                         && shard.orphaned_until.is_none()
                         && shard.record.worker_id.is_some()
@@ -213,10 +211,7 @@ impl Model {
         let current = running
             && shard.record.attempt == Attempt(proposal.attempt)
             && shard.record.worker_id.as_ref() == Some(worker_id)
-            && matches!(
-                shard.record.state,
-                ShardState::Assigned | ShardState::Running
-            );
+            && shard.record.state.is_in_flight();
         if !current {
             return refuse();
         }
