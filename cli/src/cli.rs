@@ -1,5 +1,6 @@
 //! Command-line definition.
 
+use crate::params::ParamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -162,6 +163,9 @@ pub struct RunArgs {
     /// Show the cluster's log lines (info level) instead of only warnings.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// `sluice job ...`
@@ -205,6 +209,9 @@ pub struct SubmitArgs {
     /// Environment: prod or dev.
     #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
     pub env: String,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// Arguments of `sluice job list`.
@@ -299,4 +306,7 @@ pub struct DataSourceArgs {
 pub struct CompareArgs {
     /// Job spec file (JSON or YAML); only inline connections can be compared without a cluster.
     pub file: PathBuf,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }

@@ -7,7 +7,10 @@ use crate::{convert, resolve};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
 use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
-use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+use sluice_common::spec::{
+    parse_job_spec, substitute_params, validate, ParamContext, SpecFormat,
+};
+use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_server::JobService;
 use std::pin::Pin;
@@ -49,7 +52,20 @@ impl JobServiceImpl {
                 "is empty: send a job spec document (JSON or YAML)",
             ));
         }
-        let spec = parse_job_spec(&request.spec, format)?;
+        let cycle_time = match request.cycle_time {
+            Some(timestamp) => chrono::DateTime::from_timestamp(
+                timestamp.seconds,
+                u32::try_from(timestamp.nanos).unwrap_or(0),
+            )
+            .ok_or_else(|| {
+                CoordinatorError::invalid("cycle_time", "is out of the range of dates")
+            })?,
+            None => chrono::Utc::now(),
+        };
+        let context = ParamContext::for_run(request.params, cycle_time, &request.time_zone)
+            .map_err(|error| CoordinatorError::InvalidSpec(SpecErrors(vec![error])))?;
+        let (text, format) = substitute_params(&request.spec, format, &context)?;
+        let spec = parse_job_spec(&text, format)?;
         let validated = validate(spec)?;
         let (source_connection, sink_connection) =
             resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
