@@ -65,7 +65,8 @@ impl ParamArgs {
         let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
             .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
             .or_else(|_| {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|date| date.and_time(NaiveTime::MIN))
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(|date| date.and_time(NaiveTime::MIN))
             })
             .with_context(|| {
                 format!("--cycle-time {text:?}: write YYYY-MM-DD, YYYY-MM-DD HH:MM:SS or RFC 3339")

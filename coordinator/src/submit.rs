@@ -7,9 +7,7 @@ use crate::resolve;
 use sluice_common::ids::JobId;
 use sluice_common::meta::MetaStore;
 use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
-use sluice_common::spec::{
-    parse_job_spec, substitute_params, validate, ParamContext, SpecFormat,
-};
+use sluice_common::spec::{parse_job_spec, substitute_params, validate, ParamContext, SpecFormat};
 use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
 use tokio::sync::oneshot;
@@ -49,8 +47,12 @@ pub async fn submit_job(
         .ok_or_else(|| CoordinatorError::invalid("cycle_time", "is out of the range of dates"))?,
         None => chrono::Utc::now(),
     };
-    let context = ParamContext::for_run(request.params, cycle_time, &request.time_zone)
-        .map_err(|error| CoordinatorError::InvalidSpec(SpecErrors(vec![error])))?;
+    let context = ParamContext::for_run(
+        request.params.into_iter().collect(),
+        cycle_time,
+        &request.time_zone,
+    )
+    .map_err(|error| CoordinatorError::InvalidSpec(SpecErrors(vec![error])))?;
     let (text, format) = substitute_params(&request.spec, format, &context)?;
     let spec = parse_job_spec(&text, format)?;
     let validated = validate(spec)?;

@@ -118,14 +118,27 @@ async fn a_leader_failover_neither_skips_nor_doubles_a_fire() {
         .iter()
         .map(|run| millis(run.cycle_time.as_ref()))
         .collect();
-    println!("cycles (ms after creation): {:?}", cycles.iter().map(|c| c - created_at).collect::<Vec<_>>());
+    println!(
+        "cycles (ms after creation): {:?}",
+        cycles.iter().map(|c| c - created_at).collect::<Vec<_>>()
+    );
     for run in &schedule.runs {
         assert_eq!(run.outcome, "submitted", "{run:?}");
     }
     let distinct: BTreeSet<i64> = cycles.iter().copied().collect();
-    assert_eq!(distinct.len(), cycles.len(), "a fire was handled twice: {cycles:?}");
-    assert!(cycles.windows(2).all(|pair| pair[1] - pair[0] == 2000), "a fire was skipped: {cycles:?}");
-    assert!(cycles[0] - created_at <= 2000, "the first fire is the first after creation");
+    assert_eq!(
+        distinct.len(),
+        cycles.len(),
+        "a fire was handled twice: {cycles:?}"
+    );
+    assert!(
+        cycles.windows(2).all(|pair| pair[1] - pair[0] == 2000),
+        "a fire was skipped: {cycles:?}"
+    );
+    assert!(
+        cycles[0] - created_at <= 2000,
+        "the first fire is the first after creation"
+    );
     assert!(
         cycles.last().copied().unwrap_or_default() > killed_at + 4000,
         "fires continued after the failover: {cycles:?} killed at {killed_at}"
@@ -196,19 +209,41 @@ async fn backfill_runs_one_job_per_business_date_and_pause_stops_fires() {
     let spec = spec_path.display().to_string();
     // 02:30 in Shanghai: never during the test, so only the backfill submits jobs.
     let created = sluice(&[
-        "schedule", "create", "daily", "--file", &spec, "--cron", "30 2 * * *", "--time-zone",
-        "Asia/Shanghai", "--overlap", "queue",
+        "schedule",
+        "create",
+        "daily",
+        "--file",
+        &spec,
+        "--cron",
+        "30 2 * * *",
+        "--time-zone",
+        "Asia/Shanghai",
+        "--overlap",
+        "queue",
     ]);
     assert!(created.status.success());
     let bad = sluice(&[
-        "schedule", "create", "broken", "--file", &spec, "--cron", "every day",
+        "schedule",
+        "create",
+        "broken",
+        "--file",
+        &spec,
+        "--cron",
+        "every day",
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("schedule.cron"));
 
     let backfill = sluice(&[
-        "schedule", "backfill", "daily", "--from", "2025-02-26", "--to", "2025-03-01",
-        "--parallelism", "2",
+        "schedule",
+        "backfill",
+        "daily",
+        "--from",
+        "2025-02-26",
+        "--to",
+        "2025-03-01",
+        "--parallelism",
+        "2",
     ]);
     assert!(backfill.status.success());
     let mut jobs = job_client(&url, Duration::from_secs(10)).await;
@@ -230,12 +265,22 @@ async fn backfill_runs_one_job_per_business_date_and_pause_stops_fires() {
         if all_ended {
             break schedule;
         }
-        assert!(Instant::now() < deadline, "backfill did not finish: {schedule:?}");
+        assert!(
+            Instant::now() < deadline,
+            "backfill did not finish: {schedule:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let status = schedule.backfill.expect("backfill status");
-    let dates: Vec<&str> = status.submitted.iter().map(|date| date.date.as_str()).collect();
-    assert_eq!(dates, vec!["2025-02-26", "2025-02-27", "2025-02-28", "2025-03-01"]);
+    let dates: Vec<&str> = status
+        .submitted
+        .iter()
+        .map(|date| date.date.as_str())
+        .collect();
+    assert_eq!(
+        dates,
+        vec!["2025-02-26", "2025-02-27", "2025-02-28", "2025-03-01"]
+    );
     for date in &status.submitted {
         let job = jobs
             .get(pb::GetJobRequest {
@@ -261,6 +306,11 @@ async fn backfill_runs_one_job_per_business_date_and_pause_stops_fires() {
     let resumed = sluice(&["--output", "json", "schedule", "resume", "daily"]);
     let view: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(view["paused"], false);
-    assert!(view["next_fire_time"].as_str().is_some_and(|time| time.ends_with("18:30:00 UTC")), "{view}");
+    assert!(
+        view["next_fire_time"]
+            .as_str()
+            .is_some_and(|time| time.ends_with("18:30:00 UTC")),
+        "{view}"
+    );
     database.drop_database().await;
 }

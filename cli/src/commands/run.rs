@@ -31,7 +31,7 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
         environment: String::new(),
         spec: text,
         format: format as i32,
-        params: args.params.values()?,
+        params: args.params.values()?.into_iter().collect(),
         cycle_time: Some(sluice_proto::convert::timestamp(
             args.params.cycle_time()?.timestamp_millis(),
         )),

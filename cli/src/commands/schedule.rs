@@ -42,7 +42,10 @@ fn schedule_json(schedule: &pb::Schedule) -> Value {
 fn schedule_text(schedule: &pb::Schedule) -> String {
     let mut lines = vec![
         format!("name        {}", schedule.name),
-        format!("workspace   {} ({})", schedule.workspace, schedule.environment),
+        format!(
+            "workspace   {} ({})",
+            schedule.workspace, schedule.environment
+        ),
         format!("cron        {} ({})", schedule.cron, schedule.time_zone),
         format!(
             "state       {}",
@@ -135,11 +138,14 @@ pub async fn schedule(
                 .into_inner()
                 .schedules;
             match output_format {
-                OutputFormat::Json => output::print_json(&Value::Array(
-                    schedules.iter().map(schedule_json).collect(),
-                )),
+                OutputFormat::Json => {
+                    output::print_json(&Value::Array(schedules.iter().map(schedule_json).collect()))
+                }
                 OutputFormat::Text => {
-                    println!("{:<24} {:<20} {:<16} {:<8} NEXT FIRE", "NAME", "CRON", "TIME ZONE", "STATE");
+                    println!(
+                        "{:<24} {:<20} {:<16} {:<8} NEXT FIRE",
+                        "NAME", "CRON", "TIME ZONE", "STATE"
+                    );
                     for schedule in &schedules {
                         println!(
                             "{:<24} {:<20} {:<16} {:<8} {}",

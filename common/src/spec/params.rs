@@ -147,7 +147,11 @@ fn substitute_value(
 
 /// Expands the placeholders of one string. `allow_names` is false while expanding a
 /// parameter's own value, so values cannot refer to other parameters (no cycles).
-pub fn expand_placeholders(text: &str, context: &ParamContext, allow_names: bool) -> Result<String, String> {
+pub fn expand_placeholders(
+    text: &str,
+    context: &ParamContext,
+    allow_names: bool,
+) -> Result<String, String> {
     let mut output = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(position) = rest.find('$') {
@@ -394,13 +398,16 @@ mod tests {
             .expect("valid time");
         let mut context = ParamContext::at(cycle_time);
         context.values.insert("region".into(), "eu".into());
-        context.values.insert("day".into(), "${yyyy-mm-dd-1}".into());
+        context
+            .values
+            .insert("day".into(), "${yyyy-mm-dd-1}".into());
         context.values.insert("loop".into(), "${region}".into());
         context
     }
 
     fn expanded(text: &str) -> String {
-        expand_placeholders(text, &context(), true).unwrap_or_else(|message| format!("error: {message}"))
+        expand_placeholders(text, &context(), true)
+            .unwrap_or_else(|message| format!("error: {message}"))
     }
 
     #[test]
@@ -459,9 +466,15 @@ mod tests {
     fn missing_parameters_name_the_fix_and_other_dollars_stay() {
         let message = expanded("x=${missing}");
         assert!(message.contains("--param missing=VALUE"), "{message}");
-        assert_eq!(expanded("jsonb_path_query(doc, '$[*]')"), "jsonb_path_query(doc, '$[*]')");
+        assert_eq!(
+            expanded("jsonb_path_query(doc, '$[*]')"),
+            "jsonb_path_query(doc, '$[*]')"
+        );
         assert_eq!(expanded("DO $$ BEGIN END $$"), "DO $$ BEGIN END $$");
-        assert_eq!(expanded("select $1, $price, ${a b}"), "select $1, $price, ${a b}");
+        assert_eq!(
+            expanded("select $1, $price, ${a b}"),
+            "select $1, $price, ${a b}"
+        );
         assert_eq!(expanded("cost $"), "cost $");
     }
 

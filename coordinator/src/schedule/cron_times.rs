@@ -77,7 +77,11 @@ impl CronTimes {
         let fire_day = DateTime::<Utc>::from_timestamp_millis(first_fire)?
             .with_timezone(&self.zone)
             .date_naive();
-        Some(if fire_day == day { first_fire } else { midnight })
+        Some(if fire_day == day {
+            first_fire
+        } else {
+            midnight
+        })
     }
 }
 
@@ -129,6 +133,9 @@ mod tests {
         let error = CronTimes::parse("61 * * * *", "UTC").expect_err("bad minute");
         assert!(error.to_string().starts_with("schedule.cron:"), "{error}");
         let error = CronTimes::parse("0 2 * * *", "Moon/Base").expect_err("bad zone");
-        assert!(error.to_string().starts_with("schedule.time_zone:"), "{error}");
+        assert!(
+            error.to_string().starts_with("schedule.time_zone:"),
+            "{error}"
+        );
     }
 }

@@ -205,7 +205,7 @@ async fn submit_cycle(
         environment: record.environment.clone(),
         spec: record.spec.clone(),
         format: format_code(&record.format),
-        params: record.params.clone(),
+        params: record.params.clone().into_iter().collect(),
         cycle_time: Some(crate::convert::timestamp(cycle_ms)),
         time_zone: record.time_zone.clone(),
     };

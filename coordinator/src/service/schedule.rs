@@ -165,7 +165,14 @@ fn check_spec(message: &pb::Schedule, format: SpecFormat, now: i64) -> Result<()
             errors
                 .0
                 .into_iter()
-                .map(|error| SpecError::new(format!("schedule.spec.{}", error.path), error.message))
+                .map(|error| {
+                    let path = if error.path.is_empty() {
+                        "schedule.spec".to_string()
+                    } else {
+                        format!("schedule.spec.{}", error.path)
+                    };
+                    SpecError::new(path, error.message)
+                })
                 .collect(),
         ))
     };
@@ -408,7 +415,10 @@ impl ScheduleService for ScheduleServiceImpl {
         let workspace = workspace_of(&request.workspace);
         match self
             .store
-            .delete(&keys::schedule(&workspace, &request.name), Precondition::None)
+            .delete(
+                &keys::schedule(&workspace, &request.name),
+                Precondition::None,
+            )
             .await
             .map_err(CoordinatorError::from)?
         {
@@ -445,11 +455,14 @@ mod tests {
         let message = pb::Schedule {
             name: "daily".into(),
             cron: "0 2 * * *".into(),
-            spec: "source: {connection: {type: generator, rows: 5}}\nsink: {connection: {type: sqlite, path: /tmp/x.db}, table: t_${region}}\n".into(),
+            spec: "source: {connection: {type: generator, rows: 5}}\nsink:\n  connection: {type: sqlite, path: /tmp/x.db}\n  table: t_${region}\n".into(),
             ..Default::default()
         };
         let error = validated_record(message.clone(), 0).expect_err("missing parameter");
-        assert!(error.to_string().contains("schedule.spec.sink.table"), "{error}");
+        assert!(
+            error.to_string().contains("schedule.spec.sink.table"),
+            "{error}"
+        );
         let mut with_region = message;
         with_region.params.insert("region".into(), "eu".into());
         let record = validated_record(with_region, 0).expect("valid");
