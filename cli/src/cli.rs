@@ -1,5 +1,6 @@
 //! Command-line definition.
 
+use crate::params::ParamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Manage data sources (named connections) on a running cluster.
     #[command(subcommand, name = "ds", alias = "datasource")]
     DataSource(DataSourceCommand),
+    /// Run a job spec on a cron schedule in a time zone; pause, resume and backfill it.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Compare a job's source and sink: row count and an order-independent checksum of all columns.
     ///
     /// Reads both ends directly (no cluster needed) through the same connectors the workers use.
@@ -162,6 +166,9 @@ pub struct RunArgs {
     /// Show the cluster's log lines (info level) instead of only warnings.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// `sluice job ...`
@@ -205,6 +212,9 @@ pub struct SubmitArgs {
     /// Environment: prod or dev.
     #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
     pub env: String,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// Arguments of `sluice job list`.
@@ -299,4 +309,97 @@ pub struct DataSourceArgs {
 pub struct CompareArgs {
     /// Job spec file (JSON or YAML); only inline connections can be compared without a cluster.
     pub file: PathBuf,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+/// `sluice schedule ...`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule: the spec file is submitted at each fire of the cron expression.
+    Create(ScheduleCreateArgs),
+    /// Show a schedule, its next fire and its recent runs.
+    Get(ScheduleName),
+    /// List the schedules of a workspace.
+    List {
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+    /// Stop firing (fires due while paused are not made up).
+    Pause(ScheduleName),
+    /// Fire again, from the next fire after now.
+    Resume(ScheduleName),
+    /// Run the spec once per business date of a range, in order.
+    Backfill(BackfillArgs),
+    /// Delete a schedule (jobs it submitted keep running).
+    Delete(ScheduleName),
+}
+
+/// A schedule's name and workspace.
+#[derive(Debug, Args)]
+pub struct ScheduleName {
+    /// Name.
+    pub name: String,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
+}
+
+/// Arguments of `sluice schedule create`.
+#[derive(Debug, Args)]
+pub struct ScheduleCreateArgs {
+    /// Name (letters, digits, `_` and `-`).
+    pub name: String,
+    /// Job spec file (JSON or YAML); placeholders are replaced at each fire.
+    #[arg(long, short = 'f')]
+    pub file: PathBuf,
+    /// Cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 with a
+    /// leading seconds field, e.g. "0 2 * * *" for 02:00 every day.
+    #[arg(long)]
+    pub cron: String,
+    /// IANA time zone of the cron expression and of the job's dates.
+    #[arg(long, env = "SLUICE_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: String,
+    /// What a fire does while the previous job still runs.
+    #[arg(long, value_enum, default_value_t = OverlapArg::Skip)]
+    pub overlap: OverlapArg,
+    /// Value of a `${NAME}` placeholder, as NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
+    /// Environment the jobs run in: prod or dev.
+    #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+    pub env: String,
+}
+
+/// Overlap policy of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverlapArg {
+    /// Record the fire as skipped.
+    Skip,
+    /// Submit it when the previous job ends (fires run one at a time, in order).
+    Queue,
+}
+
+/// Arguments of `sluice schedule backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Schedule name.
+    pub name: String,
+    /// First business date, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: String,
+    /// Last business date, YYYY-MM-DD (inclusive).
+    #[arg(long)]
+    pub to: String,
+    /// Jobs running at once (1 to 16).
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
 }

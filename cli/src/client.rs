@@ -3,6 +3,7 @@
 use anyhow::Context;
 use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
 use sluice_proto::v1::job_service_client::JobServiceClient;
+use sluice_proto::v1::schedule_service_client::ScheduleServiceClient;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -69,6 +70,11 @@ pub async fn data_sources(
     coordinators: &[String],
 ) -> anyhow::Result<DataSourceServiceClient<Channel>> {
     Ok(DataSourceServiceClient::new(channel(coordinators).await?))
+}
+
+/// Returns a schedule API client.
+pub async fn schedules(coordinators: &[String]) -> anyhow::Result<ScheduleServiceClient<Channel>> {
+    Ok(ScheduleServiceClient::new(channel(coordinators).await?))
 }
 
 /// Turns a gRPC status into an error that shows the server's message.

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod commands;
 mod output;
+mod params;
 mod progress;
 mod signals;
 mod spec_file;

@@ -1,6 +1,12 @@
 //! Values persisted in the metadata store. Each record is JSON with a `"v"` format version, so
 //! stored values stay readable as the code changes.
 
+mod schedule;
+
+pub use schedule::{
+    Backfill, BackfillDate, OverlapPolicy, ScheduleRecord, ScheduleRun, SCHEDULE_RUNS_KEPT,
+};
+
 use crate::ids::{Attempt, JobId, ShardId, WorkerId};
 use crate::meta::{KeyValue, MetaStore, Precondition, PutOutcome};
 use crate::spec::{ConnectionConfig, JobSpec};

@@ -16,9 +16,11 @@
 //! ```
 
 mod connection_types;
+mod params;
 mod validate;
 
 pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
+pub use params::{expand_placeholders, substitute_params, ParamContext};
 pub use validate::{
     check_connection, inline_connection_config, is_valid_name, validate, Role, ValidatedJobSpec,
     WriteMode,

@@ -321,10 +321,10 @@ impl Engine {
                         effects
                     }
                     Ok(PutOutcome::Conflict { .. }) => {
-                        let _ = reply.send(Err(CoordinatorError::Internal(format!(
-                            "job id {} collided",
-                            record.id
-                        ))));
+                        let _ = reply.send(Err(CoordinatorError::AlreadyExists {
+                            kind: "job",
+                            name: record.id.to_string(),
+                        }));
                         Vec::new()
                     }
                     Err(error) => {

@@ -1,6 +1,6 @@
 //! The Sluice coordinator: the control plane.
 //!
-//! It serves the public API (jobs, data sources), the internal worker protocol, gRPC health and
+//! It serves the public API (jobs, data sources, schedules), the internal worker protocol, gRPC health and
 //! reflection, keeps its truth in a [`MetaStore`](sluice_common::meta::MetaStore), and hands
 //! shards to workers as they have free slots. It never connects to a user's data store:
 //! planning and finalisation run on workers too.
@@ -13,7 +13,9 @@ pub mod engine;
 pub mod error;
 pub mod leader;
 pub mod resolve;
+pub mod schedule;
 pub mod service;
+pub mod submit;
 
 pub use config::CoordinatorConfig;
 pub use error::{CoordinatorError, Result};
@@ -21,6 +23,7 @@ pub use error::{CoordinatorError, Result};
 use sluice_common::meta::SharedMetaStore;
 use sluice_proto::v1::data_source_service_server::DataSourceServiceServer;
 use sluice_proto::v1::job_service_server::JobServiceServer;
+use sluice_proto::v1::schedule_service_server::ScheduleServiceServer;
 use sluice_proto::v1::worker_service_server::WorkerServiceServer;
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -67,6 +70,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>()
         .await;
+    health_reporter
+        .set_serving::<ScheduleServiceServer<service::schedule::ScheduleServiceImpl>>()
+        .await;
     set_leader_services(&health_reporter, false).await;
     let leadership = tokio::spawn(lead_while_elected(
         store.clone(),
@@ -100,6 +106,9 @@ pub async fn serve(
         )))
         .add_service(DataSourceServiceServer::new(
             service::datasource::DataSourceServiceImpl::new(store.clone()),
+        ))
+        .add_service(ScheduleServiceServer::new(
+            service::schedule::ScheduleServiceImpl::new(store.clone()),
         ))
         .add_service(WorkerServiceServer::new(
             service::worker::WorkerServiceImpl::new(slot, config),
@@ -155,12 +164,22 @@ async fn lead_while_elected(
                 continue;
             }
         };
+        let (scheduler_stop, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+        let scheduler_task = tokio::spawn(schedule::scheduler::run(
+            store.clone(),
+            engine.clone(),
+            async move {
+                let _ = scheduler_stopped.await;
+            },
+        ));
         slot.set_engine(Some(engine));
         set_leader_services(&health, true).await;
         let stopping = tokio::select! {
             _ = leader::hold(store.as_ref(), lease, config.leader_ttl) => false,
             _ = stop.wait_for(|stopping| *stopping) => true,
         };
+        let _ = scheduler_stop.send(());
+        let _ = scheduler_task.await;
         slot.set_engine(None);
         set_leader_services(&health, false).await;
         let _ = engine_stop.send(());

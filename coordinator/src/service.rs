@@ -3,4 +3,5 @@
 
 pub mod datasource;
 pub mod job;
+pub mod schedule;
 pub mod worker;

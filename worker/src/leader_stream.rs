@@ -225,6 +225,9 @@ impl WorkerState {
                 }
                 _ = shutdown.changed(), if !self.draining => {
                     self.start_draining();
+                    // Report (and exit when idle) at once rather than at the next tick: a
+                    // `sluice run` that has finished its job should not wait a report interval.
+                    report_timer.reset_immediately();
                     let heartbeat = pb::WorkerMessage {
                         body: Some(pb::worker_message::Body::Heartbeat(pb::Heartbeat {
                             free_slots: 0,

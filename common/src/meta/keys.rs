@@ -9,7 +9,7 @@
 //! | `jobs/{job_id}` | [`JobRecord`](crate::records::JobRecord): spec, state, counters | coordinator, at transitions and on a timer |
 //! | `shards/{job_id}/{shard:06}` | [`ShardRecord`](crate::records::ShardRecord): range, state, attempt, worker | coordinator, at shard transitions |
 //! | `workers/{worker_id}` | [`WorkerRecord`](crate::records::WorkerRecord), bound to the worker's lease | coordinator, on register |
-//! | `schedules/{ws}/{name}` | reserved for schedules | coordinator |
+//! | `schedules/{ws}/{name}` | [`ScheduleRecord`](crate::records::ScheduleRecord): cron, spec, next fire, runs, backfill | ScheduleService, and the leader's scheduler when it fires |
 //! | `leader` | reserved for leader election | coordinator |
 
 use crate::ids::{JobId, ShardId, WorkerId};
@@ -22,6 +22,19 @@ pub fn datasources_prefix(workspace: &str) -> String {
 /// Key of one data source.
 pub fn datasource(workspace: &str, name: &str) -> String {
     format!("datasources/{workspace}/{name}")
+}
+
+/// Prefix of every schedule of every workspace.
+pub const SCHEDULES_PREFIX: &str = "schedules/";
+
+/// Prefix of the schedules of a workspace.
+pub fn schedules_prefix(workspace: &str) -> String {
+    format!("schedules/{workspace}/")
+}
+
+/// Key of one schedule.
+pub fn schedule(workspace: &str, name: &str) -> String {
+    format!("schedules/{workspace}/{name}")
 }
 
 /// Prefix of every job.
