@@ -124,6 +124,9 @@ pub struct WorkerArgs {
     /// On SIGTERM, how long running shards may finish before they are cancelled and rolled back.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// How often the worker reports each running shard's progress (counters, dirty samples).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub report_interval: Duration,
     /// Worker id (default: host name and a random suffix).
     #[arg(long)]
     pub id: Option<String>,

@@ -135,6 +135,46 @@ pub struct Settings {
     /// When too many dirty records fail the job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_limit: Option<ErrorLimit>,
+    /// Rate limits for the whole job, across every worker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<Speed>,
+}
+
+/// Rate limits of a job (`settings.speed`), as DataX and DataWorks users write them, but for
+/// the whole job: the coordinator divides them among the shards running at any moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Speed {
+    /// Records per second for the whole job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_per_second: Option<u64>,
+    /// Bytes per second for the whole job (Arrow memory size of the batches read, the measure
+    /// of `bytes_read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_second: Option<u64>,
+    /// Shards running at once; when given it replaces `settings.parallelism`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u32>,
+    /// `false` lifts the record and byte limits (as DataWorks' `throttle: false`).
+    #[serde(default = "default_throttle")]
+    pub throttle: bool,
+}
+
+fn default_throttle() -> bool {
+    true
+}
+
+impl Speed {
+    /// Returns the job's limits as (records per second, bytes per second), 0 meaning none.
+    pub fn limits(&self) -> (u64, u64) {
+        if !self.throttle {
+            return (0, 0);
+        }
+        (
+            self.records_per_second.unwrap_or(0),
+            self.bytes_per_second.unwrap_or(0),
+        )
+    }
 }
 
 /// Dirty-record limit of a job. `record` is checked live and takes precedence.
@@ -157,6 +197,7 @@ impl Default for Settings {
             shard_rows: 250_000,
             batch_rows: 8192,
             error_limit: None,
+            speed: None,
         }
     }
 }

@@ -17,11 +17,13 @@ pub mod mapping;
 pub mod mysql;
 pub mod options;
 pub mod postgres;
+pub mod rate;
 pub mod registry;
 pub mod sqlite;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
 pub use error::{ConnectorError, Result};
+pub use rate::RateLimiter;
 pub use registry::{open_sink, open_sink_as_source, open_source};
 
 use arrow_schema::SchemaRef;

@@ -3,6 +3,7 @@
 //! for the API. Hot counters stay in memory and are written on a timer, never per report.
 
 pub mod model;
+pub mod rates;
 pub mod scheduler;
 pub mod split;
 
@@ -284,6 +285,8 @@ impl Engine {
                 let effects = self.model.dispatch(Instant::now());
                 self.execute(effects).await;
                 let effects = self.model.request_splits(Instant::now());
+                self.execute(effects).await;
+                let effects = self.model.rebalance_rates();
                 self.execute(effects).await;
             }
             self.publish();

@@ -204,6 +204,8 @@ pub struct Cluster {
     pub worker_ids: Vec<String>,
     /// `--leader-ttl` of coordinators started from now on.
     pub leader_ttl: String,
+    /// `--report-interval` of workers started from now on.
+    pub worker_report_interval: String,
     prefix: String,
 }
 
@@ -224,6 +226,7 @@ impl Cluster {
             workers: Vec::new(),
             worker_ids: Vec::new(),
             leader_ttl: "5s".to_string(),
+            worker_report_interval: "1s".to_string(),
             prefix: "/sluice-e2e".to_string(),
         }
     }
@@ -296,7 +299,9 @@ impl Cluster {
             .arg("--id")
             .arg(&worker_id)
             .arg("--drain-timeout")
-            .arg("30s");
+            .arg("30s")
+            .arg("--report-interval")
+            .arg(&self.worker_report_interval);
         let guard = ChildGuard::spawn(
             &worker_id,
             command,

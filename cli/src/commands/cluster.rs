@@ -58,6 +58,9 @@ pub async fn worker(args: WorkerArgs, coordinators: Vec<String>) -> anyhow::Resu
     config.slots = args.slots;
     config.resource_group = args.group;
     config.drain_timeout = args.drain_timeout;
+    config.report_interval = args
+        .report_interval
+        .max(std::time::Duration::from_millis(50));
     if let Some(id) = args.id {
         config.worker_id = WorkerId(id);
     }

@@ -90,6 +90,8 @@ pub struct ShardRuntime {
     pub split_declined: bool,
     /// A failed attempt's retry waits until then (backoff).
     pub not_before: Option<Instant>,
+    /// The share of the job's rate limit last sent for the running attempt (records/s, bytes/s).
+    pub rate_sent: Option<(u64, u64)>,
 }
 
 impl ShardRuntime {
@@ -104,6 +106,7 @@ impl ShardRuntime {
             split_requested_at: None,
             split_declined: false,
             not_before: None,
+            rate_sent: None,
         }
     }
 }
@@ -938,17 +941,23 @@ impl Model {
             );
             shard.split_requested_at = None;
             shard.split_declined = false;
+            shard.rate_sent = None;
             let shard_id = shard.record.shard_id;
+            let attempt = shard.record.attempt;
+            let range = convert::key_range_to_proto(&shard.record.range);
+            let sub_ranges = shard.pieces;
+            // The share counts this shard; the others' shares shrink in `rebalance_rates`.
+            let share = super::rates::share_of(job);
+            if let Some(shard) = job.shards.get_mut(shard_index) {
+                shard.rate_sent = share;
+            }
             let message = pb::AssignShard {
                 job: Some(resolved),
                 shard_id: shard_id.0,
-                attempt: shard.record.attempt.0,
-                range: Some(convert::key_range_to_proto(&shard.record.range)),
-                rate_share: Some(pb::RateShare {
-                    bytes_per_second: 0,
-                    records_per_second: 0,
-                }),
-                sub_ranges: shard.pieces,
+                attempt: attempt.0,
+                range: Some(range),
+                rate_share: Some(super::rates::share_message(share.unwrap_or((0, 0)))),
+                sub_ranges,
             };
             if job.record.started_at_ms.is_none() {
                 job.record.started_at_ms = Some(now_ms());
