@@ -5,6 +5,7 @@ mod compare;
 mod data_source;
 mod job;
 mod run;
+mod workspace;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
         Command::DataSource(command) => {
             data_source::data_source(command, &coordinator, output).await
         }
+        Command::Workspace(command) => workspace::workspace(command, &coordinator, output).await,
         Command::Compare(args) => compare::compare(args, output).await,
     }
 }

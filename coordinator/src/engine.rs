@@ -8,12 +8,13 @@ pub mod split;
 
 use crate::config::CoordinatorConfig;
 use crate::error::{CoordinatorError, Result};
-use model::{Effect, JobRuntime, Model, WorkerRuntime};
+use model::{Effect, JobRuntime, Model, OpenConnections, WorkerRuntime};
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::meta::{keys, LeaseId, MetaStore, Precondition, PutOutcome, SharedMetaStore};
 use sluice_common::records::{
     self, now_ms, JobRecord, JobState, ShardRecord, ShardState, WorkerRecord, RECORD_VERSION,
 };
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{validate, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeSet, HashMap};
@@ -36,6 +37,8 @@ pub enum Event {
         record: Box<JobRecord>,
         /// Its validated spec.
         validated: Box<ValidatedJobSpec>,
+        /// Its connections, secrets opened (the record holds them sealed).
+        connections: Box<OpenConnections>,
         /// Answered once the job is persisted.
         reply: oneshot::Sender<Result<()>>,
     },
@@ -149,6 +152,7 @@ pub async fn start(
     let mut model = Model::default();
     let load_effects = load_jobs(
         store.as_ref(),
+        &config.secrets,
         &mut model,
         Instant::now() + config.worker_timeout,
     )
@@ -183,6 +187,7 @@ pub async fn start(
 
 async fn load_jobs(
     store: &dyn MetaStore,
+    secrets: &SecretCipher,
     model: &mut Model,
     adopt_until: Instant,
 ) -> Result<Vec<Effect>> {
@@ -222,10 +227,24 @@ async fn load_jobs(
                 }
             }
         };
-        if !job.state.is_terminal() {
+        // Only jobs that still run need their secrets; a coordinator without the key they are
+        // sealed under must not lead (it could hand out no work), so it fails to start here.
+        let connections = if job.state.is_terminal() {
+            OpenConnections::default()
+        } else {
             resumed += 1;
-        }
-        effects.extend(model.add_job(job, validated, shards, Some(adopt_until)));
+            OpenConnections {
+                source: job
+                    .source_connection
+                    .open(secrets)
+                    .map_err(CoordinatorError::secret(format!("job {}: source connection", job.id)))?,
+                sink: job
+                    .sink_connection
+                    .open(secrets)
+                    .map_err(CoordinatorError::secret(format!("job {}: sink connection", job.id)))?,
+            }
+        };
+        effects.extend(model.add_job(job, validated, connections, shards, Some(adopt_until)));
     }
     if resumed > 0 {
         tracing::info!(
@@ -304,6 +323,7 @@ impl Engine {
             Event::Submit {
                 record,
                 validated,
+                connections,
                 reply,
             } => {
                 let key = keys::job(&record.id);
@@ -314,7 +334,13 @@ impl Engine {
                 match outcome {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
-                        let effects = self.model.add_job(*record, *validated, Vec::new(), None);
+                        let effects = self.model.add_job(
+                            *record,
+                            *validated,
+                            *connections,
+                            Vec::new(),
+                            None,
+                        );
                         // Publish before answering, so a Get right after Submit finds the job.
                         self.publish();
                         let _ = reply.send(Ok(()));

@@ -4,3 +4,4 @@
 pub mod datasource;
 pub mod job;
 pub mod worker;
+pub mod workspace;

@@ -3,10 +3,14 @@
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LeaderSlot;
-use crate::{convert, resolve};
+use crate::engine::model::OpenConnections;
+use crate::{convert, resolve, workspaces};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
-use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
+use sluice_common::records::{
+    now_ms, Counters, JobRecord, JobState, SealedConnection, RECORD_VERSION,
+};
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_server::JobService;
@@ -20,23 +24,25 @@ use tonic::{Request, Response, Status};
 pub struct JobServiceImpl {
     leader: LeaderSlot,
     store: SharedMetaStore,
+    secrets: SecretCipher,
 }
 
 impl JobServiceImpl {
-    /// Returns the service over the leader's engine and the metadata store.
-    pub fn new(leader: LeaderSlot, store: SharedMetaStore) -> Self {
-        JobServiceImpl { leader, store }
+    /// Returns the service over the leader's engine and the metadata store; `secrets` opens
+    /// data sources' secrets and seals the job's.
+    pub fn new(leader: LeaderSlot, store: SharedMetaStore, secrets: SecretCipher) -> Self {
+        JobServiceImpl {
+            leader,
+            store,
+            secrets,
+        }
     }
 
     async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<JobId> {
-        let workspace = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
+        let workspace_name = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
         let environment = non_empty_or(request.environment, sluice_common::DEFAULT_ENVIRONMENT);
-        if environment != "prod" && environment != "dev" {
-            return Err(CoordinatorError::invalid(
-                "environment",
-                format!("\"{environment}\" is not one of prod, dev"),
-            ));
-        }
+        let (workspace, _) = workspaces::load(self.store.as_ref(), &workspace_name).await?;
+        workspaces::check_environment(&workspace, &environment, "environment")?;
         let format =
             match pb::SpecFormat::try_from(request.format).unwrap_or(pb::SpecFormat::Unspecified) {
                 pb::SpecFormat::Json => SpecFormat::Json,
@@ -50,19 +56,29 @@ impl JobServiceImpl {
             ));
         }
         let spec = parse_job_spec(&request.spec, format)?;
-        let validated = validate(spec)?;
+        let mut validated = validate(spec)?;
+        let scope = resolve::ResolveScope {
+            workspace: &workspace,
+            environment: &environment,
+            secrets: &self.secrets,
+        };
         let (source_connection, sink_connection) =
-            resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
+            resolve::resolve_connections(self.store.as_ref(), &scope, &validated).await?;
+        // Neither the stored job nor what workers are sent as the spec holds a secret: the
+        // record keeps the connections sealed, and the spec's inline secrets are masked.
+        validated.spec = validated.spec.with_inline_secrets_masked();
         let record = JobRecord {
             v: RECORD_VERSION,
             id: JobId::generate(),
-            workspace,
+            workspace: workspace_name,
             environment,
             state: JobState::Planning,
             error: None,
             spec: validated.spec.clone(),
-            source_connection,
-            sink_connection,
+            source_connection: SealedConnection::seal(&source_connection, &self.secrets)
+                .map_err(CoordinatorError::secret("source connection"))?,
+            sink_connection: SealedConnection::seal(&sink_connection, &self.secrets)
+                .map_err(CoordinatorError::secret("sink connection"))?,
             created_at_ms: now_ms(),
             started_at_ms: None,
             finished_at_ms: None,
@@ -80,6 +96,10 @@ impl JobServiceImpl {
             .send(Event::Submit {
                 record: Box::new(record),
                 validated: Box::new(validated),
+                connections: Box::new(OpenConnections {
+                    source: source_connection,
+                    sink: sink_connection,
+                }),
                 reply,
             })
             .await?;
