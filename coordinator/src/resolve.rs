@@ -170,3 +170,117 @@ async fn resolve_one(
     )))?;
     Ok(Some(connection))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::{EnvironmentConfig, SealedConnection, ENV_PROD};
+    use sluice_common::secrets::SecretKey;
+    use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+    use std::collections::BTreeMap;
+
+    fn standard() -> WorkspaceRecord {
+        WorkspaceRecord {
+            name: "ws".into(),
+            mode: WorkspaceMode::Standard,
+            ..WorkspaceRecord::implicit_default()
+        }
+    }
+
+    fn config(database: &str, cipher: &SecretCipher) -> EnvironmentConfig {
+        let connection = ConnectionConfig {
+            kind: "postgresql".into(),
+            options: BTreeMap::from([
+                ("host".to_string(), "h".to_string()),
+                ("database".to_string(), database.to_string()),
+                ("user".to_string(), "u".to_string()),
+            ]),
+            secrets: BTreeMap::from([("password".to_string(), format!("pw-{database}"))]),
+        };
+        let sealed = SealedConnection::seal(&connection, cipher).expect("seal");
+        EnvironmentConfig {
+            options: sealed.options,
+            secrets: sealed.secrets,
+        }
+    }
+
+    async fn store_with(configs: &[(&str, &str)], cipher: &SecretCipher) -> (tempfile::TempDir, EmbeddedStore) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(directory.path().join("meta.redb"))
+            .await
+            .expect("store");
+        let record = DataSourceRecord {
+            v: 2,
+            workspace: "ws".into(),
+            name: "pg".into(),
+            kind: "postgresql".into(),
+            description: String::new(),
+            configs: configs
+                .iter()
+                .map(|(environment, database)| (environment.to_string(), config(database, cipher)))
+                .collect(),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        records::put_record(&store, &keys::datasource("ws", "pg"), &record)
+            .await
+            .expect("put");
+        (directory, store)
+    }
+
+    fn spec(sink: &str) -> ValidatedJobSpec {
+        let text = format!("source: {{connection: {{type: generator, rows: 5}}}}\nsink: {sink}\n");
+        validate(parse_job_spec(&text, SpecFormat::Yaml).expect("parse")).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn each_environment_resolves_to_its_own_config_only() {
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let (_directory, store) =
+            store_with(&[(ENV_PROD, "prod_db"), (ENV_DEV, "dev_db")], &cipher).await;
+        let workspace = standard();
+        for (environment, database) in [(ENV_DEV, "dev_db"), (ENV_PROD, "prod_db")] {
+            let scope = ResolveScope {
+                workspace: &workspace,
+                environment,
+                secrets: &cipher,
+            };
+            let (_, sink) =
+                resolve_connections(&store, &scope, &spec("{datasource: pg, table: t}"))
+                    .await
+                    .expect("resolves");
+            assert_eq!(sink.option("database"), Some(database));
+            assert_eq!(sink.secrets["password"], format!("pw-{database}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_dev_config_and_inline_dev_connections_are_refused() {
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let (_directory, store) = store_with(&[(ENV_PROD, "prod_db")], &cipher).await;
+        let workspace = standard();
+        let scope = ResolveScope {
+            workspace: &workspace,
+            environment: ENV_DEV,
+            secrets: &cipher,
+        };
+        let error = resolve_connections(&store, &scope, &spec("{datasource: pg, table: t}"))
+            .await
+            .expect_err("no dev config");
+        let message = error.to_string();
+        assert!(message.contains("has no dev config (it has: prod)"), "{message}");
+        assert!(
+            message.contains("sluice ds update pg --workspace ws --env dev"),
+            "{message}"
+        );
+        let inline = spec("{connection: {type: postgresql, host: h, database: prod_db, user: u}, table: t}");
+        let error = resolve_connections(&store, &scope, &inline)
+            .await
+            .expect_err("inline in dev");
+        assert!(
+            error.to_string().contains("sink.connection: dev jobs of workspace ws cannot use inline connections"),
+            "{error}"
+        );
+    }
+}
