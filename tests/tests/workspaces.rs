@@ -22,7 +22,8 @@ use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-/// Runs the CLI against `url`; returns its output and appends both streams to `transcript`.
+/// Runs the CLI against `url`; returns its output and appends both streams (its answers, not
+/// the command line, which is input) to `transcript`.
 fn sluice(url: &str, arguments: &[&str], transcript: &mut String) -> Output {
     let output = Command::new(sluice_binary())
         .arg("--coordinator")
@@ -30,14 +31,23 @@ fn sluice(url: &str, arguments: &[&str], transcript: &mut String) -> Output {
         .args(arguments)
         .output()
         .expect("run sluice");
-    let text = format!(
-        "$ sluice {}\n{}{}",
-        arguments.join(" "),
+    let answer = format!(
+        "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    println!("{text}");
-    transcript.push_str(&text);
+    let shown: Vec<&str> = arguments
+        .iter()
+        .map(|argument| {
+            if argument.starts_with("password=") {
+                "password=(given)"
+            } else {
+                argument
+            }
+        })
+        .collect();
+    println!("$ sluice {}\n{answer}", shown.join(" "));
+    transcript.push_str(&answer);
     output
 }
 
@@ -429,6 +439,13 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     )
     .status
     .success());
+    // A job before the rotation: its record holds the connection, sealed under the old key.
+    cluster.add_worker(2);
+    let before = submit(&url, "", "", &copy_spec("maria", &target, "people_before"), &mut transcript)
+        .await
+        .expect("submit");
+    let job = finished(&url, &before, &mut transcript).await;
+    assert_eq!(job.state, pb::JobState::Succeeded as i32, "{}", job.error);
     let old_key_file = cluster.secret_key_file.clone();
     let old_key_id = std::fs::read_to_string(&old_key_file)
         .unwrap()
@@ -468,7 +485,10 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     cluster.coordinator_metrics.remove(0);
     let rotated = sluice(&url, &rotate_arguments, &mut transcript);
     assert!(rotated.status.success(), "{}", stderr(&rotated));
-    assert!(String::from_utf8_lossy(&rotated.stdout).contains("resealed 1 data source"));
+    assert!(
+        String::from_utf8_lossy(&rotated.stdout).contains("resealed 1 data source(s) and 1 job(s)"),
+        "the data source and the job record are resealed"
+    );
     let dump = cluster.etcd.dump();
     assert!(!dump.contains(&format!("enc:v1:{old_key_id}:")), "no value under the old key");
     cluster.secret_key_file = new_key_file;
