@@ -144,7 +144,10 @@ pub struct RotateKeyArgs {
     #[arg(long, env = "SLUICE_ETCD_PREFIX", default_value = "/sluice")]
     pub etcd_prefix: String,
     /// The key secrets are sealed under now (repeat if some values are under older keys).
-    #[arg(long = "old-key-file", required_unless_present = "old_insecure_dev_secrets")]
+    #[arg(
+        long = "old-key-file",
+        required_unless_present = "old_insecure_dev_secrets"
+    )]
     pub old_key_files: Vec<PathBuf>,
     /// The secrets are sealed under the public key of --insecure-dev-secrets now.
     #[arg(long)]

@@ -3,8 +3,8 @@
 
 use crate::ids::{Attempt, JobId, ShardId, WorkerId};
 use crate::meta::{KeyValue, MetaStore, Precondition, PutOutcome};
-use crate::spec::{ConnectionConfig, JobSpec};
 use crate::secrets::{SealedSecret, SecretCipher, SecretError};
+use crate::spec::{ConnectionConfig, JobSpec};
 use crate::MetaError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

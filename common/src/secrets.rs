@@ -442,7 +442,7 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
     (0..text.len())
@@ -487,7 +487,10 @@ mod tests {
         let error = cipher
             .open(&SealedSecret(text))
             .expect_err("tampered value must not open");
-        assert!(error.to_string().contains("authentication failed"), "{error}");
+        assert!(
+            error.to_string().contains("authentication failed"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -229,21 +229,24 @@ async fn load_jobs(
         };
         // Only jobs that still run need their secrets; a coordinator without the key they are
         // sealed under must not lead (it could hand out no work), so it fails to start here.
-        let connections = if job.state.is_terminal() {
-            OpenConnections::default()
-        } else {
-            resumed += 1;
-            OpenConnections {
-                source: job
-                    .source_connection
-                    .open(secrets)
-                    .map_err(CoordinatorError::secret(format!("job {}: source connection", job.id)))?,
-                sink: job
-                    .sink_connection
-                    .open(secrets)
-                    .map_err(CoordinatorError::secret(format!("job {}: sink connection", job.id)))?,
-            }
-        };
+        let connections =
+            if job.state.is_terminal() {
+                OpenConnections::default()
+            } else {
+                resumed += 1;
+                OpenConnections {
+                    source: job.source_connection.open(secrets).map_err(
+                        CoordinatorError::secret(format!("job {}: source connection", job.id)),
+                    )?,
+                    sink: job
+                        .sink_connection
+                        .open(secrets)
+                        .map_err(CoordinatorError::secret(format!(
+                            "job {}: sink connection",
+                            job.id
+                        )))?,
+                }
+            };
         effects.extend(model.add_job(job, validated, connections, shards, Some(adopt_until)));
     }
     if resumed > 0 {
@@ -334,13 +337,9 @@ impl Engine {
                 match outcome {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
-                        let effects = self.model.add_job(
-                            *record,
-                            *validated,
-                            *connections,
-                            Vec::new(),
-                            None,
-                        );
+                        let effects =
+                            self.model
+                                .add_job(*record, *validated, *connections, Vec::new(), None);
                         // Publish before answering, so a Get right after Submit finds the job.
                         self.publish();
                         let _ = reply.send(Ok(()));

@@ -165,9 +165,11 @@ async fn resolve_one(
         errors.extend(problems);
         return Ok(None);
     }
-    let connection = sealed.open(scope.secrets).map_err(CoordinatorError::secret(format!(
-        "{path}.datasource({name}), {environment} config"
-    )))?;
+    let connection = sealed
+        .open(scope.secrets)
+        .map_err(CoordinatorError::secret(format!(
+            "{path}.datasource({name}), {environment} config"
+        )))?;
     Ok(Some(connection))
 }
 
@@ -205,7 +207,10 @@ mod tests {
         }
     }
 
-    async fn store_with(configs: &[(&str, &str)], cipher: &SecretCipher) -> (tempfile::TempDir, EmbeddedStore) {
+    async fn store_with(
+        configs: &[(&str, &str)],
+        cipher: &SecretCipher,
+    ) -> (tempfile::TempDir, EmbeddedStore) {
         let directory = tempfile::tempdir().expect("tempdir");
         let store = EmbeddedStore::open(directory.path().join("meta.redb"))
             .await
@@ -269,17 +274,23 @@ mod tests {
             .await
             .expect_err("no dev config");
         let message = error.to_string();
-        assert!(message.contains("has no dev config (it has: prod)"), "{message}");
+        assert!(
+            message.contains("has no dev config (it has: prod)"),
+            "{message}"
+        );
         assert!(
             message.contains("sluice ds update pg --workspace ws --env dev"),
             "{message}"
         );
-        let inline = spec("{connection: {type: postgresql, host: h, database: prod_db, user: u}, table: t}");
+        let inline =
+            spec("{connection: {type: postgresql, host: h, database: prod_db, user: u}, table: t}");
         let error = resolve_connections(&store, &scope, &inline)
             .await
             .expect_err("inline in dev");
         assert!(
-            error.to_string().contains("sink.connection: dev jobs of workspace ws cannot use inline connections"),
+            error.to_string().contains(
+                "sink.connection: dev jobs of workspace ws cannot use inline connections"
+            ),
             "{error}"
         );
     }

@@ -12,11 +12,11 @@
 
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LEADER_KEY;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sluice_common::meta::{keys, KeyValue, MetaStore, Precondition, PutOutcome};
 use sluice_common::records::{self, DataSourceRecord, JobRecord};
 use sluice_common::secrets::SecretCipher;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// How often one record is read again after a concurrent change before rotation gives up.
 const MAX_CONFLICTS_PER_RECORD: u32 = 10;
@@ -39,7 +39,10 @@ pub struct RotationReport {
 /// [`CoordinatorError::FailedPrecondition`] while a coordinator leads;
 /// [`CoordinatorError::Secret`] naming the record whose secret cannot be opened (nothing is
 /// half-written: each record is rewritten whole or not at all); store errors.
-pub async fn rotate_secrets(store: &dyn MetaStore, cipher: &SecretCipher) -> Result<RotationReport> {
+pub async fn rotate_secrets(
+    store: &dyn MetaStore,
+    cipher: &SecretCipher,
+) -> Result<RotationReport> {
     if let Some(leader) = store.get(LEADER_KEY).await? {
         return Err(CoordinatorError::FailedPrecondition(format!(
             "a coordinator is leading ({}): stop every coordinator of this cluster before rotating the key, then start them with the new key",
@@ -71,8 +74,10 @@ async fn rewrite<T: DeserializeOwned + Serialize + Sync>(
 ) -> Result<bool> {
     for _ in 0..MAX_CONFLICTS_PER_RECORD {
         let mut record: T = records::decode(&key_value)?;
-        let changed = reseal(&mut record, cipher)
-            .map_err(CoordinatorError::secret(format!("record {}", key_value.key)))?;
+        let changed = reseal(&mut record, cipher).map_err(CoordinatorError::secret(format!(
+            "record {}",
+            key_value.key
+        )))?;
         if !changed {
             return Ok(false);
         }
@@ -150,7 +155,10 @@ mod tests {
         let sealed = &stored.configs[ENV_PROD].secrets["password"];
         assert_eq!(sealed.key_id(), Some(new.primary_key_id()));
         assert_eq!(new.open(sealed).expect("open"), "rotate-me");
-        assert!(old.open(sealed).is_err(), "the old key alone must not open it");
+        assert!(
+            old.open(sealed).is_err(),
+            "the old key alone must not open it"
+        );
         let again = rotate_secrets(&store, &new).await.expect("rotate again");
         assert_eq!(again.data_sources_rewritten, 0);
     }

@@ -38,7 +38,11 @@ pub async fn load(store: &dyn MetaStore, workspace: &str) -> Result<(WorkspaceRe
 /// # Errors
 /// [`CoordinatorError::InvalidArgument`] at `field`, saying what the workspace offers and, for
 /// `dev` in a basic workspace, how to upgrade it.
-pub fn check_environment(workspace: &WorkspaceRecord, environment: &str, field: &str) -> Result<()> {
+pub fn check_environment(
+    workspace: &WorkspaceRecord,
+    environment: &str,
+    field: &str,
+) -> Result<()> {
     if workspace.mode.environments().contains(&environment) {
         return Ok(());
     }
@@ -79,7 +83,9 @@ mod tests {
         let basic = WorkspaceRecord::implicit_default();
         let error = check_environment(&basic, "dev", "environment").expect_err("basic has no dev");
         assert!(
-            error.to_string().contains("sluice ws update default --mode standard"),
+            error
+                .to_string()
+                .contains("sluice ws update default --mode standard"),
             "{error}"
         );
         assert!(check_environment(&basic, "prod", "environment").is_ok());

@@ -345,13 +345,16 @@ async fn a_known_password_never_leaks_into_logs_answers_metrics_or_etcd() {
 
     // Real jobs: through the data source, its clone, and an inline connection with the password.
     let mut jobs = Vec::new();
-    for (source_spec, table) in [
-        ("maria", "people_ds"),
-        ("maria_copy", "people_clone"),
-    ] {
-        let job_id = submit(&url, "", "", &copy_spec(source_spec, &target, table), &mut transcript)
-            .await
-            .expect("submit");
+    for (source_spec, table) in [("maria", "people_ds"), ("maria_copy", "people_clone")] {
+        let job_id = submit(
+            &url,
+            "",
+            "",
+            &copy_spec(source_spec, &target, table),
+            &mut transcript,
+        )
+        .await
+        .expect("submit");
         jobs.push((job_id, table));
     }
     let inline_spec = format!(
@@ -369,7 +372,12 @@ async fn a_known_password_never_leaks_into_logs_answers_metrics_or_etcd() {
         if job.state != pb::JobState::Succeeded as i32 {
             cluster.dump_logs();
         }
-        assert_eq!(job.state, pb::JobState::Succeeded as i32, "{table}: {}", job.error);
+        assert_eq!(
+            job.state,
+            pb::JobState::Succeeded as i32,
+            "{table}: {}",
+            job.error
+        );
         assert_eq!(pg_count(&target, table).await, 500, "{table}");
     }
     // MariaDB really checks the password: the data source with a wrong one cannot read.
@@ -391,7 +399,14 @@ async fn a_known_password_never_leaks_into_logs_answers_metrics_or_etcd() {
     );
     for arguments in [
         vec!["job", "list", "--output", "json"],
-        vec!["job", "get", jobs[0].0.as_str(), "--shards", "--output", "json"],
+        vec![
+            "job",
+            "get",
+            jobs[0].0.as_str(),
+            "--shards",
+            "--output",
+            "json",
+        ],
     ] {
         sluice(&url, &arguments, &mut transcript);
     }
@@ -407,13 +422,19 @@ async fn a_known_password_never_leaks_into_logs_answers_metrics_or_etcd() {
         dump.contains(&format!("enc:v1:{key_id}:")),
         "secrets are stored sealed under key {key_id}"
     );
-    assert!(dump.contains("\"password\":\"***\""), "the stored inline spec is masked");
+    assert!(
+        dump.contains("\"password\":\"***\""),
+        "the stored inline spec is masked"
+    );
     let trace_lines = cluster
         .all_logs()
         .iter()
         .map(|(_, text)| text.matches("TRACE").count())
         .sum::<usize>();
-    assert!(trace_lines > 100, "processes logged at trace level ({trace_lines} lines)");
+    assert!(
+        trace_lines > 100,
+        "processes logged at trace level ({trace_lines} lines)"
+    );
     assert_nowhere(&cluster, &password, &transcript);
 
     account.drop_user().await;
@@ -441,9 +462,15 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     .success());
     // A job before the rotation: its record holds the connection, sealed under the old key.
     cluster.add_worker(2);
-    let before = submit(&url, "", "", &copy_spec("maria", &target, "people_before"), &mut transcript)
-        .await
-        .expect("submit");
+    let before = submit(
+        &url,
+        "",
+        "",
+        &copy_spec("maria", &target, "people_before"),
+        &mut transcript,
+    )
+    .await
+    .expect("submit");
     let job = finished(&url, &before, &mut transcript).await;
     assert_eq!(job.state, pb::JobState::Succeeded as i32, "{}", job.error);
     let old_key_file = cluster.secret_key_file.clone();
@@ -457,7 +484,12 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     let new_key_file = cluster.logs.path().join("new-secret.key");
     let keygen = sluice(
         &url,
-        &["coordinator", "keygen", "--out", new_key_file.to_str().unwrap()],
+        &[
+            "coordinator",
+            "keygen",
+            "--out",
+            new_key_file.to_str().unwrap(),
+        ],
         &mut transcript,
     );
     assert!(keygen.status.success());
@@ -475,7 +507,11 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     ];
     let refused = sluice(&url, &rotate_arguments, &mut transcript);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("stop every coordinator"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("stop every coordinator"),
+        "{}",
+        stderr(&refused)
+    );
 
     // Stopped (SIGTERM steps down at once), rotated, restarted on the new key alone.
     let mut stopped = cluster.coordinators.remove(0);
@@ -490,13 +526,22 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
         "the data source and the job record are resealed"
     );
     let dump = cluster.etcd.dump();
-    assert!(!dump.contains(&format!("enc:v1:{old_key_id}:")), "no value under the old key");
+    assert!(
+        !dump.contains(&format!("enc:v1:{old_key_id}:")),
+        "no value under the old key"
+    );
     cluster.secret_key_file = new_key_file;
     let new_url = cluster.add_coordinator().await;
     cluster.add_worker(2);
-    let job_id = submit(&new_url, "", "", &copy_spec("maria", &target, "people"), &mut transcript)
-        .await
-        .expect("submit");
+    let job_id = submit(
+        &new_url,
+        "",
+        "",
+        &copy_spec("maria", &target, "people"),
+        &mut transcript,
+    )
+    .await
+    .expect("submit");
     let job = finished(&new_url, &job_id, &mut transcript).await;
     if job.state != pb::JobState::Succeeded as i32 {
         cluster.dump_logs();
@@ -511,7 +556,11 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
         .output()
         .expect("run sluice coordinator");
     assert!(!no_key.status.success());
-    assert!(stderr(&no_key).contains("sluice coordinator keygen"), "{}", stderr(&no_key));
+    assert!(
+        stderr(&no_key).contains("sluice coordinator keygen"),
+        "{}",
+        stderr(&no_key)
+    );
 
     account.drop_user().await;
     source.drop_database().await;
@@ -536,9 +585,13 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     };
 
     // A basic workspace: prod only.
-    assert!(sluice(&url, &["ws", "create", "iso", "--description", "isolation"], &mut transcript)
-        .status
-        .success());
+    assert!(sluice(
+        &url,
+        &["ws", "create", "iso", "--description", "isolation"],
+        &mut transcript
+    )
+    .status
+    .success());
     let prod_options = pg_options(&prod);
     let mut create = ds_create_args("pg", "postgresql", &prod_options, Some("password=unused"));
     create.extend(["--workspace", "iso"]);
@@ -551,12 +604,17 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     let basic_dev = submit(&url, "iso", "dev", &spec(10), &mut transcript)
         .await
         .expect_err("a basic workspace has no dev");
-    assert!(basic_dev.contains("sluice ws update iso --mode standard"), "{basic_dev}");
+    assert!(
+        basic_dev.contains("sluice ws update iso --mode standard"),
+        "{basic_dev}"
+    );
 
     // Upgraded: the existing config is prod's; dev jobs need a dev config first.
     let upgraded = sluice(
         &url,
-        &["ws", "update", "iso", "--mode", "standard", "--output", "json"],
+        &[
+            "ws", "update", "iso", "--mode", "standard", "--output", "json",
+        ],
         &mut transcript,
     );
     assert!(upgraded.status.success());
@@ -581,8 +639,14 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
         &mut transcript,
     );
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
-    assert_eq!(shown["configs"]["dev"]["options"]["database"], dev.name.as_str());
-    assert_eq!(shown["configs"]["prod"]["options"]["database"], prod.name.as_str());
+    assert_eq!(
+        shown["configs"]["dev"]["options"]["database"],
+        dev.name.as_str()
+    );
+    assert_eq!(
+        shown["configs"]["prod"]["options"]["database"],
+        prod.name.as_str()
+    );
     assert_eq!(shown["configs"]["prod"]["secrets"]["password"], "***");
 
     // A dev job names the data source: it writes the dev database only.
@@ -593,7 +657,10 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     assert_eq!(job.state, pb::JobState::Succeeded as i32, "{}", job.error);
     assert_eq!(job.environment, "dev");
     assert_eq!(pg_count(&dev, "events").await, 300);
-    assert!(!pg_has_table(&prod, "events").await, "the dev job wrote to prod");
+    assert!(
+        !pg_has_table(&prod, "events").await,
+        "the dev job wrote to prod"
+    );
 
     // No way for a dev job to name the prod config or the prod database.
     let prod_by_key = submit(
@@ -618,7 +685,10 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     )
     .await
     .expect_err("dev jobs cannot use inline connections");
-    assert!(prod_inline.contains("cannot use inline connections"), "{prod_inline}");
+    assert!(
+        prod_inline.contains("cannot use inline connections"),
+        "{prod_inline}"
+    );
     assert!(!pg_has_table(&prod, "events").await);
 
     // The same spec in prod writes the prod database, and a clone keeps both configs.
@@ -629,9 +699,13 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     assert_eq!(job.state, pb::JobState::Succeeded as i32, "{}", job.error);
     assert_eq!(pg_count(&prod, "events").await, 200);
     assert_eq!(pg_count(&dev, "events").await, 300);
-    assert!(sluice(&url, &["ds", "clone", "pg", "pg2", "--workspace", "iso"], &mut transcript)
-        .status
-        .success());
+    assert!(sluice(
+        &url,
+        &["ds", "clone", "pg", "pg2", "--workspace", "iso"],
+        &mut transcript
+    )
+    .status
+    .success());
     let cloned_dev = submit(
         &url,
         "iso",
@@ -649,13 +723,23 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
     // Deleting the workspace is refused while it has data sources, then allowed.
     let refused = sluice(&url, &["ws", "delete", "iso"], &mut transcript);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("still has 2 data source(s)"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("still has 2 data source(s)"),
+        "{}",
+        stderr(&refused)
+    );
     for name in ["pg", "pg2"] {
-        assert!(sluice(&url, &["ds", "delete", name, "--workspace", "iso"], &mut transcript)
-            .status
-            .success());
+        assert!(sluice(
+            &url,
+            &["ds", "delete", name, "--workspace", "iso"],
+            &mut transcript
+        )
+        .status
+        .success());
     }
-    assert!(sluice(&url, &["ws", "delete", "iso"], &mut transcript).status.success());
+    assert!(sluice(&url, &["ws", "delete", "iso"], &mut transcript)
+        .status
+        .success());
     let listed = sluice(&url, &["ws", "list", "--output", "json"], &mut transcript);
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
     let names: Vec<&str> = listed
@@ -665,7 +749,9 @@ async fn dev_jobs_reach_only_the_dev_database_even_when_naming_the_data_source()
         .map(|workspace| workspace["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["default"]);
-    assert!(!sluice(&url, &["ws", "delete", "default"], &mut transcript).status.success());
+    assert!(!sluice(&url, &["ws", "delete", "default"], &mut transcript)
+        .status
+        .success());
 
     dev.drop_database().await;
     prod.drop_database().await;

@@ -116,10 +116,7 @@ pub async fn data_source(
                     .map(output::data_source_json)
                     .collect::<Vec<_>>())),
                 OutputFormat::Text => {
-                    println!(
-                        "{:<24} {:<16} {:<10} DESCRIPTION",
-                        "NAME", "TYPE", "ENVS"
-                    );
+                    println!("{:<24} {:<16} {:<10} DESCRIPTION", "NAME", "TYPE", "ENVS");
                     for data_source in &all {
                         let mut environments: Vec<&str> =
                             data_source.configs.keys().map(String::as_str).collect();

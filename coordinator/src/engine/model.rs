@@ -1147,7 +1147,13 @@ mod tests {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
         let job_id = record.id.clone();
-        model.add_job(record, validated, OpenConnections::default(), Vec::new(), None);
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
         let first = worker(&mut model, "w1", 2, 1);
         let second = worker(&mut model, "w2", 2, 2);
         let effects = model.dispatch(Instant::now());

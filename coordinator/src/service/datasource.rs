@@ -83,12 +83,16 @@ impl DataSourceServiceImpl {
             let sealed = self
                 .secrets
                 .seal(&value)
-                .map_err(CoordinatorError::secret(format!("data_source.secrets.{name}")))?;
+                .map_err(CoordinatorError::secret(format!(
+                    "data_source.secrets.{name}"
+                )))?;
             secrets.insert(name, sealed);
         }
         if let Some(existing) = existing {
             for (name, sealed) in &existing.secrets {
-                secrets.entry(name.clone()).or_insert_with(|| sealed.clone());
+                secrets
+                    .entry(name.clone())
+                    .or_insert_with(|| sealed.clone());
             }
         }
         let config = EnvironmentConfig { options, secrets };
@@ -246,7 +250,10 @@ impl DataSourceService for DataSourceServiceImpl {
     ) -> std::result::Result<Response<pb::DataSource>, Status> {
         let request = request.into_inner();
         let (record, _) = self
-            .load(&workspaces::name_or_default(&request.workspace), &request.name)
+            .load(
+                &workspaces::name_or_default(&request.workspace),
+                &request.name,
+            )
             .await?;
         Ok(Response::new(to_proto(&record)))
     }

@@ -1,9 +1,9 @@
 //! `sluice.v1.JobService`.
 
+use crate::engine::model::OpenConnections;
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LeaderSlot;
-use crate::engine::model::OpenConnections;
 use crate::{convert, resolve, workspaces};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
