@@ -391,3 +391,108 @@ impl DataSourceService for DataSourceServiceImpl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::ENV_PROD;
+    use sluice_common::secrets::{SealedSecret, SecretKey};
+    use std::sync::Arc;
+
+    async fn service() -> (tempfile::TempDir, DataSourceServiceImpl, SecretCipher) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(directory.path().join("meta.redb"))
+            .await
+            .expect("store");
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let service = DataSourceServiceImpl::new(Arc::new(store), cipher.clone());
+        (directory, service, cipher)
+    }
+
+    fn message(password: &str) -> pb::DataSource {
+        pb::DataSource {
+            name: "db".into(),
+            r#type: "mysql".into(),
+            options: HashMap::from([
+                ("host".to_string(), "h".to_string()),
+                ("database".to_string(), "d".to_string()),
+                ("user".to_string(), "u".to_string()),
+            ]),
+            secrets: HashMap::from([("password".to_string(), password.to_string())]),
+            ..Default::default()
+        }
+    }
+
+    async fn stored_password(service: &DataSourceServiceImpl, name: &str) -> SealedSecret {
+        let (record, _) = service.load("default", name).await.expect("load");
+        record.configs[ENV_PROD].secrets["password"].clone()
+    }
+
+    #[tokio::test]
+    async fn secrets_are_sealed_masked_kept_replaced_and_cloned_without_leaving_the_server() {
+        let (_directory, service, cipher) = service().await;
+        let created = service
+            .create(Request::new(pb::CreateDataSourceRequest {
+                data_source: Some(message("first-secret")),
+            }))
+            .await
+            .expect("create")
+            .into_inner();
+        assert_eq!(created.secrets["password"], MASK);
+        assert!(!format!("{created:?}").contains("first-secret"));
+        let first = stored_password(&service, "db").await;
+        assert_eq!(cipher.open(&first).expect("open"), "first-secret");
+
+        // Not given, or given masked: kept as it is.
+        for kept in [
+            HashMap::new(),
+            HashMap::from([("password".to_string(), MASK.to_string())]),
+        ] {
+            let mut update = message("unused");
+            update.secrets = kept;
+            service
+                .update(Request::new(pb::UpdateDataSourceRequest {
+                    data_source: Some(update),
+                }))
+                .await
+                .expect("update");
+            assert_eq!(stored_password(&service, "db").await, first);
+        }
+        service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(message("second-secret")),
+            }))
+            .await
+            .expect("update");
+        let second = stored_password(&service, "db").await;
+        assert_eq!(cipher.open(&second).expect("open"), "second-secret");
+
+        let copy = service
+            .clone_data_source(Request::new(pb::CloneDataSourceRequest {
+                name: "db".into(),
+                new_name: "db2".into(),
+                ..Default::default()
+            }))
+            .await
+            .expect("clone")
+            .into_inner();
+        assert_eq!(copy.secrets["password"], MASK);
+        assert_eq!(stored_password(&service, "db2").await, second);
+
+        // A basic workspace has no dev config to set.
+        let mut dev = message("x");
+        dev.environment = "dev".into();
+        let refused = service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(dev),
+            }))
+            .await
+            .expect_err("basic has no dev");
+        assert!(
+            refused.message().contains("--mode standard"),
+            "{}",
+            refused.message()
+        );
+    }
+}
