@@ -765,3 +765,60 @@ fn view_of(job: &JobRuntime) -> JobView {
         created_at_ms: job.record.created_at_ms,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::SealedConnection;
+    use sluice_common::secrets::SecretKey;
+    use sluice_common::spec::ConnectionConfig;
+
+    /// Stores an unfinished job whose sink password is sealed under `sealing`, then starts an
+    /// engine with `running`.
+    async fn start_with(sealing: &SecretCipher, running: SecretCipher) -> Result<()> {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store: SharedMetaStore = Arc::new(
+            EmbeddedStore::open(directory.path().join("meta.redb"))
+                .await
+                .expect("store"),
+        );
+        let (mut record, _) = model::testing::job(1);
+        let mut sink = ConnectionConfig {
+            kind: "sqlite".into(),
+            ..Default::default()
+        };
+        sink.secrets
+            .insert("password".into(), "opened-by-the-leader".into());
+        record.sink_connection = SealedConnection::seal(&sink, sealing).expect("seal");
+        records::put_record(store.as_ref(), &keys::job(&record.id), &record)
+            .await
+            .expect("put");
+        let config = CoordinatorConfig {
+            secrets: running,
+            ..CoordinatorConfig::default()
+        };
+        let (_handle, task) = start(store, config, async {}).await?;
+        let _ = task.await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_coordinator_without_the_key_of_a_running_job_does_not_lead() {
+        let key = SecretKey::generate().expect("key");
+        let sealing = SecretCipher::new(key.clone());
+        start_with(&sealing, SecretCipher::new(key))
+            .await
+            .expect("the right key opens the job");
+        let error = start_with(
+            &sealing,
+            SecretCipher::new(SecretKey::generate().expect("key")),
+        )
+        .await
+        .expect_err("another key cannot lead");
+        let message = error.to_string();
+        assert!(message.contains("sink connection"), "{message}");
+        assert!(message.contains(sealing.primary_key_id()), "{message}");
+        assert!(!message.contains("opened-by-the-leader"), "{message}");
+    }
+}
