@@ -322,13 +322,26 @@ impl DataSourceService for DataSourceServiceImpl {
             .into());
         }
         let kind = kind_of(&record.kind)?;
-        let config = self.config(
-            kind,
-            message.options,
-            message.secrets,
-            record.configs.get(&environment),
-        )?;
-        record.configs.insert(environment.clone(), config);
+        let description_only = message.options.is_empty() && message.secrets.is_empty();
+        if description_only && !record.configs.contains_key(&environment) {
+            return Err(CoordinatorError::invalid(
+                "data_source.options",
+                format!(
+                    "data source {} has no {environment} config yet: give its options (and secrets)",
+                    record.name
+                ),
+            )
+            .into());
+        }
+        if !description_only {
+            let config = self.config(
+                kind,
+                message.options,
+                message.secrets,
+                record.configs.get(&environment),
+            )?;
+            record.configs.insert(environment.clone(), config);
+        }
         if !message.description.is_empty() {
             record.description = message.description;
         }
@@ -479,6 +492,23 @@ mod tests {
             .into_inner();
         assert_eq!(copy.secrets["password"], MASK);
         assert_eq!(stored_password(&service, "db2").await, second);
+
+        // Neither options nor secrets: only the description changes.
+        let description_only = pb::DataSource {
+            name: "db".into(),
+            description: "renamed".into(),
+            ..Default::default()
+        };
+        let described = service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(description_only),
+            }))
+            .await
+            .expect("description only")
+            .into_inner();
+        assert_eq!(described.description, "renamed");
+        assert_eq!(described.options["host"], "h");
+        assert_eq!(stored_password(&service, "db").await, second);
 
         // A basic workspace has no dev config to set.
         let mut dev = message("x");
