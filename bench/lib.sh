@@ -72,8 +72,9 @@ start_cluster() {
     ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:${ports[0]}" endpoint health >/dev/null 2>&1 && break
     sleep 0.2
   done
+  [ -f "$work/secret.key" ] || "$sluice" coordinator keygen --out "$work/secret.key" >/dev/null
   "$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" \
-    --metrics "127.0.0.1:${ports[3]}" >"$work/coordinator.log" 2>&1 & pids+=($!)
+    --metrics "127.0.0.1:${ports[3]}" --secret-key-file "$work/secret.key" >"$work/coordinator.log" 2>&1 & pids+=($!)
   coordinator_pid=$!
   coordinator="http://127.0.0.1:${ports[2]}"
   worker_pids=()

@@ -68,6 +68,9 @@ pub enum Command {
     /// Run a job spec on a cron schedule in a time zone; pause, resume and backfill it.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Manage workspaces (basic: prod only; standard: dev and prod) on a running cluster.
+    #[command(subcommand, name = "ws", alias = "workspace")]
+    Workspace(WorkspaceCommand),
     /// Compare a job's source and sink: row count and an order-independent checksum of all columns.
     ///
     /// Reads both ends directly (no cluster needed) through the same connectors the workers use.
@@ -82,7 +85,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Arguments of `sluice coordinator`.
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true)]
 pub struct CoordinatorArgs {
+    /// Key management instead of running the coordinator.
+    #[command(subcommand)]
+    pub action: Option<CoordinatorAction>,
     /// etcd endpoint(s), comma-separated.
     #[arg(long, env = "SLUICE_ETCD", value_delimiter = ',', required = true)]
     pub etcd: Vec<String>,
@@ -107,6 +114,51 @@ pub struct CoordinatorArgs {
     /// TTL of the leader lease: a dead leader is replaced by a standby after at most this long.
     #[arg(long, default_value = "8s", value_parser = parse_duration)]
     pub leader_ttl: Duration,
+    /// Key file that seals secrets (passwords) before they reach etcd (AES-256-GCM); create
+    /// one with `sluice coordinator keygen --out FILE`. Required unless --insecure-dev-secrets.
+    #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Development only: seal secrets under a built-in public key instead of a key file
+    /// (anyone who can read etcd can read them).
+    #[arg(long, conflicts_with = "secret_key_file")]
+    pub insecure_dev_secrets: bool,
+}
+
+/// `sluice coordinator keygen|rotate-key`.
+#[derive(Debug, Subcommand)]
+pub enum CoordinatorAction {
+    /// Write a new random secret key file (mode 0600) for --secret-key-file.
+    Keygen {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seal every stored secret again under a new key. Stop every coordinator first, then
+    /// start them with --secret-key-file set to the new key.
+    RotateKey(RotateKeyArgs),
+}
+
+/// Arguments of `sluice coordinator rotate-key`.
+#[derive(Debug, Args)]
+pub struct RotateKeyArgs {
+    /// etcd endpoint(s), comma-separated.
+    #[arg(long, env = "SLUICE_ETCD", value_delimiter = ',', required = true)]
+    pub etcd: Vec<String>,
+    /// Key prefix of the cluster in etcd.
+    #[arg(long, env = "SLUICE_ETCD_PREFIX", default_value = "/sluice")]
+    pub etcd_prefix: String,
+    /// The key secrets are sealed under now (repeat if some values are under older keys).
+    #[arg(
+        long = "old-key-file",
+        required_unless_present = "old_insecure_dev_secrets"
+    )]
+    pub old_key_files: Vec<PathBuf>,
+    /// The secrets are sealed under the public key of --insecure-dev-secrets now.
+    #[arg(long)]
+    pub old_insecure_dev_secrets: bool,
+    /// The key to seal them under.
+    #[arg(long)]
+    pub new_key_file: PathBuf,
 }
 
 /// Arguments of `sluice worker`.
@@ -150,6 +202,10 @@ pub struct StandaloneArgs {
     /// Address to serve Prometheus metrics on (`/metrics`); off when not given.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
+    /// Key file that seals stored secrets (default: `secret.key` in --data-dir, created on
+    /// first start).
+    #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Arguments of `sluice run`.
@@ -259,7 +315,8 @@ pub enum JobStateFilter {
 pub enum DataSourceCommand {
     /// Create a data source.
     Create(DataSourceArgs),
-    /// Replace a data source's options (secrets not given are kept).
+    /// Replace one environment's config of a data source (--env; secrets not given are kept),
+    /// or add it.
     Update(DataSourceArgs),
     /// Show a data source (secrets masked).
     Get {
@@ -283,6 +340,69 @@ pub enum DataSourceCommand {
         #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
         workspace: String,
     },
+    /// Copy a data source (every environment's config, secrets included) to a new name; the
+    /// secrets are copied inside the coordinator and never shown.
+    Clone {
+        /// The data source to copy.
+        name: String,
+        /// Name of the copy.
+        new_name: String,
+        /// Description of the copy (default: the original's).
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+/// `sluice ws ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        /// Name: letters, digits, `_` and `-`.
+        name: String,
+        /// basic (one environment, prod) or standard (dev and prod).
+        #[arg(long, value_enum, default_value_t = WorkspaceModeArg::Basic)]
+        mode: WorkspaceModeArg,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Show a workspace.
+    Get {
+        /// Name.
+        name: String,
+    },
+    /// List workspaces.
+    List,
+    /// Change a workspace's description, or upgrade it from basic to standard (each data
+    /// source's config becomes its prod config; add dev configs with `sluice ds update NAME --env dev`).
+    Update {
+        /// Name.
+        name: String,
+        /// New mode (basic -> standard only).
+        #[arg(long, value_enum)]
+        mode: Option<WorkspaceModeArg>,
+        /// New description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a workspace (refused while it has data sources or unfinished jobs).
+    Delete {
+        /// Name.
+        name: String,
+    },
+}
+
+/// Workspace modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceModeArg {
+    /// One environment, prod.
+    Basic,
+    /// Two isolated environments, dev and prod.
+    Standard,
 }
 
 /// Arguments of `sluice ds create|update`.
@@ -299,12 +419,15 @@ pub struct DataSourceArgs {
     /// A secret option as key=value (repeatable); never shown again. Use key=@FILE to read it from a file.
     #[arg(long = "secret", value_name = "KEY=VALUE")]
     pub secrets: Vec<String>,
-    /// Free text.
+    /// Free text (update: empty keeps the current description).
     #[arg(long, default_value = "")]
     pub description: String,
     /// Workspace.
     #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
     pub workspace: String,
+    /// Environment whose config the options and secrets are: prod, or dev (standard workspaces).
+    #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+    pub env: String,
 }
 
 /// Arguments of `sluice compare`.

@@ -1,5 +1,5 @@
 //! `sluice`: the one binary. Cluster processes (`coordinator`, `worker`, `standalone`), the
-//! one-shot runner (`run`), and the client commands (`job`, `ds`, `compare`).
+//! one-shot runner (`run`), and the client commands (`job`, `ds`, `ws`, `compare`).
 
 mod cli;
 mod client;

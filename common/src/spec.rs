@@ -247,6 +247,30 @@ impl ConnectionConfig {
     }
 }
 
+impl JobSpec {
+    /// Returns the spec with the value of every secret option of its inline connections
+    /// replaced by `***`: the form in which a spec is stored and sent on (workers get the
+    /// secrets with the resolved connections instead).
+    pub fn with_inline_secrets_masked(&self) -> JobSpec {
+        let mut masked = self.clone();
+        for inline in [
+            masked.source.connection.as_mut(),
+            masked.sink.connection.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secret_names = connection_type(&inline.kind).map_or(&[][..], |kind| kind.secrets);
+            for (name, value) in inline.options.iter_mut() {
+                if secret_names.contains(&name.as_str()) {
+                    *value = serde_json::Value::String("***".to_string());
+                }
+            }
+        }
+        masked
+    }
+}
+
 /// Parses a spec document, reporting the path of any unknown key or wrongly typed value.
 ///
 /// # Errors
@@ -297,6 +321,17 @@ mod tests {
         let text = "source: {connection: {type: generator, rows: 5}}\nsink: {table: t}\nsettings: {parallelism: many}\n";
         let errors = parse_job_spec(text, SpecFormat::Yaml).expect_err("bad type");
         assert_eq!(errors.0[0].path, "settings.parallelism");
+    }
+
+    #[test]
+    fn inline_secrets_are_masked_in_the_stored_spec() {
+        let text = "source: {connection: {type: postgresql, host: h, database: d, user: u, password: hunter2}, table: t}\nsink: {connection: {type: sqlite, path: /tmp/x.db}, table: t}\n";
+        let spec = parse_job_spec(text, SpecFormat::Yaml).expect("parse");
+        let masked = spec.with_inline_secrets_masked();
+        let json = serde_json::to_string(&masked).expect("json");
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains(r#""password":"***""#), "{json}");
+        assert!(json.contains(r#""host":"h""#), "{json}");
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod datasource;
 pub mod job;
 pub mod schedule;
 pub mod worker;
+pub mod workspace;

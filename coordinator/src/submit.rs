@@ -1,12 +1,16 @@
 //! Turning a submit request into a job: placeholders, validation, data sources, and the
 //! engine's create-once write. Shared by `JobService.Submit` and the scheduler.
 
+use crate::engine::model::OpenConnections;
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
-use crate::resolve;
+use crate::{resolve, workspaces};
 use sluice_common::ids::JobId;
 use sluice_common::meta::MetaStore;
-use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
+use sluice_common::records::{
+    now_ms, Counters, JobRecord, JobState, SealedConnection, RECORD_VERSION,
+};
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{parse_job_spec, substitute_params, validate, ParamContext, SpecFormat};
 use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
@@ -21,17 +25,14 @@ use tokio::sync::oneshot;
 pub async fn submit_job(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     request: pb::SubmitJobRequest,
     job_id: JobId,
 ) -> Result<JobId> {
-    let workspace = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
+    let workspace_name = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
     let environment = non_empty_or(request.environment, sluice_common::DEFAULT_ENVIRONMENT);
-    if environment != "prod" && environment != "dev" {
-        return Err(CoordinatorError::invalid(
-            "environment",
-            format!("\"{environment}\" is not one of prod, dev"),
-        ));
-    }
+    let (workspace, _) = workspaces::load(store, &workspace_name).await?;
+    workspaces::check_environment(&workspace, &environment, "environment")?;
     let format = spec_format(request.format);
     if request.spec.trim().is_empty() {
         return Err(CoordinatorError::invalid(
@@ -55,19 +56,29 @@ pub async fn submit_job(
     .map_err(|error| CoordinatorError::InvalidSpec(SpecErrors(vec![error])))?;
     let (text, format) = substitute_params(&request.spec, format, &context)?;
     let spec = parse_job_spec(&text, format)?;
-    let validated = validate(spec)?;
+    let mut validated = validate(spec)?;
+    let scope = resolve::ResolveScope {
+        workspace: &workspace,
+        environment: &environment,
+        secrets,
+    };
     let (source_connection, sink_connection) =
-        resolve::resolve_connections(store, &workspace, &validated).await?;
+        resolve::resolve_connections(store, &scope, &validated).await?;
+    // Neither the stored job nor what workers are sent as the spec holds a secret: the record
+    // keeps the connections sealed, and the spec's inline secrets are masked.
+    validated.spec = validated.spec.with_inline_secrets_masked();
     let record = JobRecord {
         v: RECORD_VERSION,
         id: job_id.clone(),
-        workspace,
+        workspace: workspace_name,
         environment,
         state: JobState::Planning,
         error: None,
         spec: validated.spec.clone(),
-        source_connection,
-        sink_connection,
+        source_connection: SealedConnection::seal(&source_connection, secrets)
+            .map_err(CoordinatorError::secret("source connection"))?,
+        sink_connection: SealedConnection::seal(&sink_connection, secrets)
+            .map_err(CoordinatorError::secret("sink connection"))?,
         created_at_ms: now_ms(),
         started_at_ms: None,
         finished_at_ms: None,
@@ -83,6 +94,10 @@ pub async fn submit_job(
         .send(Event::Submit {
             record: Box::new(record),
             validated: Box::new(validated),
+            connections: Box::new(OpenConnections {
+                source: source_connection,
+                sink: sink_connection,
+            }),
             reply,
         })
         .await?;

@@ -25,7 +25,7 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let listen = "127.0.0.1:0".parse().context("loopback address")?;
-    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots).await?;
+    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots, None).await?;
     let request = pb::SubmitJobRequest {
         workspace: String::new(),
         environment: String::new(),

@@ -12,7 +12,7 @@ use sluice_common::records::{
     now_ms, Counters, JobRecord, JobState, KeyBounds, KeyRange, ShardRecord, ShardState,
     RECORD_VERSION,
 };
-use sluice_common::spec::ValidatedJobSpec;
+use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -121,6 +121,16 @@ impl ShardRuntime {
     }
 }
 
+/// A job's connections with their secrets opened: held in memory only and sent to the workers
+/// that run the job (the job record holds them sealed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpenConnections {
+    /// The source connection.
+    pub source: ConnectionConfig,
+    /// The sink connection.
+    pub sink: ConnectionConfig,
+}
+
 /// A job with its shards.
 #[derive(Debug, Clone)]
 pub struct JobRuntime {
@@ -130,6 +140,8 @@ pub struct JobRuntime {
     pub validated: ValidatedJobSpec,
     /// The spec as JSON, sent to workers.
     pub spec_json: String,
+    /// The connections, secrets opened, sent to workers.
+    pub connections: OpenConnections,
     /// Shards, by shard id.
     pub shards: Vec<ShardRuntime>,
     /// Planning task.
@@ -166,8 +178,8 @@ impl JobRuntime {
         pb::ResolvedJob {
             job_id: self.record.id.to_string(),
             spec_json: self.spec_json.clone(),
-            source_connection: Some(convert::connection_to_proto(&self.record.source_connection)),
-            sink_connection: Some(convert::connection_to_proto(&self.record.sink_connection)),
+            source_connection: Some(convert::connection_to_proto(&self.connections.source)),
+            sink_connection: Some(convert::connection_to_proto(&self.connections.sink)),
         }
     }
 
@@ -300,6 +312,7 @@ impl Model {
         &mut self,
         record: JobRecord,
         validated: ValidatedJobSpec,
+        connections: OpenConnections,
         shards: Vec<ShardRecord>,
         adopt_until: Option<Instant>,
     ) -> Vec<Effect> {
@@ -320,6 +333,7 @@ impl Model {
             record,
             validated,
             spec_json,
+            connections,
             shards: Vec::new(),
             plan_attempts: 0,
             counters_changed: false,
@@ -1065,7 +1079,8 @@ fn requeue_shard(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat};
+    use sluice_common::records::SealedConnection;
+    use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
 
     pub(crate) fn job(parallelism: u32) -> (JobRecord, ValidatedJobSpec) {
         let text = format!(
@@ -1081,11 +1096,11 @@ pub(crate) mod testing {
             state: JobState::Planning,
             error: None,
             spec: validated.spec.clone(),
-            source_connection: ConnectionConfig {
+            source_connection: SealedConnection {
                 kind: "generator".into(),
                 ..Default::default()
             },
-            sink_connection: ConnectionConfig {
+            sink_connection: SealedConnection {
                 kind: "sqlite".into(),
                 ..Default::default()
             },
@@ -1141,7 +1156,13 @@ mod tests {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
         let job_id = record.id.clone();
-        model.add_job(record, validated, Vec::new(), None);
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
         let first = worker(&mut model, "w1", 2, 1);
         let second = worker(&mut model, "w2", 2, 2);
         let effects = model.dispatch(Instant::now());
@@ -1375,6 +1396,7 @@ mod tests {
         successor.add_job(
             record,
             validated,
+            OpenConnections::default(),
             shards,
             Some(now + Duration::from_secs(5)),
         );

@@ -11,6 +11,7 @@ use sluice_common::meta::{keys, MetaStore, Precondition, PutOutcome, SharedMetaS
 use sluice_common::records::{
     self, now_ms, BackfillDate, OverlapPolicy, ScheduleRecord, ScheduleRun,
 };
+use sluice_common::secrets::SecretCipher;
 use sluice_proto::v1 as pb;
 use std::future::Future;
 use std::time::Duration;
@@ -23,7 +24,12 @@ pub const TICK: Duration = Duration::from_millis(500);
 const MAX_FIRES_PER_TICK: usize = 50;
 
 /// Runs the scheduler until `stop` resolves.
-pub async fn run(store: SharedMetaStore, engine: EngineHandle, stop: impl Future<Output = ()>) {
+pub async fn run(
+    store: SharedMetaStore,
+    engine: EngineHandle,
+    secrets: SecretCipher,
+    stop: impl Future<Output = ()>,
+) {
     tokio::pin!(stop);
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -32,7 +38,7 @@ pub async fn run(store: SharedMetaStore, engine: EngineHandle, stop: impl Future
             _ = interval.tick() => {}
             _ = &mut stop => return,
         }
-        if let Err(error) = tick(store.as_ref(), &engine, now_ms()).await {
+        if let Err(error) = tick(store.as_ref(), &engine, &secrets, now_ms()).await {
             tracing::warn!(%error, "scheduler tick failed; retrying");
         }
     }
@@ -42,7 +48,12 @@ pub async fn run(store: SharedMetaStore, engine: EngineHandle, stop: impl Future
 ///
 /// # Errors
 /// When the schedules cannot be listed.
-pub async fn tick(store: &dyn MetaStore, engine: &EngineHandle, now_ms: i64) -> Result<()> {
+pub async fn tick(
+    store: &dyn MetaStore,
+    engine: &EngineHandle,
+    secrets: &SecretCipher,
+    now_ms: i64,
+) -> Result<()> {
     for key_value in store.list_prefix(keys::SCHEDULES_PREFIX).await? {
         let record: ScheduleRecord = match records::decode(&key_value) {
             Ok(record) => record,
@@ -52,7 +63,7 @@ pub async fn tick(store: &dyn MetaStore, engine: &EngineHandle, now_ms: i64) -> 
             }
         };
         let before = record.clone();
-        let updated = advance(store, engine, record, now_ms).await;
+        let updated = advance(store, engine, secrets, record, now_ms).await;
         if updated == before {
             continue;
         }
@@ -77,6 +88,7 @@ pub async fn tick(store: &dyn MetaStore, engine: &EngineHandle, now_ms: i64) -> 
 async fn advance(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     mut record: ScheduleRecord,
     now_ms: i64,
 ) -> ScheduleRecord {
@@ -88,18 +100,18 @@ async fn advance(
         }
     };
     if !record.paused {
-        run_queued_fire(store, engine, &mut record, now_ms).await;
+        run_queued_fire(store, engine, secrets, &mut record, now_ms).await;
         let mut handled = 0;
         while let Some(cycle_ms) = record.next_fire_ms.filter(|next| *next <= now_ms) {
             if handled == MAX_FIRES_PER_TICK {
                 break;
             }
-            fire(store, engine, &mut record, cycle_ms, now_ms).await;
+            fire(store, engine, secrets, &mut record, cycle_ms, now_ms).await;
             record.next_fire_ms = times.next_after(cycle_ms);
             handled += 1;
         }
     }
-    run_backfill(store, engine, &mut record, &times).await;
+    run_backfill(store, engine, secrets, &mut record, &times).await;
     record
 }
 
@@ -107,6 +119,7 @@ async fn advance(
 async fn fire(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     record: &mut ScheduleRecord,
     cycle_ms: i64,
     now_ms: i64,
@@ -125,7 +138,7 @@ async fn fire(
             record.queued_fires_ms.push(cycle_ms)
         }
         (None, _) => {
-            let run = submit_fire(store, engine, record, cycle_ms, now_ms).await;
+            let run = submit_fire(store, engine, secrets, record, cycle_ms, now_ms).await;
             record.record_run(run);
         }
     }
@@ -135,6 +148,7 @@ async fn fire(
 async fn run_queued_fire(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     record: &mut ScheduleRecord,
     now_ms: i64,
 ) {
@@ -142,7 +156,7 @@ async fn run_queued_fire(
         return;
     }
     let cycle_ms = record.queued_fires_ms.remove(0);
-    let run = submit_fire(store, engine, record, cycle_ms, now_ms).await;
+    let run = submit_fire(store, engine, secrets, record, cycle_ms, now_ms).await;
     record.record_run(run);
 }
 
@@ -161,12 +175,13 @@ fn previous_job_running(engine: &EngineHandle, record: &ScheduleRecord) -> Optio
 async fn submit_fire(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     record: &ScheduleRecord,
     cycle_ms: i64,
     now_ms: i64,
 ) -> ScheduleRun {
     let job_id = fire_job_id(record, cycle_ms);
-    let outcome = submit_cycle(store, engine, record, cycle_ms, job_id.clone()).await;
+    let outcome = submit_cycle(store, engine, secrets, record, cycle_ms, job_id.clone()).await;
     match outcome {
         Ok(()) => {
             tracing::info!(schedule = %record.name, workspace = %record.workspace, %job_id, cycle_time_ms = cycle_ms, "schedule fired");
@@ -196,6 +211,7 @@ async fn submit_fire(
 async fn submit_cycle(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     record: &ScheduleRecord,
     cycle_ms: i64,
     job_id: JobId,
@@ -209,7 +225,7 @@ async fn submit_cycle(
         cycle_time: Some(crate::convert::timestamp(cycle_ms)),
         time_zone: record.time_zone.clone(),
     };
-    match submit_job(store, engine, request, job_id).await {
+    match submit_job(store, engine, secrets, request, job_id).await {
         Ok(_) | Err(CoordinatorError::AlreadyExists { .. }) => Ok(()),
         Err(error) => Err(error),
     }
@@ -219,6 +235,7 @@ async fn submit_cycle(
 async fn run_backfill(
     store: &dyn MetaStore,
     engine: &EngineHandle,
+    secrets: &SecretCipher,
     record: &mut ScheduleRecord,
     times: &CronTimes,
 ) {
@@ -262,7 +279,7 @@ async fn run_backfill(
                     backfill.requested_at_ms,
                     date_text.replace('-', "")
                 ));
-                match submit_cycle(store, engine, record, cycle_ms, job_id.clone()).await {
+                match submit_cycle(store, engine, secrets, record, cycle_ms, job_id.clone()).await {
                     Ok(()) => {
                         tracing::info!(schedule = %record.name, date = %date_text, %job_id, "backfill date submitted");
                         free -= 1;

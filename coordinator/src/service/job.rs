@@ -6,6 +6,7 @@ use crate::leader::LeaderSlot;
 use crate::{convert, submit};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
+use sluice_common::secrets::SecretCipher;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_server::JobService;
 use std::pin::Pin;
@@ -18,17 +19,30 @@ use tonic::{Request, Response, Status};
 pub struct JobServiceImpl {
     leader: LeaderSlot,
     store: SharedMetaStore,
+    secrets: SecretCipher,
 }
 
 impl JobServiceImpl {
-    /// Returns the service over the leader's engine and the metadata store.
-    pub fn new(leader: LeaderSlot, store: SharedMetaStore) -> Self {
-        JobServiceImpl { leader, store }
+    /// Returns the service over the leader's engine and the metadata store; `secrets` opens
+    /// data sources' secrets and seals the job's.
+    pub fn new(leader: LeaderSlot, store: SharedMetaStore, secrets: SecretCipher) -> Self {
+        JobServiceImpl {
+            leader,
+            store,
+            secrets,
+        }
     }
 
     async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<JobId> {
         let engine = self.leader.engine()?;
-        submit::submit_job(self.store.as_ref(), &engine, request, JobId::generate()).await
+        submit::submit_job(
+            self.store.as_ref(),
+            &engine,
+            &self.secrets,
+            request,
+            JobId::generate(),
+        )
+        .await
     }
 
     fn view(&self, job_id: &str) -> Result<pb::Job> {

@@ -178,6 +178,16 @@ fn check_spec(message: &pb::Schedule, format: SpecFormat, now: i64) -> Result<()
     };
     let (text, format) = substitute_params(&message.spec, format, &context).map_err(in_spec)?;
     let spec = parse_job_spec(&text, format).map_err(in_spec)?;
+    // The schedule keeps its spec text in the metadata store and shows it in answers: a
+    // password in an inline connection would be stored and shown in the clear.
+    if spec.with_inline_secrets_masked() != spec {
+        return Err(CoordinatorError::invalid(
+            "schedule.spec",
+            "has a secret option (such as a password) in an inline connection: create a data \
+             source for it (`sluice ds create`, its secrets are encrypted) and name it with \
+             `datasource:`",
+        ));
+    }
     validate(spec).map_err(in_spec)?;
     Ok(())
 }
@@ -465,8 +475,16 @@ mod tests {
         );
         let mut with_region = message;
         with_region.params.insert("region".into(), "eu".into());
-        let record = validated_record(with_region, 0).expect("valid");
+        let record = validated_record(with_region.clone(), 0).expect("valid");
         assert_eq!(record.next_fire_ms, Some(2 * 3600 * 1000));
         assert_eq!(record.time_zone, "UTC");
+        let mut with_password = with_region;
+        with_password.spec = "source: {connection: {type: generator, rows: 5}}\nsink: {connection: {type: postgresql, host: h, database: d, user: u, password: hunter2}, table: t}\n".into();
+        let error = validated_record(with_password, 0).expect_err("inline secret");
+        assert!(
+            error.to_string().contains("create a data source"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }
