@@ -10,6 +10,7 @@
 
 pub mod channel;
 pub mod checksum;
+pub mod dirty_store;
 pub mod error;
 pub mod file;
 pub mod generator;
@@ -22,6 +23,7 @@ pub mod registry;
 pub mod sqlite;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
+pub use dirty_store::{DirtyRecord, DirtyStage, DirtyStore};
 pub use error::{ConnectorError, Result};
 pub use rate::RateLimiter;
 pub use registry::{open_sink, open_sink_as_source, open_source};
