@@ -49,6 +49,18 @@ pub enum Precondition {
     ModRevision(i64),
 }
 
+impl Precondition {
+    /// Returns the condition of a read-modify-write: the key must still be absent when it was
+    /// read as absent (`revision` 0), else still at the revision read.
+    pub fn unchanged_since(revision: i64) -> Self {
+        if revision == 0 {
+            Precondition::Absent
+        } else {
+            Precondition::ModRevision(revision)
+        }
+    }
+}
+
 /// Result of a conditional put.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {

@@ -66,6 +66,24 @@ pub async fn job_client(url: &str, timeout: Duration) -> JobServiceClient<Channe
     }
 }
 
+/// Runs the `sluice` CLI against the coordinator at `url`, prints the command and both of its
+/// streams (for failing tests), and returns its output.
+pub fn sluice_cli(url: &str, arguments: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(sluice_binary())
+        .arg("--coordinator")
+        .arg(url)
+        .args(arguments)
+        .output()
+        .expect("run sluice");
+    println!(
+        "$ sluice {}\n{}{}",
+        arguments.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Submits a spec and returns the job id.
 pub async fn submit(client: &mut JobServiceClient<Channel>, spec: &str) -> String {
     client

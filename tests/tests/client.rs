@@ -3,27 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use sluice_e2e::{
-    generator_digest, job_client, sluice_binary, sqlite_digest, wait_for_end, Cluster,
-};
+use sluice_e2e::{generator_digest, job_client, sluice_cli, sqlite_digest, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 fn sluice(url: &str, arguments: &[&str]) -> Output {
-    let output = Command::new(sluice_binary())
-        .arg("--coordinator")
-        .arg(url)
-        .args(arguments)
-        .output()
-        .expect("run sluice");
-    println!(
-        "$ sluice {}\n{}{}",
-        arguments.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    sluice_cli(url, arguments)
 }
 
 fn stdout(output: &Output) -> String {

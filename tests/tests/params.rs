@@ -5,23 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{sluice_binary, Cluster};
-use std::process::{Command, Output};
+use sluice_e2e::{sluice_cli, Cluster};
+use std::process::Output;
 
 fn sluice(url: &str, arguments: &[&str]) -> Output {
-    let output = Command::new(sluice_binary())
-        .arg("--coordinator")
-        .arg(url)
-        .args(arguments)
-        .output()
-        .expect("run sluice");
-    println!(
-        "$ sluice {}\n{}{}",
-        arguments.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    sluice_cli(url, arguments)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,11 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{job_client, sluice_binary, Cluster};
+use sluice_e2e::{job_client, sluice_cli, Cluster};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::schedule_service_client::ScheduleServiceClient;
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
@@ -191,21 +190,7 @@ async fn backfill_runs_one_job_per_business_date_and_pause_stops_fires() {
         ),
     )
     .unwrap();
-    let sluice = |arguments: &[&str]| {
-        let output = Command::new(sluice_binary())
-            .arg("--coordinator")
-            .arg(&url)
-            .args(arguments)
-            .output()
-            .expect("run sluice");
-        println!(
-            "$ sluice {}\n{}{}",
-            arguments.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    };
+    let sluice = |arguments: &[&str]| sluice_cli(&url, arguments);
     let spec = spec_path.display().to_string();
     // 02:30 in Shanghai: never during the test, so only the backfill submits jobs.
     let created = sluice(&[

@@ -115,11 +115,7 @@ impl DataSourceServiceImpl {
     }
 
     async fn write(&self, record: &DataSourceRecord, revision: i64) -> Result<()> {
-        let condition = if revision == 0 {
-            Precondition::Absent
-        } else {
-            Precondition::ModRevision(revision)
-        };
+        let condition = Precondition::unchanged_since(revision);
         match self
             .store
             .put(

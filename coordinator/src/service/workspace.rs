@@ -25,11 +25,7 @@ impl WorkspaceServiceImpl {
     }
 
     async fn write(&self, record: &WorkspaceRecord, revision: i64) -> Result<()> {
-        let condition = if revision == 0 {
-            Precondition::Absent
-        } else {
-            Precondition::ModRevision(revision)
-        };
+        let condition = Precondition::unchanged_since(revision);
         match self
             .store
             .put(
