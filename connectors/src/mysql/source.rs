@@ -336,9 +336,10 @@ impl Source for MySqlSource {
             .exec_iter(select.as_str(), ())
             .await
             .map_err(ConnectorError::mysql(format!("query {target} ({range})")))?;
-        while let Some(row) = result.next().await.map_err(ConnectorError::mysql(format!(
-            "read rows of {target} ({range})"
-        )))? {
+        // The error's context is built only when a read fails, not once per row.
+        while let Some(row) = result.next().await.map_err(|error| {
+            ConnectorError::mysql(format!("read rows of {target} ({range})"))(error)
+        })? {
             let batch = decoder.push(&row, &mut dirty)?;
             for sample in dirty.drain(..) {
                 output
