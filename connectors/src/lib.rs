@@ -19,6 +19,7 @@ pub mod options;
 pub mod postgres;
 pub mod registry;
 pub mod sqlite;
+pub mod transform;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
 pub use error::{ConnectorError, Result};

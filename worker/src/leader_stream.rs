@@ -347,6 +347,7 @@ impl WorkerState {
         let worker_id = self.config.worker_id.clone();
         let channel_batches = self.config.channel_batches;
         tokio::spawn(async move {
+            let live_counters = Arc::clone(&counters);
             let (end, counters) = run_shard(work, worker_id, counters, channel_batches).await;
             slots.finish(&key);
             let (outcome, reason, retryable) = match end {
@@ -370,6 +371,10 @@ impl WorkerState {
                 reason,
                 retryable,
                 counters: Some(sluice_proto::convert::counters_to_proto(counters)),
+                transformers: sluice_proto::convert::transformer_counts_to_proto(
+                    &live_counters.transformer_counts(),
+                    &[],
+                ),
             };
             let _ = outbox.send(pb::WorkerMessage {
                 body: Some(pb::worker_message::Body::Result(result)),

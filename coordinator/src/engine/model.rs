@@ -9,8 +9,8 @@ use super::split;
 use crate::convert;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{
-    now_ms, Counters, JobRecord, JobState, KeyBounds, KeyRange, ShardRecord, ShardState,
-    RECORD_VERSION,
+    now_ms, sum_transformer_counts, Counters, JobRecord, JobState, KeyBounds, KeyRange,
+    ShardRecord, ShardState, TransformerCounts, RECORD_VERSION,
 };
 use sluice_common::spec::ValidatedJobSpec;
 use sluice_proto::v1 as pb;
@@ -77,6 +77,8 @@ pub struct ShardRuntime {
     pub record: ShardRecord,
     /// Counters of the running attempt (committed counters live in the record).
     pub live: Counters,
+    /// Per-transformer counts of the running attempt (committed ones live in the record).
+    pub live_transformers: Vec<TransformerCounts>,
     /// Last key the worker reported.
     pub current_key: String,
     /// For a shard found running when this coordinator took over: when to give up waiting for
@@ -98,6 +100,7 @@ impl ShardRuntime {
         ShardRuntime {
             record,
             live: Counters::default(),
+            live_transformers: Vec::new(),
             current_key: String::new(),
             orphaned_until: None,
             pieces: None,
@@ -114,6 +117,14 @@ impl ShardRuntime {
             ShardState::Committed => self.record.counters,
             ShardState::Assigned | ShardState::Running => self.live,
             ShardState::Pending | ShardState::Failed => Counters::default(),
+        }
+    }
+
+    fn transformer_counts(&self) -> &[TransformerCounts] {
+        match self.record.state {
+            ShardState::Committed => &self.record.transformers,
+            ShardState::Assigned | ShardState::Running => &self.live_transformers,
+            ShardState::Pending | ShardState::Failed => &[],
         }
     }
 }
@@ -150,6 +161,16 @@ impl JobRuntime {
         self.shards
             .iter()
             .fold(Counters::default(), |sum, shard| sum.plus(shard.counters()))
+    }
+
+    /// Returns the per-transformer counts summed over shards, in spec order.
+    pub fn transformer_counts(&self) -> Vec<TransformerCounts> {
+        if self.shards.is_empty() {
+            return self.record.transformers.clone();
+        }
+        self.shards.iter().fold(Vec::new(), |sum, shard| {
+            sum_transformer_counts(&sum, shard.transformer_counts())
+        })
     }
 
     pub(crate) fn running_shards(&self) -> usize {
@@ -229,7 +250,20 @@ impl JobRuntime {
                 Vec::new()
             },
             retries: self.record.retries,
+            transformers: self.transformers_to_proto(),
         }
+    }
+
+    /// One entry per transformer of the spec (zeros before any row reached it), named.
+    fn transformers_to_proto(&self) -> Vec<pb::TransformerCounters> {
+        let specs = &self.validated.spec.transformers;
+        if specs.is_empty() {
+            return Vec::new();
+        }
+        let mut counts = self.transformer_counts();
+        counts.resize(specs.len().max(counts.len()), TransformerCounts::default());
+        let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+        convert::transformer_counts_to_proto(&counts, &names)
     }
 }
 
@@ -548,6 +582,7 @@ impl Model {
             effects.push(Effect::PersistShard(job_id.clone(), shard.record.shard_id));
         }
         shard.live = convert::counters_from_proto(progress.counters.as_ref());
+        shard.live_transformers = convert::transformer_counts_from_proto(&progress.transformers);
         shard.current_key = progress.current_key;
         for sample in progress.dirty_samples {
             if job.dirty_samples.len() == DIRTY_SAMPLES_KEPT {
@@ -626,8 +661,11 @@ impl Model {
             pb::ShardOutcome::Committed | pb::ShardOutcome::AlreadyCommitted => {
                 shard.record.state = ShardState::Committed;
                 shard.record.counters = counters;
+                shard.record.transformers =
+                    convert::transformer_counts_from_proto(&result.transformers);
                 shard.record.error = None;
                 shard.live = Counters::default();
+                shard.live_transformers.clear();
                 if outcome == pb::ShardOutcome::AlreadyCommitted {
                     tracing::info!(job_id = %job_id, shard_id = %shard_id, "shard was already committed by an earlier attempt");
                 }
@@ -717,6 +755,7 @@ impl Model {
             }
         }
         job.record.counters = counters;
+        job.record.transformers = job.transformer_counts();
         job.record.state = JobState::Finalizing;
         job.finalize = Task::Waiting;
         self.changed_jobs.insert(job_id.clone());
@@ -770,6 +809,7 @@ impl Model {
                     counters: Counters::default(),
                     error: None,
                     earlier_attempt_may_commit: false,
+                    transformers: Vec::new(),
                 })
             })
             .collect();
@@ -832,6 +872,7 @@ impl Model {
             return effects;
         }
         job.record.counters = job.counters();
+        job.record.transformers = job.transformer_counts();
         job.record.state = state;
         job.record.error = error.clone();
         job.record.finished_at_ms = Some(now_ms());
@@ -929,6 +970,7 @@ impl Model {
             shard.record.state = ShardState::Assigned;
             shard.record.worker_id = Some(worker_id.clone());
             shard.live = Counters::default();
+            shard.live_transformers.clear();
             shard.current_key.clear();
             shard.pieces = split::pieces_for(
                 &shard.record.range,
@@ -1007,6 +1049,7 @@ impl Model {
             if job.counters_changed && !job.record.state.is_terminal() {
                 job.counters_changed = false;
                 job.record.counters = job.counters();
+                job.record.transformers = job.transformer_counts();
                 flushed.push(job_id.clone());
             }
         }
@@ -1048,6 +1091,7 @@ fn requeue_shard(
     shard.orphaned_until = None;
     shard.record.error = Some(reason);
     shard.live = Counters::default();
+    shard.live_transformers.clear();
     job.record.retries += 1;
     job.counters_changed = true;
 }
@@ -1089,6 +1133,7 @@ pub(crate) mod testing {
             retries: 0,
             key_bounds: None,
             splits: 0,
+            transformers: Vec::new(),
         };
         (record, validated)
     }
@@ -1183,6 +1228,7 @@ mod tests {
                 rows_written: 1,
                 ..Default::default()
             }),
+            transformers: Vec::new(),
         })
     }
 

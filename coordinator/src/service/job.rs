@@ -72,6 +72,7 @@ impl JobServiceImpl {
             retries: 0,
             key_bounds: None,
             splits: 0,
+            transformers: Vec::new(),
         };
         let job_id = record.id.clone();
         let (reply, answer) = oneshot::channel();
