@@ -37,6 +37,8 @@ mod null_default;
 mod strings;
 mod text;
 
+pub use text::text_values;
+
 use crate::channel::{BatchReceiver, BatchSender, DirtySample};
 use crate::error::{ConnectorError, Result};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};

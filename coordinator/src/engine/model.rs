@@ -1282,6 +1282,81 @@ mod tests {
     }
 
     #[test]
+    fn transformer_counts_sum_committed_and_running_attempts_with_spec_names() {
+        use sluice_common::spec::{ColumnRef, TransformerSpec};
+        let (mut model, job_id, first, _second) = planned_model(2, 4);
+        model
+            .jobs
+            .get_mut(&job_id)
+            .expect("the job")
+            .validated
+            .spec
+            .transformers = ["dx_filter", "dx_substr", "dx_pad"]
+            .iter()
+            .map(|name| TransformerSpec {
+                name: (*name).into(),
+                column: ColumnRef::Index(0),
+                params: Vec::new(),
+            })
+            .collect();
+        model.dispatch(Instant::now());
+        let counts = |rows_in: u64, filtered: u64, failed: u64| pb::TransformerCounters {
+            name: String::new(),
+            rows_in,
+            rows_out: rows_in - filtered - failed,
+            filtered,
+            failed,
+        };
+        let shards = model.jobs[&job_id].shards.clone();
+        let connection = |worker: &WorkerId| if *worker == first { 1 } else { 2 };
+        let running_worker = shards[0].record.worker_id.clone().expect("assigned");
+        model.worker_message(
+            &running_worker,
+            connection(&running_worker),
+            pb::worker_message::Body::Progress(pb::ShardProgress {
+                job_id: job_id.to_string(),
+                shard_id: 0,
+                attempt: 1,
+                counters: None,
+                current_key: String::new(),
+                dirty_samples: Vec::new(),
+                transformers: vec![counts(10, 4, 0), counts(6, 0, 1)],
+            }),
+            Instant::now(),
+        );
+        let committing_worker = shards[1].record.worker_id.clone().expect("assigned");
+        let mut committed = result(&job_id, 1, 1, pb::ShardOutcome::Committed, false);
+        if let pb::worker_message::Body::Result(shard_result) = &mut committed {
+            shard_result.transformers = vec![counts(5, 1, 0)];
+        }
+        model.worker_message(
+            &committing_worker,
+            connection(&committing_worker),
+            committed,
+            Instant::now(),
+        );
+        let summary: Vec<(String, u64, u64, u64, u64)> = model.jobs[&job_id]
+            .to_proto(false)
+            .transformers
+            .iter()
+            .map(|t| (t.name.clone(), t.rows_in, t.rows_out, t.filtered, t.failed))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("dx_filter".to_string(), 15, 10, 5, 0),
+                ("dx_substr".to_string(), 6, 5, 0, 1),
+                ("dx_pad".to_string(), 0, 0, 0, 0),
+            ]
+        );
+        assert_eq!(
+            model.jobs[&job_id].shards[1].record.transformers[0].rows_in,
+            5,
+            "a committed shard keeps its counts in its record"
+        );
+    }
+
+    #[test]
     fn all_commits_lead_to_finalize_then_success() {
         let (mut model, job_id, first, second) = planned_model(2, 4);
         model.dispatch(Instant::now());
