@@ -378,6 +378,56 @@ async fn datax_query_sql_job_runs_with_sluice_run() {
     assert_eq!(rows, expected_rows);
     assert!(stdout.contains(&format!("rows written    {}", expected_rows.len())), "{stdout}");
 
+    // `sluice job preview` shows rows after the transformers and writes nothing.
+    let preview_job = serde_json::json!({
+        "job": {
+            "content": [{
+                "reader": {
+                    "name": "mysqlreader",
+                    "parameter": {
+                        "username": "root",
+                        "password": "",
+                        "connection": [{
+                            "querySql": ["SELECT id, name FROM people WHERE id <= 20 ORDER BY id"],
+                            "jdbcUrl": [format!("jdbc:mysql://127.0.0.1:3306/{}", mysql.name)]
+                        }]
+                    }
+                },
+                "writer": {
+                    "name": "postgresqlwriter",
+                    "parameter": {
+                        "username": "postgres",
+                        "column": ["id", "short_name"],
+                        "connection": [{
+                            "table": ["nowhere"],
+                            "jdbcUrl": format!("jdbc:postgresql://127.0.0.1:5432/{}", postgres.name)
+                        }]
+                    }
+                },
+                "transformer": [
+                    {"name": "dx_substr", "parameter": {"columnIndex": 1, "paras": ["0", "3"]}},
+                    {"name": "dx_filter", "parameter": {"columnIndex": 0, "paras": [">", "5"]}}
+                ]
+            }]
+        }
+    });
+    let preview_file = directory.path().join("preview.json");
+    std::fs::write(&preview_file, preview_job.to_string()).unwrap();
+    let output = std::process::Command::new(sluice_binary())
+        .args(["job", "preview"])
+        .arg(&preview_file)
+        .output()
+        .expect("run sluice job preview");
+    let preview = String::from_utf8_lossy(&output.stdout);
+    println!("{preview}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "sluice job preview failed");
+    let mut expected_preview = vec!["id  short_name".to_string()];
+    expected_preview.extend((1..=5).map(|id| format!("{id:<2}  nam")));
+    expected_preview.push("(5 rows shown, 20 read from the source, nothing written)".into());
+    expected_preview.push(format!("transform  [0] {:<18} 20 in, 20 out, 0 filtered, 0 failed", "dx_substr"));
+    expected_preview.push(format!("transform  [1] {:<18} 20 in, 5 out, 15 filtered, 0 failed", "dx_filter"));
+    assert_eq!(preview.lines().collect::<Vec<_>>(), expected_preview);
+
     mysql.drop_database().await;
     postgres.drop_database().await;
 }
