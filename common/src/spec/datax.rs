@@ -70,12 +70,6 @@ struct Node<'a> {
     map: &'a Map<String, Value>,
 }
 
-/// What a reader or writer plugin stands for.
-struct Endpoint {
-    connection: InlineConnection,
-    table: Option<String>,
-}
-
 impl Translator {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(SpecError::new(path, message));
