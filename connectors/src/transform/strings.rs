@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn replace_follows_the_datax_examples() {
-        let values = input(&[Some("dataxTest"), None, Some("ab")]);
+        let values = input(&[Some("dataxTest"), None, Some("a")]);
         let middle = Replace {
             start: 2,
             length: 4,
@@ -273,7 +273,14 @@ mod tests {
             replacement: "****".into(),
         };
         assert_eq!(strings(&tail.apply(&values))[0], Some("datax****".into()));
-        // start + length exactly at the end replaces the rest.
+        // Start exactly at the end appends.
+        let at_end = Replace {
+            start: 1,
+            length: 3,
+            replacement: "+".into(),
+        };
+        assert_eq!(strings(&at_end.apply(&values))[2], Some("a+".into()));
+        // start + length at or past the end replaces the rest.
         let exact = Replace {
             start: 0,
             length: 2,
