@@ -156,10 +156,7 @@ impl TransformChain {
         }
         Ok(TransformChain {
             steps,
-            output_schema: Arc::new(Schema::new_with_metadata(
-                fields,
-                schema.metadata().clone(),
-            )),
+            output_schema: Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
         })
     }
 
@@ -395,9 +392,17 @@ mod tests {
         let input = batch();
         let chain = chain(
             &[
-                ("dx_filter", ColumnRef::Name("name".into()), &["like", "skip.*"]),
+                (
+                    "dx_filter",
+                    ColumnRef::Name("name".into()),
+                    &["like", "skip.*"],
+                ),
                 ("dx_substr", ColumnRef::Index(1), &["3", "4"]),
-                ("dx_replace", ColumnRef::Name("name".into()), &["0", "1", "*"]),
+                (
+                    "dx_replace",
+                    ColumnRef::Name("name".into()),
+                    &["0", "1", "*"],
+                ),
             ],
             &input.schema(),
         )
@@ -437,8 +442,16 @@ mod tests {
         let input = batch();
         let chain = chain(
             &[
-                ("dx_digest", ColumnRef::Name("id".into()), &["md5", "toLowerCase"]),
-                ("dx_null_to_default", ColumnRef::Name("name".into()), &["none"]),
+                (
+                    "dx_digest",
+                    ColumnRef::Name("id".into()),
+                    &["md5", "toLowerCase"],
+                ),
+                (
+                    "dx_null_to_default",
+                    ColumnRef::Name("name".into()),
+                    &["none"],
+                ),
             ],
             &input.schema(),
         )
@@ -457,9 +470,12 @@ mod tests {
     #[test]
     fn unknown_columns_are_named_with_the_choices() {
         let schema = batch().schema();
-        let error = chain(&[("dx_pad", ColumnRef::Index(7), &["l", "3", "0"])], &schema)
-            .expect_err("out of range")
-            .to_string();
+        let error = chain(
+            &[("dx_pad", ColumnRef::Index(7), &["l", "3", "0"])],
+            &schema,
+        )
+        .expect_err("out of range")
+        .to_string();
         assert!(
             error.starts_with("transformers[0].column: position 7 is out of range: the source produces 2 columns (id, name)"),
             "{error}"

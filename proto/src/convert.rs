@@ -46,7 +46,9 @@ pub fn transformer_counts_to_proto(
         .iter()
         .enumerate()
         .map(|(index, count)| pb::TransformerCounters {
-            name: names.get(index).map_or_else(String::new, |name| (*name).to_string()),
+            name: names
+                .get(index)
+                .map_or_else(String::new, |name| (*name).to_string()),
             rows_in: count.rows_in,
             rows_out: count.rows_out,
             filtered: count.filtered,

@@ -94,7 +94,10 @@ fn expected(rows: &[Person]) -> (Vec<String>, Vec<[u64; 4]>) {
         counts[2][1] += 1;
         // [3] dx_replace(email, "0", "4", "****").
         counts[3][0] += 1;
-        let email = person.email.as_ref().map(|text| format!("****{}", &text[4..]));
+        let email = person
+            .email
+            .as_ref()
+            .map(|text| format!("****{}", &text[4..]));
         counts[3][1] += 1;
         // [4] dx_digest(code, "md5", "toUpperCase"): NULL hashes as "".
         counts[4][0] += 1;
@@ -202,7 +205,8 @@ fn datax_job(mysql: &MyDatabase, postgres: &PgDatabase) -> String {
     .to_string()
 }
 
-const PEOPLE_OUT: &str = "CREATE TABLE people_out (id BIGINT PRIMARY KEY, name TEXT, email TEXT, code TEXT, score INT)";
+const PEOPLE_OUT: &str =
+    "CREATE TABLE people_out (id BIGINT PRIMARY KEY, name TEXT, email TEXT, code TEXT, score INT)";
 
 const RENDER_PEOPLE_OUT: &str = "SELECT format('%s|%s|%s|%s|%s', id, coalesce(name, '<null>'), \
      coalesce(email, '<null>'), coalesce(code, '<null>'), coalesce(score::text, '<null>')) \
@@ -212,7 +216,12 @@ const RENDER_PEOPLE_OUT: &str = "SELECT format('%s|%s|%s|%s|%s', id, coalesce(na
 async fn datax_mysql_to_postgres_with_a_transformer_chain() {
     let mysql = source_database().await;
     let postgres = PgDatabase::create().await;
-    postgres.client().await.batch_execute(PEOPLE_OUT).await.unwrap();
+    postgres
+        .client()
+        .await
+        .batch_execute(PEOPLE_OUT)
+        .await
+        .unwrap();
     // A row the preSql must delete.
     postgres
         .client()
@@ -251,7 +260,13 @@ async fn datax_mysql_to_postgres_with_a_transformer_chain() {
             )
         })
         .collect();
-    let names = ["dx_filter", "dx_substr", "dx_pad", "dx_replace", "dx_digest"];
+    let names = [
+        "dx_filter",
+        "dx_substr",
+        "dx_pad",
+        "dx_replace",
+        "dx_digest",
+    ];
     let expected_named: Vec<(String, [u64; 4])> = names
         .iter()
         .map(|name| name.to_string())
@@ -265,11 +280,21 @@ async fn datax_mysql_to_postgres_with_a_transformer_chain() {
     assert_eq!(counters.rows_read, ROWS as u64);
     assert_eq!(counters.rows_written, expected_rows.len() as u64);
     assert_eq!(counters.dirty_records, failed);
-    assert!(job.shards_total >= 8, "splitPk made {} shards", job.shards_total);
+    assert!(
+        job.shards_total >= 8,
+        "splitPk made {} shards",
+        job.shards_total
+    );
 
     // `sluice job get` shows the counts.
     let output = std::process::Command::new(sluice_binary())
-        .args(["job", "get", &job_id, "--coordinator", &cluster.coordinator_urls[0]])
+        .args([
+            "job",
+            "get",
+            &job_id,
+            "--coordinator",
+            &cluster.coordinator_urls[0],
+        ])
         .output()
         .expect("run sluice job get");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -366,7 +391,8 @@ async fn datax_query_sql_job_runs_with_sluice_run() {
                 person.name.unwrap_or_else(|| "-".into()),
                 person
                     .score
-                    .map_or("<null>".to_string(), |score| (i64::from(score) * 2).to_string())
+                    .map_or("<null>".to_string(), |score| (i64::from(score) * 2)
+                        .to_string())
             ))
         })
         .collect();
@@ -376,7 +402,10 @@ async fn datax_query_sql_job_runs_with_sluice_run() {
         )
         .await;
     assert_eq!(rows, expected_rows);
-    assert!(stdout.contains(&format!("rows written    {}", expected_rows.len())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("rows written    {}", expected_rows.len())),
+        "{stdout}"
+    );
 
     // `sluice job preview` shows rows after the transformers and writes nothing.
     let preview_job = serde_json::json!({
@@ -424,8 +453,14 @@ async fn datax_query_sql_job_runs_with_sluice_run() {
     let mut expected_preview = vec!["id  short_name".to_string()];
     expected_preview.extend((1..=5).map(|id| format!("{id:<2}  nam")));
     expected_preview.push("(5 rows shown, 20 read from the source, nothing written)".into());
-    expected_preview.push(format!("transform  [0] {:<18} 20 in, 20 out, 0 filtered, 0 failed", "dx_substr"));
-    expected_preview.push(format!("transform  [1] {:<18} 20 in, 5 out, 15 filtered, 0 failed", "dx_filter"));
+    expected_preview.push(format!(
+        "transform  [0] {:<18} 20 in, 20 out, 0 filtered, 0 failed",
+        "dx_substr"
+    ));
+    expected_preview.push(format!(
+        "transform  [1] {:<18} 20 in, 5 out, 15 filtered, 0 failed",
+        "dx_filter"
+    ));
     assert_eq!(preview.lines().collect::<Vec<_>>(), expected_preview);
 
     mysql.drop_database().await;

@@ -150,11 +150,8 @@ async fn run_shard_inner(
         (source_receiver, None)
     } else {
         let (chain_sender, chain_receiver) = batch_channel(channel_batches, Arc::clone(&counters));
-        let stage = sluice_connectors::transform::run_chain(
-            transformers,
-            source_receiver,
-            chain_sender,
-        );
+        let stage =
+            sluice_connectors::transform::run_chain(transformers, source_receiver, chain_sender);
         (chain_receiver, Some(stage))
     };
     let chain = async move {

@@ -76,8 +76,10 @@ pub async fn preview(
             let kept = match &chain {
                 Some(bound) => {
                     let output = bound.apply(batch)?;
-                    preview.counts =
-                        sluice_common::records::sum_transformer_counts(&preview.counts, &output.counts);
+                    preview.counts = sluice_common::records::sum_transformer_counts(
+                        &preview.counts,
+                        &output.counts,
+                    );
                     output.batch
                 }
                 None => batch,
@@ -144,7 +146,9 @@ fn print(
                             .iter()
                             .cloned()
                             .zip(row.iter().map(|value| {
-                                value.clone().map_or(serde_json::Value::Null, serde_json::Value::String)
+                                value
+                                    .clone()
+                                    .map_or(serde_json::Value::Null, serde_json::Value::String)
                             }))
                             .collect(),
                     )
@@ -173,7 +177,11 @@ fn print(
         }
         OutputFormat::Text => {
             let cell = |value: &Option<String>| value.clone().unwrap_or_else(|| "NULL".into());
-            let mut widths: Vec<usize> = preview.columns.iter().map(|name| name.chars().count()).collect();
+            let mut widths: Vec<usize> = preview
+                .columns
+                .iter()
+                .map(|name| name.chars().count())
+                .collect();
             for row in &preview.rows {
                 for (index, value) in row.iter().enumerate() {
                     if let Some(width) = widths.get_mut(index) {

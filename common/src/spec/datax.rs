@@ -44,8 +44,9 @@ pub fn is_datax_job(text: &str) -> bool {
 /// # Errors
 /// Every problem found, each with the JSON path of the key (`job.setting.speed.byte`).
 pub fn translate_datax(text: &str) -> Result<JobSpec, SpecErrors> {
-    let document: Value = serde_json::from_str(text)
-        .map_err(|error| SpecErrors::from(SpecError::new("", format!("not valid JSON: {error}"))))?;
+    let document: Value = serde_json::from_str(text).map_err(|error| {
+        SpecErrors::from(SpecError::new("", format!("not valid JSON: {error}")))
+    })?;
     let mut translator = Translator::default();
     let spec = translator.document(&document);
     if translator.errors.is_empty() {
@@ -76,7 +77,8 @@ impl Translator {
     }
 
     fn not_yet(&mut self, path: impl Into<String>, what: &str) {
-        self.errors.push(SpecError::new(path, format!("{NOT_YET}: {what}")));
+        self.errors
+            .push(SpecError::new(path, format!("{NOT_YET}: {what}")));
     }
 
     /// Returns `value` as an object, or records an error.
@@ -97,7 +99,10 @@ impl Translator {
                 let path = join(node.path, key);
                 self.error(
                     path,
-                    format!("is not a key Sluice knows here; known keys: {}", known.join(", ")),
+                    format!(
+                        "is not a key Sluice knows here; known keys: {}",
+                        known.join(", ")
+                    ),
                 );
             }
         }
@@ -328,7 +333,10 @@ impl Translator {
         } else {
             self.error(
                 path,
-                format!("\"{name}\" is not a DataX plugin Sluice knows; supported here: {}", known.join(", ")),
+                format!(
+                    "\"{name}\" is not a DataX plugin Sluice knows; supported here: {}",
+                    known.join(", ")
+                ),
             );
         }
     }
@@ -346,7 +354,10 @@ impl Translator {
         if entries.len() != 1 {
             self.not_yet(
                 join(parameter.path, "connection"),
-                &format!("{} connection entries (sharded sources); give one", entries.len()),
+                &format!(
+                    "{} connection entries (sharded sources); give one",
+                    entries.len()
+                ),
             );
             return None;
         }
@@ -394,7 +405,10 @@ impl Translator {
         }
         if let Some(value) = parameter.map.get("fetchSize") {
             if !value.is_u64() {
-                self.error(join(parameter.path, "fetchSize"), "must be a positive integer");
+                self.error(
+                    join(parameter.path, "fetchSize"),
+                    "must be a positive integer",
+                );
             }
         }
         let entry_path = format!("{}.connection[0]", parameter.path);
@@ -424,7 +438,10 @@ impl Translator {
         let table = if entry.map.contains_key("table") {
             self.single(entry, "table", "tables")
         } else {
-            self.error(join(entry.path, "table"), "is required unless querySql is given");
+            self.error(
+                join(entry.path, "table"),
+                "is required unless querySql is given",
+            );
             None
         }?;
         let where_clause = self
@@ -437,7 +454,10 @@ impl Translator {
             Some(columns) => columns,
             None => {
                 if !parameter.map.contains_key("column") {
-                    self.error(join(parameter.path, "column"), "is required (use [\"*\"] for every column)");
+                    self.error(
+                        join(parameter.path, "column"),
+                        "is required (use [\"*\"] for every column)",
+                    );
                 }
                 return None;
             }
@@ -453,7 +473,10 @@ impl Translator {
             source.split_pk = split_pk;
             return Some(source);
         }
-        if columns.iter().all(|column| plain_identifier(column).is_some()) {
+        if columns
+            .iter()
+            .all(|column| plain_identifier(column).is_some())
+        {
             source.table = Some(table);
             source.columns = columns
                 .iter()
@@ -500,12 +523,18 @@ impl Translator {
             ],
         );
         if parameter.map.contains_key("session") {
-            self.not_yet(join(parameter.path, "session"), "session statements; use preSql");
+            self.not_yet(
+                join(parameter.path, "session"),
+                "session statements; use preSql",
+            );
         }
         if let Some(batch) = self.unsigned(parameter, "batchSize") {
             match u32::try_from(batch) {
                 Ok(rows) if rows > 0 => settings.batch_rows = rows,
-                _ => self.error(join(parameter.path, "batchSize"), "must be from 1 to 1000000"),
+                _ => self.error(
+                    join(parameter.path, "batchSize"),
+                    "must be from 1 to 1000000",
+                ),
             }
         }
         let write_mode = self.string(parameter, "writeMode");
@@ -559,7 +588,10 @@ impl Translator {
             }
             None => {
                 if !parameter.map.contains_key("column") {
-                    self.error(join(parameter.path, "column"), "is required (use [\"*\"] for every column)");
+                    self.error(
+                        join(parameter.path, "column"),
+                        "is required (use [\"*\"] for every column)",
+                    );
                 }
                 Vec::new()
             }
@@ -585,15 +617,23 @@ impl Translator {
     fn credentials(&mut self, parameter: Node<'_>, connection: &mut InlineConnection) {
         if connection.kind == "sqlite" {
             for key in ["username", "password"] {
-                if self.string(parameter, key).is_some_and(|value| !value.is_empty()) {
-                    self.error(join(parameter.path, key), "a SQLite database has no users; remove it or leave it empty");
+                if self
+                    .string(parameter, key)
+                    .is_some_and(|value| !value.is_empty())
+                {
+                    self.error(
+                        join(parameter.path, key),
+                        "a SQLite database has no users; remove it or leave it empty",
+                    );
                 }
             }
             return;
         }
         match self.string(parameter, "username") {
             Some(user) => {
-                connection.options.insert("user".into(), Value::String(user));
+                connection
+                    .options
+                    .insert("user".into(), Value::String(user));
             }
             None => {
                 if !parameter.map.contains_key("username") {
@@ -632,7 +672,10 @@ impl Translator {
         if !expected.contains(&scheme) {
             self.error(
                 path,
-                format!("jdbc:{scheme} URLs are not accepted by {plugin}; expected jdbc:{}", expected.join(" or jdbc:")),
+                format!(
+                    "jdbc:{scheme} URLs are not accepted by {plugin}; expected jdbc:{}",
+                    expected.join(" or jdbc:")
+                ),
             );
             return None;
         }
@@ -674,7 +717,12 @@ impl Translator {
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || database.is_empty() {
-            self.error(path, format!("\"{url}\" needs a host and a database: jdbc:{scheme}://host:port/database"));
+            self.error(
+                path,
+                format!(
+                    "\"{url}\" needs a host and a database: jdbc:{scheme}://host:port/database"
+                ),
+            );
             return None;
         }
         options.insert("host".into(), Value::String(host.to_string()));
@@ -775,11 +823,17 @@ impl Translator {
                 "gzip" => {
                     options.insert("compression".into(), Value::String("gzip".into()));
                 }
-                other => self.not_yet(join(parameter.path, "compress"), &format!("compression {other} (gzip is supported)")),
+                other => self.not_yet(
+                    join(parameter.path, "compress"),
+                    &format!("compression {other} (gzip is supported)"),
+                ),
             }
         }
         match parameter.map.get("column") {
-            None => self.error(join(parameter.path, "column"), "is required (use [\"*\"] to read every field as text)"),
+            None => self.error(
+                join(parameter.path, "column"),
+                "is required (use [\"*\"] to read every field as text)",
+            ),
             Some(Value::Array(items))
                 if items.len() == 1 && items[0] == Value::String("*".into()) =>
             {
@@ -803,7 +857,8 @@ impl Translator {
                                 if key == "format" {
                                     format!("{NOT_YET}: date formats in txtfilereader columns")
                                 } else {
-                                    "is not a key Sluice knows here; known keys: index, type".to_string()
+                                    "is not a key Sluice knows here; known keys: index, type"
+                                        .to_string()
                                 },
                             );
                         }
@@ -825,7 +880,9 @@ impl Translator {
                         other => {
                             self.error(
                                 format!("{item_path}.type"),
-                                format!("{other:?} is not one of long, double, string, boolean, date"),
+                                format!(
+                                    "{other:?} is not one of long, double, string, boolean, date"
+                                ),
                             );
                             continue;
                         }
@@ -874,13 +931,19 @@ impl Translator {
         let file_name = self.required_string(parameter, "fileName");
         let mut options = self.text_options(parameter);
         if parameter.map.contains_key("dateFormat") {
-            self.not_yet(join(parameter.path, "dateFormat"), "date formats (dates are written as ISO 8601)");
+            self.not_yet(
+                join(parameter.path, "dateFormat"),
+                "date formats (dates are written as ISO 8601)",
+            );
         }
         if parameter.map.contains_key("compress") {
             self.not_yet(join(parameter.path, "compress"), "compressed output");
         }
         let header = self.strings(parameter, "header").unwrap_or_default();
-        options.insert("header".into(), Value::String((!header.is_empty()).to_string()));
+        options.insert(
+            "header".into(),
+            Value::String((!header.is_empty()).to_string()),
+        );
         let write_mode = match self
             .required_string(parameter, "writeMode")
             .as_deref()
@@ -890,11 +953,17 @@ impl Translator {
             Some("truncate") => Some("truncate".to_string()),
             Some("append") => None,
             Some("nonconflict") => {
-                self.not_yet(join(parameter.path, "writeMode"), "writeMode nonConflict; use truncate or append");
+                self.not_yet(
+                    join(parameter.path, "writeMode"),
+                    "writeMode nonConflict; use truncate or append",
+                );
                 None
             }
             Some(other) => {
-                self.error(join(parameter.path, "writeMode"), format!("\"{other}\" is not one of truncate, append, nonConflict"));
+                self.error(
+                    join(parameter.path, "writeMode"),
+                    format!("\"{other}\" is not one of truncate, append, nonConflict"),
+                );
                 None
             }
             None => None,
@@ -918,11 +987,18 @@ impl Translator {
     fn text_options(&mut self, parameter: Node<'_>) -> BTreeMap<String, Value> {
         let mut options = BTreeMap::new();
         if let Some(delimiter) = self.string(parameter, "fieldDelimiter") {
-            let delimiter = if delimiter == "\\t" { "\t".to_string() } else { delimiter };
+            let delimiter = if delimiter == "\\t" {
+                "\t".to_string()
+            } else {
+                delimiter
+            };
             if delimiter.len() == 1 {
                 options.insert("delimiter".into(), Value::String(delimiter));
             } else {
-                self.error(join(parameter.path, "fieldDelimiter"), "must be one ASCII character");
+                self.error(
+                    join(parameter.path, "fieldDelimiter"),
+                    "must be one ASCII character",
+                );
             }
         }
         if let Some(encoding) = self.string(parameter, "encoding") {
@@ -933,7 +1009,10 @@ impl Translator {
         }
         if let Some(format) = self.string(parameter, "fileFormat") {
             if !matches!(format.to_ascii_lowercase().as_str(), "csv" | "text") {
-                self.error(join(parameter.path, "fileFormat"), format!("\"{format}\" is not csv or text"));
+                self.error(
+                    join(parameter.path, "fileFormat"),
+                    format!("\"{format}\" is not csv or text"),
+                );
             }
         }
         options
@@ -970,7 +1049,10 @@ impl Translator {
                 continue;
             };
             if name == "dx_groovy" {
-                self.not_yet(join(node.path, "name"), "dx_groovy (Sluice runs no Groovy code)");
+                self.not_yet(
+                    join(node.path, "name"),
+                    "dx_groovy (Sluice runs no Groovy code)",
+                );
                 continue;
             }
             let parameter_path = join(node.path, "parameter");
@@ -980,7 +1062,10 @@ impl Translator {
                 .and_then(|value| self.object_owned(&parameter_path, value))
             else {
                 if !node.map.contains_key("parameter") {
-                    self.error(parameter_path, "is required: {\"columnIndex\": n, \"paras\": [...]}");
+                    self.error(
+                        parameter_path,
+                        "is required: {\"columnIndex\": n, \"paras\": [...]}",
+                    );
                 }
                 continue;
             };
@@ -998,7 +1083,10 @@ impl Translator {
                     Err(_) => ColumnRef::Name(text.clone()),
                 },
                 _ => {
-                    self.error(join(parameter.path, "columnIndex"), "is required: the 0-based position of the column");
+                    self.error(
+                        join(parameter.path, "columnIndex"),
+                        "is required: the 0-based position of the column",
+                    );
                     continue;
                 }
             };
@@ -1040,18 +1128,68 @@ const WRITERS: &[&str] = &["mysqlwriter", "postgresqlwriter", "txtfilewriter"];
 
 /// Other DataX plugins: named as "not supported yet" rather than unknown.
 const DATAX_PLUGINS: &[&str] = &[
-    "oraclereader", "oraclewriter", "sqlserverreader", "sqlserverwriter", "odpsreader",
-    "odpswriter", "hdfsreader", "hdfswriter", "ftpreader", "ftpwriter", "ossreader", "osswriter",
-    "mongodbreader", "mongodbwriter", "hbase11xreader", "hbase11xwriter", "hbase094xreader",
-    "hbase094xwriter", "drdsreader", "drdswriter", "otsreader", "otswriter", "adswriter",
-    "ocswriter", "elasticsearchwriter", "clickhousereader", "clickhousewriter", "db2reader",
-    "db2writer", "kingbaseesreader", "kingbaseeswriter", "gdbreader", "gdbwriter",
-    "tsdbreader", "tsdbwriter", "opentsdbreader", "cassandrareader", "cassandrawriter",
-    "rdbmswriter", "hologresjdbcwriter", "starrockswriter", "doriswriter", "datahubreader",
-    "datahubwriter", "loghubreader", "loghubwriter", "tdenginereader", "tdenginewriter",
-    "adbpgwriter", "gpdbwriter", "selectdbwriter", "neo4jwriter", "sybasereader",
-    "sybasewriter", "databendwriter", "oceanbasev10reader", "oceanbasev10writer",
-    "kuduwriter", "mysql8reader", "mysql8writer", "sqlitewriter", "streamreader",
+    "oraclereader",
+    "oraclewriter",
+    "sqlserverreader",
+    "sqlserverwriter",
+    "odpsreader",
+    "odpswriter",
+    "hdfsreader",
+    "hdfswriter",
+    "ftpreader",
+    "ftpwriter",
+    "ossreader",
+    "osswriter",
+    "mongodbreader",
+    "mongodbwriter",
+    "hbase11xreader",
+    "hbase11xwriter",
+    "hbase094xreader",
+    "hbase094xwriter",
+    "drdsreader",
+    "drdswriter",
+    "otsreader",
+    "otswriter",
+    "adswriter",
+    "ocswriter",
+    "elasticsearchwriter",
+    "clickhousereader",
+    "clickhousewriter",
+    "db2reader",
+    "db2writer",
+    "kingbaseesreader",
+    "kingbaseeswriter",
+    "gdbreader",
+    "gdbwriter",
+    "tsdbreader",
+    "tsdbwriter",
+    "opentsdbreader",
+    "cassandrareader",
+    "cassandrawriter",
+    "rdbmswriter",
+    "hologresjdbcwriter",
+    "starrockswriter",
+    "doriswriter",
+    "datahubreader",
+    "datahubwriter",
+    "loghubreader",
+    "loghubwriter",
+    "tdenginereader",
+    "tdenginewriter",
+    "adbpgwriter",
+    "gpdbwriter",
+    "selectdbwriter",
+    "neo4jwriter",
+    "sybasereader",
+    "sybasewriter",
+    "databendwriter",
+    "oceanbasev10reader",
+    "oceanbasev10writer",
+    "kuduwriter",
+    "mysql8reader",
+    "mysql8writer",
+    "sqlitewriter",
+    "streamreader",
     "streamwriter",
 ];
 
@@ -1153,7 +1291,10 @@ mod tests {
             "column": ["id"], "splitPk": "id",
             "connection": [{"querySql": ["select a, b from t join u using (id);"], "jdbcUrl": ["jdbc:postgresql://h:5433/db"]}]}}"#;
         let spec = translate(&job(reader, PG_WRITER, "")).expect("translates");
-        assert_eq!(spec.source.query.as_deref(), Some("select a, b from t join u using (id)"));
+        assert_eq!(
+            spec.source.query.as_deref(),
+            Some("select a, b from t join u using (id)")
+        );
         assert!(spec.source.table.is_none() && spec.source.split_pk.is_none());
         assert!(spec.source.columns.is_empty());
     }
@@ -1181,7 +1322,10 @@ mod tests {
         assert_eq!(spec.transformers.len(), 2);
         assert_eq!(spec.transformers[0].name, "dx_substr");
         assert_eq!(spec.transformers[0].column, ColumnRef::Index(1));
-        assert_eq!(spec.transformers[1].params, vec![Value::from(">"), Value::from("10")]);
+        assert_eq!(
+            spec.transformers[1].params,
+            vec![Value::from(">"), Value::from("10")]
+        );
     }
 
     #[test]
@@ -1203,7 +1347,9 @@ mod tests {
         let reader = MYSQL_READER.replace("\"splitPk\"", "\"splitKey\"");
         let message = translate(&job(&reader, PG_WRITER, "")).expect_err("refused");
         assert!(
-            message.contains("job.content[0].reader.parameter.splitKey: is not a key Sluice knows here"),
+            message.contains(
+                "job.content[0].reader.parameter.splitKey: is not a key Sluice knows here"
+            ),
             "{message}"
         );
     }
@@ -1213,15 +1359,23 @@ mod tests {
         let reader = r#"{"name": "oraclereader", "parameter": {}}"#;
         let message = translate(&job(reader, PG_WRITER, "")).expect_err("refused");
         assert!(
-            message.contains("job.content[0].reader.name: not supported yet: the DataX plugin oraclereader"),
+            message.contains(
+                "job.content[0].reader.name: not supported yet: the DataX plugin oraclereader"
+            ),
             "{message}"
         );
         let writer = r#"{"name": "streamwriter", "parameter": {"print": true}}"#;
         let message = translate(&job(MYSQL_READER, writer, "")).expect_err("refused");
-        assert!(message.contains("not supported yet: streamwriter"), "{message}");
+        assert!(
+            message.contains("not supported yet: streamwriter"),
+            "{message}"
+        );
         let writer = PG_WRITER.replace("\"batchSize\": 512", "\"writeMode\": \"update\"");
         let message = translate(&job(MYSQL_READER, &writer, "")).expect_err("refused");
-        assert!(message.contains("\"update\" is not a write mode of postgresqlwriter"), "{message}");
+        assert!(
+            message.contains("\"update\" is not a write mode of postgresqlwriter"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1229,19 +1383,33 @@ mod tests {
         let reader = MYSQL_READER.replace("[\"users\"]", "[\"a\", \"b\"]");
         let message = translate(&job(&reader, PG_WRITER, "")).expect_err("refused");
         assert!(
-            message.contains("job.content[0].reader.parameter.connection[0].table: not supported yet: 2 tables"),
+            message.contains(
+                "job.content[0].reader.parameter.connection[0].table: not supported yet: 2 tables"
+            ),
             "{message}"
         );
     }
 
     #[test]
     fn jdbc_urls_parse_or_explain() {
-        let reader = MYSQL_READER.replace("jdbc:mysql://db.example:3307/app?useUnicode=true&characterEncoding=utf8", "jdbc:mysql://h:3306/db?serverTimezone=UTC");
+        let reader = MYSQL_READER.replace(
+            "jdbc:mysql://db.example:3307/app?useUnicode=true&characterEncoding=utf8",
+            "jdbc:mysql://h:3306/db?serverTimezone=UTC",
+        );
         let message = translate(&job(&reader, PG_WRITER, "")).expect_err("refused");
-        assert!(message.contains("not supported yet: the JDBC option serverTimezone=UTC"), "{message}");
-        let reader = MYSQL_READER.replace("jdbc:mysql://db.example:3307/app?useUnicode=true&characterEncoding=utf8", "jdbc:postgresql://h/db");
+        assert!(
+            message.contains("not supported yet: the JDBC option serverTimezone=UTC"),
+            "{message}"
+        );
+        let reader = MYSQL_READER.replace(
+            "jdbc:mysql://db.example:3307/app?useUnicode=true&characterEncoding=utf8",
+            "jdbc:postgresql://h/db",
+        );
         let message = translate(&job(&reader, PG_WRITER, "")).expect_err("refused");
-        assert!(message.contains("jdbc:postgresql URLs are not accepted by mysqlreader"), "{message}");
+        assert!(
+            message.contains("jdbc:postgresql URLs are not accepted by mysqlreader"),
+            "{message}"
+        );
     }
 
     #[test]

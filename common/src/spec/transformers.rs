@@ -387,9 +387,7 @@ fn parse_one(spec: &TransformerSpec) -> Result<Transformer, Problem> {
                 ));
             }
             if matches!(op, MapOp::Divide | MapOp::Remainder)
-                && operand
-                    .chars()
-                    .all(|c| matches!(c, '0' | '.' | '+' | '-'))
+                && operand.chars().all(|c| matches!(c, '0' | '.' | '+' | '-'))
             {
                 return Err((".params[1]".into(), "cannot divide by zero".into()));
             }
@@ -434,10 +432,7 @@ fn count_param(params: &[String], index: usize, what: &str) -> Result<usize, Pro
     params[index].trim().parse::<usize>().map_err(|_| {
         (
             format!(".params[{index}]"),
-            format!(
-                "{what} \"{}\" is not a non-negative integer",
-                params[index]
-            ),
+            format!("{what} \"{}\" is not a non-negative integer", params[index]),
         )
     })
 }
@@ -522,7 +517,10 @@ mod tests {
         let text = parse("dx_map", &["/", "0.0"]).expect_err("zero");
         assert!(text.contains("divide by zero"), "{text}");
         let text = parse("dx_groovy", &["code"]).expect_err("groovy");
-        assert!(text.contains("transformers[0].name: dx_groovy is not supported"), "{text}");
+        assert!(
+            text.contains("transformers[0].name: dx_groovy is not supported"),
+            "{text}"
+        );
         let text = parse("dx_upper", &[]).expect_err("unknown");
         assert!(text.contains("is not one of dx_substr"), "{text}");
     }
@@ -534,7 +532,13 @@ mod tests {
         assert_eq!(specs[0].column, ColumnRef::Index(2));
         assert_eq!(specs[1].column, ColumnRef::Name("code".into()));
         let parsed = parse_transformers(&specs).expect("valid");
-        assert_eq!(parsed[0].transformer, Transformer::Substr { start: 0, length: 1 });
+        assert_eq!(
+            parsed[0].transformer,
+            Transformer::Substr {
+                start: 0,
+                length: 1
+            }
+        );
     }
 
     #[test]

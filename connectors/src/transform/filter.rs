@@ -48,14 +48,14 @@ impl Filter {
     /// checks it first, so only a version mismatch gets here).
     pub fn new(op: FilterOp, value: String, data_type: &DataType) -> Result<Self> {
         let pattern = match op {
-            FilterOp::Like | FilterOp::NotLike => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|error| {
+            FilterOp::Like | FilterOp::NotLike => {
+                Some(Regex::new(&format!("^(?:{value})$")).map_err(|error| {
                     ConnectorError::config(
                         "transformers.params",
                         format!("not a valid regular expression: {error}"),
                     )
-                })?,
-            ),
+                })?)
+            }
             _ => None,
         };
         Ok(Filter {
@@ -296,9 +296,18 @@ mod tests {
     #[test]
     fn equality_and_null() {
         let numbers: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None]));
-        assert_eq!(dropped(FilterOp::Equal, "5", numbers.clone()).0, vec![true, false]);
-        assert_eq!(dropped(FilterOp::Equal, "NULL", words()).0, vec![false, false, true, false]);
-        assert_eq!(dropped(FilterOp::NotEqual, "5", numbers.clone()).0, vec![false, true]);
+        assert_eq!(
+            dropped(FilterOp::Equal, "5", numbers.clone()).0,
+            vec![true, false]
+        );
+        assert_eq!(
+            dropped(FilterOp::Equal, "NULL", words()).0,
+            vec![false, false, true, false]
+        );
+        assert_eq!(
+            dropped(FilterOp::NotEqual, "5", numbers.clone()).0,
+            vec![false, true]
+        );
         assert_eq!(
             dropped(FilterOp::NotEqual, "null", words()).0,
             vec![true, true, false, true]
@@ -310,13 +319,22 @@ mod tests {
     #[test]
     fn doubles_dates_and_text_compare_as_datax_does() {
         let doubles: ArrayRef = Arc::new(Float64Array::from(vec![1.5, 2.0]));
-        assert_eq!(dropped(FilterOp::Greater, "1.75", doubles).0, vec![false, true]);
+        assert_eq!(
+            dropped(FilterOp::Greater, "1.75", doubles).0,
+            vec![false, true]
+        );
         // Dates compare as milliseconds since the epoch: 1970-01-02 is 86,400,000.
         let dates: ArrayRef = Arc::new(Date32Array::from(vec![0, 1]));
-        assert_eq!(dropped(FilterOp::GreaterOrEqual, "86400000", dates).0, vec![false, true]);
+        assert_eq!(
+            dropped(FilterOp::GreaterOrEqual, "86400000", dates).0,
+            vec![false, true]
+        );
         // Text compares lexicographically: "b" > "abc".
         let texts: ArrayRef = Arc::new(StringArray::from(vec!["abc", "b", "ab"]));
-        assert_eq!(dropped(FilterOp::Greater, "abc", texts).0, vec![false, true, false]);
+        assert_eq!(
+            dropped(FilterOp::Greater, "abc", texts).0,
+            vec![false, true, false]
+        );
         // Booleans compare as "true"/"false".
         let flags: ArrayRef = Arc::new(BooleanArray::from(vec![true, false]));
         assert_eq!(dropped(FilterOp::Equal, "true", flags).0, vec![true, false]);

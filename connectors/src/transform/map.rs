@@ -67,11 +67,15 @@ impl Decimal {
         let common = self.scale.max(other.scale);
         match op {
             MapOp::Add => Some(Decimal {
-                mantissa: self.rescaled(common)?.checked_add(other.rescaled(common)?)?,
+                mantissa: self
+                    .rescaled(common)?
+                    .checked_add(other.rescaled(common)?)?,
                 scale: common,
             }),
             MapOp::Subtract => Some(Decimal {
-                mantissa: self.rescaled(common)?.checked_sub(other.rescaled(common)?)?,
+                mantissa: self
+                    .rescaled(common)?
+                    .checked_sub(other.rescaled(common)?)?,
                 scale: common,
             }),
             MapOp::Multiply => Some(Decimal {
@@ -102,7 +106,11 @@ impl Decimal {
                 let mut quotient = numerator / denominator;
                 let remainder = numerator % denominator;
                 if remainder.unsigned_abs().checked_mul(2)? >= denominator.unsigned_abs() {
-                    let away = if (numerator < 0) == (denominator < 0) { 1 } else { -1 };
+                    let away = if (numerator < 0) == (denominator < 0) {
+                        1
+                    } else {
+                        -1
+                    };
                     quotient = quotient.checked_add(away)?;
                 }
                 Some(Decimal {
@@ -214,8 +222,14 @@ mod tests {
     #[test]
     fn arithmetic_is_exact_decimal() {
         assert_eq!(compute(MapOp::Add, "0.1", "0.2").as_deref(), Some("0.3"));
-        assert_eq!(compute(MapOp::Subtract, "5", "7.25").as_deref(), Some("-2.25"));
-        assert_eq!(compute(MapOp::Multiply, "1.5", "1.5").as_deref(), Some("2.25"));
+        assert_eq!(
+            compute(MapOp::Subtract, "5", "7.25").as_deref(),
+            Some("-2.25")
+        );
+        assert_eq!(
+            compute(MapOp::Multiply, "1.5", "1.5").as_deref(),
+            Some("2.25")
+        );
         assert_eq!(compute(MapOp::Multiply, "10", "3").as_deref(), Some("30"));
         assert_eq!(compute(MapOp::Add, " 1e3 ", "1").as_deref(), Some("1001"));
     }
@@ -227,14 +241,20 @@ mod tests {
         assert_eq!(compute(MapOp::Divide, "-2", "3").as_deref(), Some("-0.67"));
         assert_eq!(compute(MapOp::Divide, "1", "8").as_deref(), Some("0.13"));
         assert_eq!(compute(MapOp::Divide, "6", "2").as_deref(), Some("3.00"));
-        assert_eq!(compute(MapOp::Divide, "0.001", "1").as_deref(), Some("0.00"));
+        assert_eq!(
+            compute(MapOp::Divide, "0.001", "1").as_deref(),
+            Some("0.00")
+        );
     }
 
     #[test]
     fn remainder_keeps_the_dividend_sign() {
         assert_eq!(compute(MapOp::Remainder, "7", "3").as_deref(), Some("1"));
         assert_eq!(compute(MapOp::Remainder, "-7", "3").as_deref(), Some("-1"));
-        assert_eq!(compute(MapOp::Remainder, "7.5", "2").as_deref(), Some("1.5"));
+        assert_eq!(
+            compute(MapOp::Remainder, "7.5", "2").as_deref(),
+            Some("1.5")
+        );
     }
 
     #[test]
@@ -251,7 +271,13 @@ mod tests {
 
     #[test]
     fn small_results_print_as_java_does() {
-        assert_eq!(compute(MapOp::Multiply, "0.0001", "0.001").as_deref(), Some("1E-7"));
-        assert_eq!(compute(MapOp::Multiply, "0.001", "0.001").as_deref(), Some("0.000001"));
+        assert_eq!(
+            compute(MapOp::Multiply, "0.0001", "0.001").as_deref(),
+            Some("1E-7")
+        );
+        assert_eq!(
+            compute(MapOp::Multiply, "0.001", "0.001").as_deref(),
+            Some("0.000001")
+        );
     }
 }

@@ -79,7 +79,9 @@ mod tests {
             .expect_err("not an int")
             .to_string();
         assert!(
-            error.starts_with("transformers[2].params[0]: \"abc\" cannot be a value of the column's type Int32"),
+            error.starts_with(
+                "transformers[2].params[0]: \"abc\" cannot be a value of the column's type Int32"
+            ),
             "{error}"
         );
     }

@@ -224,7 +224,11 @@ mod tests {
         };
         assert_eq!(
             strings(&left.apply(&values)),
-            vec![Some("Axyz".into()), Some("xyzz".into()), Some("AAAA".into())]
+            vec![
+                Some("Axyz".into()),
+                Some("xyzz".into()),
+                Some("AAAA".into())
+            ]
         );
         let right = Pad {
             side: PadSide::Right,
@@ -233,20 +237,30 @@ mod tests {
         };
         assert_eq!(
             strings(&right.apply(&values)),
-            vec![Some("xyzA".into()), Some("xyzz".into()), Some("AAAA".into())]
+            vec![
+                Some("xyzA".into()),
+                Some("xyzz".into()),
+                Some("AAAA".into())
+            ]
         );
         let long_pad = Pad {
             side: PadSide::Left,
             length: 8,
             pad: "12345".into(),
         };
-        assert_eq!(strings(&long_pad.apply(&values))[0], Some("12345xyz".into()));
+        assert_eq!(
+            strings(&long_pad.apply(&values))[0],
+            Some("12345xyz".into())
+        );
         let cut_pad = Pad {
             side: PadSide::Left,
             length: 10,
             pad: "12345".into(),
         };
-        assert_eq!(strings(&cut_pad.apply(&values))[0], Some("1234512xyz".into()));
+        assert_eq!(
+            strings(&cut_pad.apply(&values))[0],
+            Some("1234512xyz".into())
+        );
         let zero = Pad {
             side: PadSide::Right,
             length: 0,

@@ -39,12 +39,13 @@ pub fn text_values(column: &ArrayRef) -> Result<StringArray> {
         DataType::BinaryView => Ok(binary_as_text(column.as_binary_view().iter())),
         DataType::FixedSizeBinary(_) => Ok(binary_as_text(column.as_fixed_size_binary().iter())),
         _ => {
-            let formatter = ArrayFormatter::try_new(column.as_ref(), &FORMAT).map_err(|source| {
-                ConnectorError::Arrow {
-                    context: format!("render {} values as text", column.data_type()),
-                    source,
-                }
-            })?;
+            let formatter =
+                ArrayFormatter::try_new(column.as_ref(), &FORMAT).map_err(|source| {
+                    ConnectorError::Arrow {
+                        context: format!("render {} values as text", column.data_type()),
+                        source,
+                    }
+                })?;
             let mut builder = StringBuilder::with_capacity(column.len(), column.len() * 8);
             for row in 0..column.len() {
                 if column.is_null(row) {
@@ -89,7 +90,9 @@ pub fn describe_row(batch: &RecordBatch, row: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{BinaryArray, BooleanArray, Date32Array, Float64Array, Int32Array, TimestampMicrosecondArray};
+    use arrow_array::{
+        BinaryArray, BooleanArray, Date32Array, Float64Array, Int32Array, TimestampMicrosecondArray,
+    };
     use std::sync::Arc;
 
     fn texts(column: ArrayRef) -> Vec<Option<String>> {

@@ -1350,8 +1350,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            model.jobs[&job_id].shards[1].record.transformers[0].rows_in,
-            5,
+            model.jobs[&job_id].shards[1].record.transformers[0].rows_in, 5,
             "a committed shard keeps its counts in its record"
         );
     }
