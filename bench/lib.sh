@@ -17,15 +17,19 @@ find_sling() {
 # the internet; find_sling_duckdb gives it the CLI and the extensions it loads (json, httpfs, icu)
 # from their PyPI packages instead, installed when missing, in a private HOME ($sling_home) that
 # holds DuckDB's extension directory. Run Sling as `HOME=$sling_home "$sling_bin" ...`.
-DUCKDB_PIP_VERSION=1.5.5
+DUCKDB_PIP_VERSION="${DUCKDB_PIP_VERSION:-1.5.5}"
 find_sling_duckdb() {
   local packages=(duckdb-cli duckdb-extension-json duckdb-extension-httpfs duckdb-extension-icu) package missing=()
   for package in "${packages[@]}"; do
-    python3 -m pip show -q "$package" >/dev/null 2>&1 || missing+=("$package==$DUCKDB_PIP_VERSION")
+    python3 -m pip show "$package" 2>/dev/null | grep -qx "Version: $DUCKDB_PIP_VERSION" || missing+=("$package==$DUCKDB_PIP_VERSION")
   done
   if [ "${#missing[@]}" -gt 0 ]; then python3 -m pip install -q "${missing[@]}"; fi
   export DUCKDB_VERSION=$DUCKDB_PIP_VERSION
-  DUCKDB_PATH=$(python3 -c 'import os, duckdb_cli; print(os.path.join(os.path.dirname(duckdb_cli.__file__), "duckdb"))')
+  # duckdb-cli 1.5 ships the binary inside its package, 1.4 in the scripts directory
+  DUCKDB_PATH=$(python3 -c 'import os, sysconfig, duckdb_cli
+inside = os.path.join(os.path.dirname(duckdb_cli.__file__), "duckdb")
+print(inside if os.path.exists(inside) else os.path.join(sysconfig.get_path("scripts"), "duckdb"))')
+  [ -x "$DUCKDB_PATH" ] || chmod +x "$DUCKDB_PATH" # the 1.4 wheel installs it without the execute bit
   export DUCKDB_PATH
   sling_home="$work/home"
   local extensions="$sling_home/.duckdb/extensions/v$DUCKDB_PIP_VERSION/linux_amd64" name
@@ -68,8 +72,9 @@ start_cluster() {
     ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:${ports[0]}" endpoint health >/dev/null 2>&1 && break
     sleep 0.2
   done
+  [ -f "$work/secret.key" ] || "$sluice" coordinator keygen --out "$work/secret.key" >/dev/null
   "$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" \
-    --metrics "127.0.0.1:${ports[3]}" >"$work/coordinator.log" 2>&1 & pids+=($!)
+    --metrics "127.0.0.1:${ports[3]}" --secret-key-file "$work/secret.key" >"$work/coordinator.log" 2>&1 & pids+=($!)
   coordinator_pid=$!
   coordinator="http://127.0.0.1:${ports[2]}"
   worker_pids=()

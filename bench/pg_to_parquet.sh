@@ -2,8 +2,12 @@
 # PostgreSQL -> Parquet on local disk benchmark, one run, the same table (pg_to_pg.sh's, from
 # bench/sql/pg_bench_src.sql) for every tool:
 #   psql-copy-csv      psql \copy ... TO a CSV file: the physical reference (no Parquet encoding)
-#   sling              Sling CLI to a local .parquet file (pip install sling-linux-amd64, installed when missing;
-#                      Sling writes Parquet through the DuckDB CLI: pip duckdb-cli and its extensions, see lib.sh)
+#   sling              Sling CLI to a local directory of Parquet parts of 1,000,000 rows (pip install
+#                      sling-linux-amd64, installed when missing; Sling writes Parquet through the DuckDB CLI:
+#                      pip duckdb-cli and its extensions, see lib.sh). Not a single .parquet file: Sling 1.4.11
+#                      writes a single-file target in several DuckDB COPY statements that each overwrite the
+#                      file, so only the rows of the last one survive (221,444 of 1,000,000 and 384,876 of
+#                      5,000,000 here) while it reports every row written; parts avoid that.
 #   sluice-standalone  sluice run: coordinator + 2 workers in one process, one Parquet part per shard (snappy)
 # Prints one RESULT line per tool and the ratios; appends them to bench/RESULTS.md. Every output
 # is read back: the CSV by lines, the Parquet files through `sluice compare` against the table
@@ -75,10 +79,11 @@ export BENCH_PG="postgresql://postgres@127.0.0.1:5432/$DB?sslmode=disable"
 mkdir -p "$work/sling"
 start=$(now)
 HOME="$sling_home" /usr/bin/time -f "%M" -o "$work/sling.rss" "$sling_bin" run --src-conn BENCH_PG --src-stream public.bench_src \
-  --tgt-object "file://$work/sling/bench_src.parquet" --mode full-refresh >"$work/sling.log" 2>&1 || { cat "$work/sling.log"; exit 1; }
+  --tgt-object "file://$work/sling/bench_src/" --tgt-options '{"format": "parquet", "file_max_rows": 1000000}' \
+  --mode full-refresh >"$work/sling.log" 2>&1 || { cat "$work/sling.log"; exit 1; }
 seconds=$(since "$start")
-echo "    Parquet: $(du -sm "$work/sling/bench_src.parquet" | cut -f1) MiB"
-parquet_rows sling "$work/sling/bench_src.parquet"
+echo "    Parquet: $(du -sm "$work/sling/bench_src" | cut -f1) MiB in $(ls "$work/sling/bench_src" | grep -c '\.parquet$') parts"
+parquet_rows sling "$work/sling/bench_src"
 record sling "$seconds" "$(cat "$work/sling.rss")" "$mib"
 rm -rf "$work/sling"
 

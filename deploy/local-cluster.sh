@@ -13,7 +13,10 @@ trap cleanup EXIT INT TERM
 etcd --data-dir "$data/etcd" --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 >"$data/etcd.log" 2>&1 & pids+=($!)
 sleep 1
-"$sluice" coordinator --etcd http://127.0.0.1:2379 --listen 127.0.0.1:7070 --metrics 127.0.0.1:9100 & pids+=($!)
+# Secrets (passwords) are sealed under this key before they reach etcd; keep yours outside $data.
+"$sluice" coordinator keygen --out "$data/secret.key" >/dev/null
+"$sluice" coordinator --etcd http://127.0.0.1:2379 --listen 127.0.0.1:7070 --metrics 127.0.0.1:9100 \
+  --secret-key-file "$data/secret.key" & pids+=($!)
 sleep 1
 "$sluice" worker --coordinator http://127.0.0.1:7070 --slots 2 --id worker-1 --metrics 127.0.0.1:9101 & pids+=($!)
 "$sluice" worker --coordinator http://127.0.0.1:7070 --slots 2 --id worker-2 --metrics 127.0.0.1:9102 & pids+=($!)

@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "sluice/v1/job.proto",
         "sluice/v1/datasource.proto",
         "sluice/v1/worker.proto",
+        "sluice/v1/schedule.proto",
+        "sluice/v1/workspace.proto",
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");

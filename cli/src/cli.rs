@@ -1,5 +1,6 @@
 //! Command-line definition.
 
+use crate::params::ParamArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +65,12 @@ pub enum Command {
     /// Manage data sources (named connections) on a running cluster.
     #[command(subcommand, name = "ds", alias = "datasource")]
     DataSource(DataSourceCommand),
+    /// Run a job spec on a cron schedule in a time zone; pause, resume and backfill it.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Manage workspaces (basic: prod only; standard: dev and prod) on a running cluster.
+    #[command(subcommand, name = "ws", alias = "workspace")]
+    Workspace(WorkspaceCommand),
     /// Compare a job's source and sink: row count and an order-independent checksum of all columns.
     ///
     /// Reads both ends directly (no cluster needed) through the same connectors the workers use.
@@ -78,7 +85,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Arguments of `sluice coordinator`.
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true)]
 pub struct CoordinatorArgs {
+    /// Key management instead of running the coordinator.
+    #[command(subcommand)]
+    pub action: Option<CoordinatorAction>,
     /// etcd endpoint(s), comma-separated.
     #[arg(long, env = "SLUICE_ETCD", value_delimiter = ',', required = true)]
     pub etcd: Vec<String>,
@@ -103,6 +114,51 @@ pub struct CoordinatorArgs {
     /// TTL of the leader lease: a dead leader is replaced by a standby after at most this long.
     #[arg(long, default_value = "8s", value_parser = parse_duration)]
     pub leader_ttl: Duration,
+    /// Key file that seals secrets (passwords) before they reach etcd (AES-256-GCM); create
+    /// one with `sluice coordinator keygen --out FILE`. Required unless --insecure-dev-secrets.
+    #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Development only: seal secrets under a built-in public key instead of a key file
+    /// (anyone who can read etcd can read them).
+    #[arg(long, conflicts_with = "secret_key_file")]
+    pub insecure_dev_secrets: bool,
+}
+
+/// `sluice coordinator keygen|rotate-key`.
+#[derive(Debug, Subcommand)]
+pub enum CoordinatorAction {
+    /// Write a new random secret key file (mode 0600) for --secret-key-file.
+    Keygen {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seal every stored secret again under a new key. Stop every coordinator first, then
+    /// start them with --secret-key-file set to the new key.
+    RotateKey(RotateKeyArgs),
+}
+
+/// Arguments of `sluice coordinator rotate-key`.
+#[derive(Debug, Args)]
+pub struct RotateKeyArgs {
+    /// etcd endpoint(s), comma-separated.
+    #[arg(long, env = "SLUICE_ETCD", value_delimiter = ',', required = true)]
+    pub etcd: Vec<String>,
+    /// Key prefix of the cluster in etcd.
+    #[arg(long, env = "SLUICE_ETCD_PREFIX", default_value = "/sluice")]
+    pub etcd_prefix: String,
+    /// The key secrets are sealed under now (repeat if some values are under older keys).
+    #[arg(
+        long = "old-key-file",
+        required_unless_present = "old_insecure_dev_secrets"
+    )]
+    pub old_key_files: Vec<PathBuf>,
+    /// The secrets are sealed under the public key of --insecure-dev-secrets now.
+    #[arg(long)]
+    pub old_insecure_dev_secrets: bool,
+    /// The key to seal them under.
+    #[arg(long)]
+    pub new_key_file: PathBuf,
 }
 
 /// Arguments of `sluice worker`.
@@ -120,6 +176,9 @@ pub struct WorkerArgs {
     /// On SIGTERM, how long running shards may finish before they are cancelled and rolled back.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// How often the worker reports each running shard's progress (counters, dirty samples).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub report_interval: Duration,
     /// Worker id (default: host name and a random suffix).
     #[arg(long)]
     pub id: Option<String>,
@@ -143,6 +202,10 @@ pub struct StandaloneArgs {
     /// Address to serve Prometheus metrics on (`/metrics`); off when not given.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
+    /// Key file that seals stored secrets (default: `secret.key` in --data-dir, created on
+    /// first start).
+    #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Arguments of `sluice run`.
@@ -162,6 +225,9 @@ pub struct RunArgs {
     /// Show the cluster's log lines (info level) instead of only warnings.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// `sluice job ...`
@@ -214,6 +280,9 @@ pub struct SubmitArgs {
     /// Environment: prod or dev.
     #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
     pub env: String,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
 }
 
 /// Arguments of `sluice job list`.
@@ -255,7 +324,8 @@ pub enum JobStateFilter {
 pub enum DataSourceCommand {
     /// Create a data source.
     Create(DataSourceArgs),
-    /// Replace a data source's options (secrets not given are kept).
+    /// Replace one environment's config of a data source (--env; secrets not given are kept),
+    /// or add it.
     Update(DataSourceArgs),
     /// Show a data source (secrets masked).
     Get {
@@ -279,6 +349,69 @@ pub enum DataSourceCommand {
         #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
         workspace: String,
     },
+    /// Copy a data source (every environment's config, secrets included) to a new name; the
+    /// secrets are copied inside the coordinator and never shown.
+    Clone {
+        /// The data source to copy.
+        name: String,
+        /// Name of the copy.
+        new_name: String,
+        /// Description of the copy (default: the original's).
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+/// `sluice ws ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        /// Name: letters, digits, `_` and `-`.
+        name: String,
+        /// basic (one environment, prod) or standard (dev and prod).
+        #[arg(long, value_enum, default_value_t = WorkspaceModeArg::Basic)]
+        mode: WorkspaceModeArg,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Show a workspace.
+    Get {
+        /// Name.
+        name: String,
+    },
+    /// List workspaces.
+    List,
+    /// Change a workspace's description, or upgrade it from basic to standard (each data
+    /// source's config becomes its prod config; add dev configs with `sluice ds update NAME --env dev`).
+    Update {
+        /// Name.
+        name: String,
+        /// New mode (basic -> standard only).
+        #[arg(long, value_enum)]
+        mode: Option<WorkspaceModeArg>,
+        /// New description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a workspace (refused while it has data sources or unfinished jobs).
+    Delete {
+        /// Name.
+        name: String,
+    },
+}
+
+/// Workspace modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceModeArg {
+    /// One environment, prod.
+    Basic,
+    /// Two isolated environments, dev and prod.
+    Standard,
 }
 
 /// Arguments of `sluice ds create|update`.
@@ -295,12 +428,15 @@ pub struct DataSourceArgs {
     /// A secret option as key=value (repeatable); never shown again. Use key=@FILE to read it from a file.
     #[arg(long = "secret", value_name = "KEY=VALUE")]
     pub secrets: Vec<String>,
-    /// Free text.
+    /// Free text (update: empty keeps the current description).
     #[arg(long, default_value = "")]
     pub description: String,
     /// Workspace.
     #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
     pub workspace: String,
+    /// Environment whose config the options and secrets are: prod, or dev (standard workspaces).
+    #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+    pub env: String,
 }
 
 /// Arguments of `sluice compare`.
@@ -308,4 +444,97 @@ pub struct DataSourceArgs {
 pub struct CompareArgs {
     /// Job spec file (JSON or YAML); only inline connections can be compared without a cluster.
     pub file: PathBuf,
+    /// Placeholder values.
+    #[command(flatten)]
+    pub params: ParamArgs,
+}
+
+/// `sluice schedule ...`
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule: the spec file is submitted at each fire of the cron expression.
+    Create(ScheduleCreateArgs),
+    /// Show a schedule, its next fire and its recent runs.
+    Get(ScheduleName),
+    /// List the schedules of a workspace.
+    List {
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+    /// Stop firing (fires due while paused are not made up).
+    Pause(ScheduleName),
+    /// Fire again, from the next fire after now.
+    Resume(ScheduleName),
+    /// Run the spec once per business date of a range, in order.
+    Backfill(BackfillArgs),
+    /// Delete a schedule (jobs it submitted keep running).
+    Delete(ScheduleName),
+}
+
+/// A schedule's name and workspace.
+#[derive(Debug, Args)]
+pub struct ScheduleName {
+    /// Name.
+    pub name: String,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
+}
+
+/// Arguments of `sluice schedule create`.
+#[derive(Debug, Args)]
+pub struct ScheduleCreateArgs {
+    /// Name (letters, digits, `_` and `-`).
+    pub name: String,
+    /// Job spec file (JSON or YAML); placeholders are replaced at each fire.
+    #[arg(long, short = 'f')]
+    pub file: PathBuf,
+    /// Cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 with a
+    /// leading seconds field, e.g. "0 2 * * *" for 02:00 every day.
+    #[arg(long)]
+    pub cron: String,
+    /// IANA time zone of the cron expression and of the job's dates.
+    #[arg(long, env = "SLUICE_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: String,
+    /// What a fire does while the previous job still runs.
+    #[arg(long, value_enum, default_value_t = OverlapArg::Skip)]
+    pub overlap: OverlapArg,
+    /// Value of a `${NAME}` placeholder, as NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
+    /// Environment the jobs run in: prod or dev.
+    #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+    pub env: String,
+}
+
+/// Overlap policy of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverlapArg {
+    /// Record the fire as skipped.
+    Skip,
+    /// Submit it when the previous job ends (fires run one at a time, in order).
+    Queue,
+}
+
+/// Arguments of `sluice schedule backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Schedule name.
+    pub name: String,
+    /// First business date, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: String,
+    /// Last business date, YYYY-MM-DD (inclusive).
+    #[arg(long)]
+    pub to: String,
+    /// Jobs running at once (1 to 16).
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    /// Workspace.
+    #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
 }

@@ -3,6 +3,8 @@
 use anyhow::Context;
 use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
 use sluice_proto::v1::job_service_client::JobServiceClient;
+use sluice_proto::v1::schedule_service_client::ScheduleServiceClient;
+use sluice_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -69,6 +71,18 @@ pub async fn data_sources(
     coordinators: &[String],
 ) -> anyhow::Result<DataSourceServiceClient<Channel>> {
     Ok(DataSourceServiceClient::new(channel(coordinators).await?))
+}
+
+/// Returns a schedule API client.
+pub async fn schedules(coordinators: &[String]) -> anyhow::Result<ScheduleServiceClient<Channel>> {
+    Ok(ScheduleServiceClient::new(channel(coordinators).await?))
+}
+
+/// Returns a workspace API client.
+pub async fn workspaces(
+    coordinators: &[String],
+) -> anyhow::Result<WorkspaceServiceClient<Channel>> {
+    Ok(WorkspaceServiceClient::new(channel(coordinators).await?))
 }
 
 /// Turns a gRPC status into an error that shows the server's message.

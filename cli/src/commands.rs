@@ -6,6 +6,8 @@ mod data_source;
 mod job;
 mod preview;
 mod run;
+mod schedule;
+mod workspace;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
         Command::DataSource(command) => {
             data_source::data_source(command, &coordinator, output).await
         }
+        Command::Schedule(command) => schedule::schedule(command, &coordinator, output).await,
+        Command::Workspace(command) => workspace::workspace(command, &coordinator, output).await,
         Command::Compare(args) => compare::compare(args, output).await,
     }
 }

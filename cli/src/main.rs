@@ -1,10 +1,11 @@
 //! `sluice`: the one binary. Cluster processes (`coordinator`, `worker`, `standalone`), the
-//! one-shot runner (`run`), and the client commands (`job`, `ds`, `compare`).
+//! one-shot runner (`run`), and the client commands (`job`, `ds`, `ws`, `compare`).
 
 mod cli;
 mod client;
 mod commands;
 mod output;
+mod params;
 mod progress;
 mod signals;
 mod spec_file;

@@ -194,8 +194,19 @@ pub fn transformer_lines(job: &pb::Job, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Returns a data source as JSON (secrets are already masked by the server).
+/// Returns a data source as JSON (secrets are already masked by the server): `options` and
+/// `secrets` of the prod config, and every environment's config under `configs`.
 pub fn data_source_json(data_source: &pb::DataSource) -> Value {
+    let configs: serde_json::Map<String, Value> = data_source
+        .configs
+        .iter()
+        .map(|(environment, config)| {
+            (
+                environment.clone(),
+                json!({"options": config.options, "secrets": config.secrets}),
+            )
+        })
+        .collect();
     json!({
         "workspace": data_source.workspace,
         "name": data_source.name,
@@ -203,38 +214,70 @@ pub fn data_source_json(data_source: &pb::DataSource) -> Value {
         "description": data_source.description,
         "options": data_source.options,
         "secrets": data_source.secrets,
+        "configs": configs,
         "created_at": time_json(data_source.created_at.as_ref()),
         "updated_at": time_json(data_source.updated_at.as_ref()),
     })
 }
 
-/// Returns a data source as text lines.
+fn sorted_pairs(pairs: &std::collections::HashMap<String, String>) -> String {
+    let mut rendered: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    rendered.sort();
+    rendered.join(" ")
+}
+
+/// Returns a data source as text lines, one block per environment config.
 pub fn data_source_text(data_source: &pb::DataSource) -> String {
-    let mut options: Vec<String> = data_source
-        .options
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    options.sort();
-    let mut secrets: Vec<String> = data_source
-        .secrets
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    secrets.sort();
-    [
+    let mut lines = vec![
         format!("name         {}", data_source.name),
         format!("workspace    {}", data_source.workspace),
         format!("type         {}", data_source.r#type),
         format!("description  {}", data_source.description),
-        format!("options      {}", options.join(" ")),
-        format!("secrets      {}", secrets.join(" ")),
-        format!(
-            "updated      {}",
-            time_text(data_source.updated_at.as_ref())
-        ),
+    ];
+    let mut environments: Vec<&String> = data_source.configs.keys().collect();
+    environments.sort();
+    for environment in environments {
+        let config = &data_source.configs[environment];
+        lines.push(format!("[{environment}]"));
+        lines.push(format!("  options    {}", sorted_pairs(&config.options)));
+        lines.push(format!("  secrets    {}", sorted_pairs(&config.secrets)));
+    }
+    lines.push(format!(
+        "updated      {}",
+        time_text(data_source.updated_at.as_ref())
+    ));
+    lines.join("\n")
+}
+
+/// Returns a workspace as JSON.
+pub fn workspace_json(workspace: &pb::Workspace) -> Value {
+    json!({
+        "name": workspace.name,
+        "mode": workspace_mode_name(workspace.mode),
+        "description": workspace.description,
+        "environments": workspace.environments,
+        "created_at": time_json(workspace.created_at.as_ref()),
+        "updated_at": time_json(workspace.updated_at.as_ref()),
+    })
+}
+
+/// Returns a workspace as text lines.
+pub fn workspace_text(workspace: &pb::Workspace) -> String {
+    [
+        format!("name          {}", workspace.name),
+        format!("mode          {}", workspace_mode_name(workspace.mode)),
+        format!("environments  {}", workspace.environments.join(", ")),
+        format!("description   {}", workspace.description),
     ]
     .join("\n")
+}
+
+/// Returns the lowercase name of a workspace mode.
+pub fn workspace_mode_name(mode: i32) -> &'static str {
+    match pb::WorkspaceMode::try_from(mode) {
+        Ok(pb::WorkspaceMode::Standard) => "standard",
+        _ => "basic",
+    }
 }
 
 /// Formats a number with thousands separators.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod meta;
 pub mod records;
+pub mod secrets;
 pub mod spec;
 pub mod telemetry;
 

@@ -1,8 +1,15 @@
 //! Values persisted in the metadata store. Each record is JSON with a `"v"` format version, so
 //! stored values stay readable as the code changes.
 
+mod schedule;
+
+pub use schedule::{
+    Backfill, BackfillDate, OverlapPolicy, ScheduleRecord, ScheduleRun, SCHEDULE_RUNS_KEPT,
+};
+
 use crate::ids::{Attempt, JobId, ShardId, WorkerId};
 use crate::meta::{KeyValue, MetaStore, Precondition, PutOutcome};
+use crate::secrets::{SealedSecret, SecretCipher, SecretError};
 use crate::spec::{ConnectionConfig, JobSpec};
 use crate::MetaError;
 use serde::de::DeserializeOwned;
@@ -233,8 +240,119 @@ impl ShardState {
     }
 }
 
-/// A data source: a named, typed connection of a workspace. Key `datasources/{ws}/{name}`.
+/// Format version of [`DataSourceRecord`]s written by this build (2: one config per
+/// environment; 1 had one config, read as the `prod` config).
+pub const DATA_SOURCE_RECORD_VERSION: u32 = 2;
+
+/// The `prod` environment: every workspace has it.
+pub const ENV_PROD: &str = "prod";
+/// The `dev` environment: only standard workspaces have it.
+pub const ENV_DEV: &str = "dev";
+
+/// A connection whose secret options are sealed ([`SecretCipher::seal`]): the form in which
+/// connections are stored. Same JSON shape as [`ConnectionConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SealedConnection {
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Non-secret options.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Secret options, sealed.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SealedSecret>,
+}
+
+impl SealedConnection {
+    /// Seals every secret of `connection`.
+    ///
+    /// # Errors
+    /// [`SecretError`] when no nonce can be drawn.
+    pub fn seal(connection: &ConnectionConfig, cipher: &SecretCipher) -> Result<Self, SecretError> {
+        let mut secrets = BTreeMap::new();
+        for (name, value) in &connection.secrets {
+            secrets.insert(name.clone(), cipher.seal(value)?);
+        }
+        Ok(SealedConnection {
+            kind: connection.kind.clone(),
+            options: connection.options.clone(),
+            secrets,
+        })
+    }
+
+    /// Opens every secret: the connection a worker needs.
+    ///
+    /// # Errors
+    /// [`SecretError`] when a secret is under an unknown key, corrupt, or not sealed.
+    pub fn open(&self, cipher: &SecretCipher) -> Result<ConnectionConfig, SecretError> {
+        let mut secrets = BTreeMap::new();
+        for (name, sealed) in &self.secrets {
+            secrets.insert(name.clone(), cipher.open(sealed)?);
+        }
+        Ok(ConnectionConfig {
+            kind: self.kind.clone(),
+            options: self.options.clone(),
+            secrets,
+        })
+    }
+
+    /// Returns the connection with every secret replaced by `***`: enough to validate which
+    /// options are present, never a secret.
+    pub fn masked(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            kind: self.kind.clone(),
+            options: self.options.clone(),
+            secrets: self
+                .secrets
+                .keys()
+                .map(|name| (name.clone(), SECRET_MASK.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Seals again every secret that is not under `cipher`'s primary key; returns whether
+    /// anything changed.
+    ///
+    /// # Errors
+    /// As [`SecretCipher::reseal`].
+    pub fn reseal(&mut self, cipher: &SecretCipher) -> Result<bool, SecretError> {
+        reseal_all(&mut self.secrets, cipher)
+    }
+}
+
+/// Shown instead of a secret value in every API response.
+pub const SECRET_MASK: &str = "***";
+
+fn reseal_all(
+    secrets: &mut BTreeMap<String, SealedSecret>,
+    cipher: &SecretCipher,
+) -> Result<bool, SecretError> {
+    let mut changed = false;
+    for sealed in secrets.values_mut() {
+        if let Some(new_value) = cipher.reseal(sealed)? {
+            *sealed = new_value;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// The connection config of a data source in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EnvironmentConfig {
+    /// Non-secret options.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Secret options, sealed.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SealedSecret>,
+}
+
+/// A data source: a named, typed connection of a workspace, with one config per environment.
+/// Key `datasources/{ws}/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredDataSource")]
 pub struct DataSourceRecord {
     /// Format version.
     pub v: u32,
@@ -248,25 +366,143 @@ pub struct DataSourceRecord {
     /// Free text.
     #[serde(default)]
     pub description: String,
-    /// Non-secret options.
+    /// Connection config per environment (`prod`, `dev`); an environment may have none yet.
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
-    /// Secret options (to be encrypted at rest by the secrets work).
-    #[serde(default)]
-    pub secrets: BTreeMap<String, String>,
+    pub configs: BTreeMap<String, EnvironmentConfig>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
     /// Last change, Unix milliseconds.
     pub updated_at_ms: i64,
 }
 
+/// Every format of a stored data source; format 1 kept its one config at the top level.
+#[derive(Deserialize)]
+struct StoredDataSource {
+    v: u32,
+    workspace: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    configs: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    options: BTreeMap<String, String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, SealedSecret>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl From<StoredDataSource> for DataSourceRecord {
+    fn from(stored: StoredDataSource) -> Self {
+        let mut configs = stored.configs;
+        if configs.is_empty() && stored.v < 2 {
+            configs.insert(
+                ENV_PROD.to_string(),
+                EnvironmentConfig {
+                    options: stored.options,
+                    secrets: stored.secrets,
+                },
+            );
+        }
+        DataSourceRecord {
+            v: stored.v,
+            workspace: stored.workspace,
+            name: stored.name,
+            kind: stored.kind,
+            description: stored.description,
+            configs,
+            created_at_ms: stored.created_at_ms,
+            updated_at_ms: stored.updated_at_ms,
+        }
+    }
+}
+
 impl DataSourceRecord {
-    /// Returns the resolved connection this data source stands for.
-    pub fn connection(&self) -> ConnectionConfig {
-        ConnectionConfig {
-            kind: self.kind.clone(),
-            options: self.options.clone(),
-            secrets: self.secrets.clone(),
+    /// Returns the sealed connection of `environment`, if the data source has a config there.
+    pub fn connection(&self, environment: &str) -> Option<SealedConnection> {
+        self.configs
+            .get(environment)
+            .map(|config| SealedConnection {
+                kind: self.kind.clone(),
+                options: config.options.clone(),
+                secrets: config.secrets.clone(),
+            })
+    }
+
+    /// Seals again every secret not under `cipher`'s primary key; returns whether anything
+    /// changed.
+    ///
+    /// # Errors
+    /// As [`SecretCipher::reseal`].
+    pub fn reseal(&mut self, cipher: &SecretCipher) -> Result<bool, SecretError> {
+        let mut changed = false;
+        for config in self.configs.values_mut() {
+            changed |= reseal_all(&mut config.secrets, cipher)?;
+        }
+        Ok(changed)
+    }
+}
+
+/// How many environments a workspace has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceMode {
+    /// One environment, `prod`.
+    Basic,
+    /// `dev` and `prod`, isolated: a job sees only its environment's configs.
+    Standard,
+}
+
+impl WorkspaceMode {
+    /// Returns the environments of the mode.
+    pub fn environments(self) -> &'static [&'static str] {
+        match self {
+            WorkspaceMode::Basic => &[ENV_PROD],
+            WorkspaceMode::Standard => &[ENV_DEV, ENV_PROD],
+        }
+    }
+
+    /// Returns the lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkspaceMode::Basic => "basic",
+            WorkspaceMode::Standard => "standard",
+        }
+    }
+}
+
+/// A workspace. Key `workspaces/{ws}`. The `default` workspace exists without a record (as a
+/// basic workspace) until it is changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceRecord {
+    /// Format version.
+    pub v: u32,
+    /// Name.
+    pub name: String,
+    /// Mode.
+    pub mode: WorkspaceMode,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at_ms: i64,
+}
+
+impl WorkspaceRecord {
+    /// Returns the record the `default` workspace has before anyone changes it.
+    pub fn implicit_default() -> WorkspaceRecord {
+        WorkspaceRecord {
+            v: RECORD_VERSION,
+            name: crate::DEFAULT_WORKSPACE.to_string(),
+            mode: WorkspaceMode::Basic,
+            description: "the workspace of requests that name none".to_string(),
+            created_at_ms: 0,
+            updated_at_ms: 0,
         }
     }
 }
@@ -289,10 +525,10 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// The validated spec.
     pub spec: JobSpec,
-    /// Resolved source connection.
-    pub source_connection: ConnectionConfig,
-    /// Resolved sink connection.
-    pub sink_connection: ConnectionConfig,
+    /// Resolved source connection, secrets sealed.
+    pub source_connection: SealedConnection,
+    /// Resolved sink connection, secrets sealed.
+    pub sink_connection: SealedConnection,
     /// Submission time, Unix milliseconds.
     pub created_at_ms: i64,
     /// When the first shard was handed out.
@@ -323,6 +559,19 @@ pub struct JobRecord {
     /// Per-transformer counts of committed shards, in spec order (empty without transformers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transformers: Vec<TransformerCounts>,
+}
+
+impl JobRecord {
+    /// Seals again every secret of the job's connections not under `cipher`'s primary key;
+    /// returns whether anything changed.
+    ///
+    /// # Errors
+    /// As [`SecretCipher::reseal`].
+    pub fn reseal(&mut self, cipher: &SecretCipher) -> Result<bool, SecretError> {
+        let source = self.source_connection.reseal(cipher)?;
+        let sink = self.sink_connection.reseal(cipher)?;
+        Ok(source || sink)
+    }
 }
 
 /// Smallest and largest value of an integer split key, both inclusive.
@@ -442,6 +691,36 @@ mod tests {
             range
         );
         assert_eq!(range.to_string(), "[1, +inf)");
+    }
+
+    #[test]
+    fn format_1_data_sources_read_as_their_prod_config() {
+        let stored = r#"{"v":1,"workspace":"default","name":"wh","type":"postgresql","description":"","options":{"host":"h","database":"d","user":"u"},"secrets":{"password":"enc:v1:k:00:00"},"created_at_ms":1,"updated_at_ms":2}"#;
+        let record: DataSourceRecord = serde_json::from_str(stored).expect("parse");
+        let prod = record.connection(ENV_PROD).expect("prod config");
+        assert_eq!(prod.options.get("host").map(String::as_str), Some("h"));
+        assert_eq!(prod.secrets.len(), 1);
+        assert!(record.connection(ENV_DEV).is_none());
+        let written = serde_json::to_string(&record).expect("json");
+        assert!(written.contains(r#""configs":{"prod":"#), "{written}");
+    }
+
+    #[test]
+    fn sealed_connections_store_no_plaintext_and_mask_for_validation() {
+        let cipher = SecretCipher::new(crate::secrets::SecretKey::generate().expect("key"));
+        let mut connection = ConnectionConfig {
+            kind: "mysql".into(),
+            ..Default::default()
+        };
+        connection.options.insert("user".into(), "u".into());
+        connection
+            .secrets
+            .insert("password".into(), "Sup3r-secret".into());
+        let sealed = SealedConnection::seal(&connection, &cipher).expect("seal");
+        let json = serde_json::to_string(&sealed).expect("json");
+        assert!(!json.contains("Sup3r-secret"), "{json}");
+        assert_eq!(sealed.open(&cipher).expect("open"), connection);
+        assert_eq!(sealed.masked().secrets["password"], SECRET_MASK);
     }
 
     #[test]

@@ -17,11 +17,13 @@
 
 mod connection_types;
 mod datax;
+mod params;
 mod transformers;
 mod validate;
 
 pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
 pub use datax::{is_datax_job, translate_datax};
+pub use params::{expand_placeholders, substitute_params, ParamContext};
 pub use transformers::{
     is_decimal_text, parse_transformers, ColumnRef, DigestAlgorithm, FilterOp, HexCase, MapOp,
     PadSide, ParsedTransformer, Transformer, TransformerSpec, TRANSFORMER_NAMES,
@@ -143,6 +145,46 @@ pub struct Settings {
     /// When too many dirty records fail the job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_limit: Option<ErrorLimit>,
+    /// Rate limits for the whole job, across every worker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<Speed>,
+}
+
+/// Rate limits of a job (`settings.speed`), as DataX and DataWorks users write them, but for
+/// the whole job: the coordinator divides them among the shards running at any moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Speed {
+    /// Records per second for the whole job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_per_second: Option<u64>,
+    /// Bytes per second for the whole job (Arrow memory size of the batches read, the measure
+    /// of `bytes_read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_second: Option<u64>,
+    /// Shards running at once; when given it replaces `settings.parallelism`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u32>,
+    /// `false` lifts the record and byte limits (as DataWorks' `throttle: false`).
+    #[serde(default = "default_throttle")]
+    pub throttle: bool,
+}
+
+fn default_throttle() -> bool {
+    true
+}
+
+impl Speed {
+    /// Returns the job's limits as (records per second, bytes per second), 0 meaning none.
+    pub fn limits(&self) -> (u64, u64) {
+        if !self.throttle {
+            return (0, 0);
+        }
+        (
+            self.records_per_second.unwrap_or(0),
+            self.bytes_per_second.unwrap_or(0),
+        )
+    }
 }
 
 /// Dirty-record limit of a job. `record` is checked live and takes precedence.
@@ -165,6 +207,7 @@ impl Default for Settings {
             shard_rows: 250_000,
             batch_rows: 8192,
             error_limit: None,
+            speed: None,
         }
     }
 }
@@ -211,6 +254,30 @@ impl ConnectionConfig {
     /// Returns an option's value.
     pub fn option(&self, name: &str) -> Option<&str> {
         self.options.get(name).map(String::as_str)
+    }
+}
+
+impl JobSpec {
+    /// Returns the spec with the value of every secret option of its inline connections
+    /// replaced by `***`: the form in which a spec is stored and sent on (workers get the
+    /// secrets with the resolved connections instead).
+    pub fn with_inline_secrets_masked(&self) -> JobSpec {
+        let mut masked = self.clone();
+        for inline in [
+            masked.source.connection.as_mut(),
+            masked.sink.connection.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secret_names = connection_type(&inline.kind).map_or(&[][..], |kind| kind.secrets);
+            for (name, value) in inline.options.iter_mut() {
+                if secret_names.contains(&name.as_str()) {
+                    *value = serde_json::Value::String("***".to_string());
+                }
+            }
+        }
+        masked
     }
 }
 
@@ -269,6 +336,17 @@ mod tests {
         let text = "source: {connection: {type: generator, rows: 5}}\nsink: {table: t}\nsettings: {parallelism: many}\n";
         let errors = parse_job_spec(text, SpecFormat::Yaml).expect_err("bad type");
         assert_eq!(errors.0[0].path, "settings.parallelism");
+    }
+
+    #[test]
+    fn inline_secrets_are_masked_in_the_stored_spec() {
+        let text = "source: {connection: {type: postgresql, host: h, database: d, user: u, password: hunter2}, table: t}\nsink: {connection: {type: sqlite, path: /tmp/x.db}, table: t}\n";
+        let spec = parse_job_spec(text, SpecFormat::Yaml).expect("parse");
+        let masked = spec.with_inline_secrets_masked();
+        let json = serde_json::to_string(&masked).expect("json");
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains(r#""password":"***""#), "{json}");
+        assert!(json.contains(r#""host":"h""#), "{json}");
     }
 
     #[test]

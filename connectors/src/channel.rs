@@ -2,10 +2,12 @@
 //! counters. Its capacity bounds a shard's memory: a slow writer stalls the reader.
 
 use crate::error::{ConnectorError, Result};
+use crate::rate::RateLimiter;
 use arrow_array::RecordBatch;
 use sluice_common::records::{sum_transformer_counts, Counters, TransformerCounts};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Live counters of one shard attempt, updated per batch by reader and writer and read by the
@@ -21,6 +23,7 @@ pub struct ShardCounters {
     dirty_samples: Mutex<Vec<DirtySample>>,
     transformers: Mutex<Vec<TransformerCounts>>,
     cancelled: std::sync::atomic::AtomicBool,
+    rate: RateLimiter,
 }
 
 /// A dirty record as sampled to the coordinator.
@@ -33,6 +36,9 @@ pub struct DirtySample {
     /// The row rendered as JSON.
     pub row: String,
 }
+
+/// How often a paced sender checks for cancellation while it waits.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 /// Samples kept between two progress reports; later ones are only counted.
 const MAX_PENDING_SAMPLES: usize = 20;
@@ -53,6 +59,11 @@ impl ShardCounters {
     /// [`ConnectorError::Aborted`], so the writer rolls back instead of committing.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns the shard's share of its job's rate limit.
+    pub fn rate(&self) -> &RateLimiter {
+        &self.rate
     }
 
     /// Returns whether the shard was cancelled.
@@ -165,19 +176,28 @@ pub fn batch_channel(
 }
 
 impl BatchSender {
-    /// Sends a batch, waiting while the channel is full.
+    /// Sends a batch, waiting while the channel is full and, when the shard has a share of a
+    /// rate limit, until its pace allows (a large batch goes in slices).
     ///
     /// # Errors
-    /// [`ConnectorError::Aborted`] when the writer has gone.
+    /// [`ConnectorError::Aborted`] when the writer has gone or the shard was cancelled.
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
-        if self.counters.is_cancelled() {
-            return Err(ConnectorError::Aborted);
+        for (piece, bytes) in self.paced_pieces(batch) {
+            let wait = self
+                .counters
+                .rate
+                .reserve(piece.num_rows() as u64, bytes, Instant::now());
+            self.sleep_unless_cancelled(wait).await?;
+            if self.counters.is_cancelled() {
+                return Err(ConnectorError::Aborted);
+            }
+            self.counters.add_read(piece.num_rows() as u64, bytes);
+            self.sender
+                .send(Message::Batch(piece))
+                .await
+                .map_err(|_| ConnectorError::Aborted)?;
         }
-        self.count(&batch);
-        self.sender
-            .send(Message::Batch(batch))
-            .await
-            .map_err(|_| ConnectorError::Aborted)
+        Ok(())
     }
 
     /// Sends a batch that was already counted as read (by the stage before this channel, such
@@ -195,18 +215,62 @@ impl BatchSender {
             .map_err(|_| ConnectorError::Aborted)
     }
 
-    /// Sends a batch from a blocking thread (synchronous drivers).
+    /// Sends a batch from a blocking thread (synchronous drivers), paced like [`Self::send`].
     ///
     /// # Errors
-    /// [`ConnectorError::Aborted`] when the writer has gone.
+    /// [`ConnectorError::Aborted`] when the writer has gone or the shard was cancelled.
     pub fn blocking_send(&self, batch: RecordBatch) -> Result<()> {
-        if self.counters.is_cancelled() {
-            return Err(ConnectorError::Aborted);
+        for (piece, bytes) in self.paced_pieces(batch) {
+            let wait = self
+                .counters
+                .rate
+                .reserve(piece.num_rows() as u64, bytes, Instant::now());
+            let deadline = Instant::now() + wait;
+            while Instant::now() < deadline {
+                if self.counters.is_cancelled() {
+                    return Err(ConnectorError::Aborted);
+                }
+                std::thread::sleep((deadline - Instant::now()).min(CANCEL_CHECK));
+            }
+            if self.counters.is_cancelled() {
+                return Err(ConnectorError::Aborted);
+            }
+            self.counters.add_read(piece.num_rows() as u64, bytes);
+            self.sender
+                .blocking_send(Message::Batch(piece))
+                .map_err(|_| ConnectorError::Aborted)?;
         }
-        self.count(&batch);
-        self.sender
-            .blocking_send(Message::Batch(batch))
-            .map_err(|_| ConnectorError::Aborted)
+        Ok(())
+    }
+
+    /// Splits a batch into the pieces the shard's pace allows (one piece when unlimited), each
+    /// with its share of the batch's byte size.
+    fn paced_pieces(&self, batch: RecordBatch) -> Vec<(RecordBatch, u64)> {
+        let rows = batch.num_rows();
+        let bytes = batch.get_array_memory_size();
+        match self.counters.rate.slice_rows(rows, bytes) {
+            Some(slice) if rows > slice => (0..rows)
+                .step_by(slice)
+                .map(|offset| {
+                    let length = slice.min(rows - offset);
+                    let piece_bytes = (bytes as u128 * length as u128 / rows as u128) as u64;
+                    (batch.slice(offset, length), piece_bytes)
+                })
+                .collect(),
+            _ => vec![(batch, bytes as u64)],
+        }
+    }
+
+    async fn sleep_unless_cancelled(&self, wait: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < deadline {
+            if self.counters.is_cancelled() {
+                return Err(ConnectorError::Aborted);
+            }
+            let left = deadline - tokio::time::Instant::now();
+            tokio::time::sleep(left.min(CANCEL_CHECK)).await;
+        }
+        Ok(())
     }
 
     /// Marks the end of the shard's data: only after this may the writer commit.
@@ -223,13 +287,6 @@ impl BatchSender {
     /// Returns the shard's counters.
     pub fn counters(&self) -> &ShardCounters {
         &self.counters
-    }
-
-    fn count(&self, batch: &RecordBatch) {
-        self.counters.add_read(
-            batch.num_rows() as u64,
-            batch.get_array_memory_size() as u64,
-        );
     }
 }
 

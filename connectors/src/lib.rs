@@ -17,12 +17,14 @@ pub mod mapping;
 pub mod mysql;
 pub mod options;
 pub mod postgres;
+pub mod rate;
 pub mod registry;
 pub mod sqlite;
 pub mod transform;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
 pub use error::{ConnectorError, Result};
+pub use rate::RateLimiter;
 pub use registry::{open_sink, open_sink_as_source, open_source};
 
 use arrow_schema::SchemaRef;

@@ -1,5 +1,6 @@
 //! Coordinator settings.
 
+use sluice_common::secrets::SecretCipher;
 use std::time::Duration;
 
 /// How the coordinator runs.
@@ -17,6 +18,8 @@ pub struct CoordinatorConfig {
     pub leader_ttl: Duration,
     /// URL other coordinators and clients are told to use to reach this one.
     pub advertise_url: String,
+    /// Seals secrets before they reach the metadata store and opens them for workers.
+    pub secrets: SecretCipher,
 }
 
 impl Default for CoordinatorConfig {
@@ -28,6 +31,9 @@ impl Default for CoordinatorConfig {
             counter_flush_interval: Duration::from_secs(5),
             leader_ttl: Duration::from_secs(8),
             advertise_url: String::new(),
+            // Only tests and embedders rely on the default: the `sluice` binary always sets a
+            // key (or says out loud that it runs with the public development key).
+            secrets: SecretCipher::insecure_dev(),
         }
     }
 }

@@ -3,17 +3,19 @@
 //! for the API. Hot counters stay in memory and are written on a timer, never per report.
 
 pub mod model;
+pub mod rates;
 pub mod scheduler;
 pub mod split;
 
 use crate::config::CoordinatorConfig;
 use crate::error::{CoordinatorError, Result};
-use model::{Effect, JobRuntime, Model, WorkerRuntime};
+use model::{Effect, JobRuntime, Model, OpenConnections, WorkerRuntime};
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::meta::{keys, LeaseId, MetaStore, Precondition, PutOutcome, SharedMetaStore};
 use sluice_common::records::{
     self, now_ms, JobRecord, JobState, ShardRecord, ShardState, WorkerRecord, RECORD_VERSION,
 };
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{validate, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeSet, HashMap};
@@ -36,6 +38,8 @@ pub enum Event {
         record: Box<JobRecord>,
         /// Its validated spec.
         validated: Box<ValidatedJobSpec>,
+        /// Its connections, secrets opened (the record holds them sealed).
+        connections: Box<OpenConnections>,
         /// Answered once the job is persisted.
         reply: oneshot::Sender<Result<()>>,
     },
@@ -149,6 +153,7 @@ pub async fn start(
     let mut model = Model::default();
     let load_effects = load_jobs(
         store.as_ref(),
+        &config.secrets,
         &mut model,
         Instant::now() + config.worker_timeout,
     )
@@ -183,6 +188,7 @@ pub async fn start(
 
 async fn load_jobs(
     store: &dyn MetaStore,
+    secrets: &SecretCipher,
     model: &mut Model,
     adopt_until: Instant,
 ) -> Result<Vec<Effect>> {
@@ -222,10 +228,27 @@ async fn load_jobs(
                 }
             }
         };
-        if !job.state.is_terminal() {
-            resumed += 1;
-        }
-        effects.extend(model.add_job(job, validated, shards, Some(adopt_until)));
+        // Only jobs that still run need their secrets; a coordinator without the key they are
+        // sealed under must not lead (it could hand out no work), so it fails to start here.
+        let connections =
+            if job.state.is_terminal() {
+                OpenConnections::default()
+            } else {
+                resumed += 1;
+                OpenConnections {
+                    source: job.source_connection.open(secrets).map_err(
+                        CoordinatorError::secret(format!("job {}: source connection", job.id)),
+                    )?,
+                    sink: job
+                        .sink_connection
+                        .open(secrets)
+                        .map_err(CoordinatorError::secret(format!(
+                            "job {}: sink connection",
+                            job.id
+                        )))?,
+                }
+            };
+        effects.extend(model.add_job(job, validated, connections, shards, Some(adopt_until)));
     }
     if resumed > 0 {
         tracing::info!(
@@ -285,6 +308,8 @@ impl Engine {
                 self.execute(effects).await;
                 let effects = self.model.request_splits(Instant::now());
                 self.execute(effects).await;
+                let effects = self.model.rebalance_rates();
+                self.execute(effects).await;
             }
             self.publish();
         }
@@ -304,6 +329,7 @@ impl Engine {
             Event::Submit {
                 record,
                 validated,
+                connections,
                 reply,
             } => {
                 let key = keys::job(&record.id);
@@ -314,17 +340,19 @@ impl Engine {
                 match outcome {
                     Ok(PutOutcome::Written { .. }) => {
                         tracing::info!(job_id = %record.id, workspace = %record.workspace, "job submitted");
-                        let effects = self.model.add_job(*record, *validated, Vec::new(), None);
+                        let effects =
+                            self.model
+                                .add_job(*record, *validated, *connections, Vec::new(), None);
                         // Publish before answering, so a Get right after Submit finds the job.
                         self.publish();
                         let _ = reply.send(Ok(()));
                         effects
                     }
                     Ok(PutOutcome::Conflict { .. }) => {
-                        let _ = reply.send(Err(CoordinatorError::Internal(format!(
-                            "job id {} collided",
-                            record.id
-                        ))));
+                        let _ = reply.send(Err(CoordinatorError::AlreadyExists {
+                            kind: "job",
+                            name: record.id.to_string(),
+                        }));
                         Vec::new()
                     }
                     Err(error) => {
@@ -738,5 +766,62 @@ fn view_of(job: &JobRuntime) -> JobView {
         job: job.to_proto(true),
         dirty_samples: job.dirty_samples.iter().cloned().collect(),
         created_at_ms: job.record.created_at_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::SealedConnection;
+    use sluice_common::secrets::SecretKey;
+    use sluice_common::spec::ConnectionConfig;
+
+    /// Stores an unfinished job whose sink password is sealed under `sealing`, then starts an
+    /// engine with `running`.
+    async fn start_with(sealing: &SecretCipher, running: SecretCipher) -> Result<()> {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store: SharedMetaStore = Arc::new(
+            EmbeddedStore::open(directory.path().join("meta.redb"))
+                .await
+                .expect("store"),
+        );
+        let (mut record, _) = model::testing::job(1);
+        let mut sink = ConnectionConfig {
+            kind: "sqlite".into(),
+            ..Default::default()
+        };
+        sink.secrets
+            .insert("password".into(), "opened-by-the-leader".into());
+        record.sink_connection = SealedConnection::seal(&sink, sealing).expect("seal");
+        records::put_record(store.as_ref(), &keys::job(&record.id), &record)
+            .await
+            .expect("put");
+        let config = CoordinatorConfig {
+            secrets: running,
+            ..CoordinatorConfig::default()
+        };
+        let (_handle, task) = start(store, config, async {}).await?;
+        let _ = task.await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_coordinator_without_the_key_of_a_running_job_does_not_lead() {
+        let key = SecretKey::generate().expect("key");
+        let sealing = SecretCipher::new(key.clone());
+        start_with(&sealing, SecretCipher::new(key))
+            .await
+            .expect("the right key opens the job");
+        let error = start_with(
+            &sealing,
+            SecretCipher::new(SecretKey::generate().expect("key")),
+        )
+        .await
+        .expect_err("another key cannot lead");
+        let message = error.to_string();
+        assert!(message.contains("sink connection"), "{message}");
+        assert!(message.contains(sealing.primary_key_id()), "{message}");
+        assert!(!message.contains("opened-by-the-leader"), "{message}");
     }
 }

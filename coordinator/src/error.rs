@@ -1,5 +1,6 @@
 //! Errors of the coordinator, and their mapping to gRPC status codes.
 
+use sluice_common::secrets::SecretError;
 use sluice_common::{MetaError, SpecErrors};
 
 /// Result alias of the coordinator.
@@ -40,6 +41,14 @@ pub enum CoordinatorError {
     /// The request conflicts with the object's state (e.g. cancelling an ended job).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A stored secret could not be opened or a new one sealed (wrong key, corrupt value).
+    #[error("{context}: {error}")]
+    Secret {
+        /// What was being done (never a secret).
+        context: String,
+        /// The secret error (it names key ids, never values).
+        error: SecretError,
+    },
     /// The metadata store failed.
     #[error("metadata store: {0}")]
     Meta(#[from] MetaError),
@@ -58,6 +67,12 @@ pub enum CoordinatorError {
 }
 
 impl CoordinatorError {
+    /// Returns a secret error with what was being done.
+    pub fn secret(context: impl Into<String>) -> impl FnOnce(SecretError) -> Self {
+        let context = context.into();
+        move |error| CoordinatorError::Secret { context, error }
+    }
+
     /// Returns an invalid-argument error at `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         CoordinatorError::InvalidArgument {
@@ -76,7 +91,9 @@ impl From<CoordinatorError> for tonic::Status {
             }
             CoordinatorError::NotFound { .. } => tonic::Status::not_found(message),
             CoordinatorError::AlreadyExists { .. } => tonic::Status::already_exists(message),
-            CoordinatorError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
+            CoordinatorError::FailedPrecondition(_) | CoordinatorError::Secret { .. } => {
+                tonic::Status::failed_precondition(message)
+            }
             CoordinatorError::Meta(ref meta) if meta.is_retryable() => {
                 tonic::Status::unavailable(message)
             }

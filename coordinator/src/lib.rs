@@ -1,6 +1,7 @@
 //! The Sluice coordinator: the control plane.
 //!
-//! It serves the public API (jobs, data sources), the internal worker protocol, gRPC health and
+//! It serves the public API (workspaces, data sources, jobs, schedules), the internal worker
+//! protocol, gRPC health and
 //! reflection, keeps its truth in a [`MetaStore`](sluice_common::meta::MetaStore), and hands
 //! shards to workers as they have free slots. It never connects to a user's data store:
 //! planning and finalisation run on workers too.
@@ -13,7 +14,11 @@ pub mod engine;
 pub mod error;
 pub mod leader;
 pub mod resolve;
+pub mod rotate;
+pub mod schedule;
 pub mod service;
+pub mod submit;
+pub mod workspaces;
 
 pub use config::CoordinatorConfig;
 pub use error::{CoordinatorError, Result};
@@ -21,7 +26,9 @@ pub use error::{CoordinatorError, Result};
 use sluice_common::meta::SharedMetaStore;
 use sluice_proto::v1::data_source_service_server::DataSourceServiceServer;
 use sluice_proto::v1::job_service_server::JobServiceServer;
+use sluice_proto::v1::schedule_service_server::ScheduleServiceServer;
 use sluice_proto::v1::worker_service_server::WorkerServiceServer;
+use sluice_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use std::future::Future;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -67,6 +74,12 @@ pub async fn serve(
     health_reporter
         .set_serving::<DataSourceServiceServer<service::datasource::DataSourceServiceImpl>>()
         .await;
+    health_reporter
+        .set_serving::<ScheduleServiceServer<service::schedule::ScheduleServiceImpl>>()
+        .await;
+    health_reporter
+        .set_serving::<WorkspaceServiceServer<service::workspace::WorkspaceServiceImpl>>()
+        .await;
     set_leader_services(&health_reporter, false).await;
     let leadership = tokio::spawn(lead_while_elected(
         store.clone(),
@@ -83,7 +96,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(sluice_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, "coordinator serving");
+    if config.secrets.is_insecure() {
+        tracing::warn!("secrets are sealed under the public development key (--insecure-dev-secrets): anyone who can read the metadata store can read them; give --secret-key-file in production");
+    }
+    tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, secret_key_id = %config.secrets.primary_key_id(), "coordinator serving");
     // Open worker streams would hold a graceful shutdown forever: give them a grace period.
     let (stopping_sender, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown_then_notify = async move {
@@ -97,9 +113,16 @@ pub async fn serve(
         .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(
             slot.clone(),
             store.clone(),
+            config.secrets.clone(),
         )))
         .add_service(DataSourceServiceServer::new(
-            service::datasource::DataSourceServiceImpl::new(store.clone()),
+            service::datasource::DataSourceServiceImpl::new(store.clone(), config.secrets.clone()),
+        ))
+        .add_service(WorkspaceServiceServer::new(
+            service::workspace::WorkspaceServiceImpl::new(store.clone()),
+        ))
+        .add_service(ScheduleServiceServer::new(
+            service::schedule::ScheduleServiceImpl::new(store.clone()),
         ))
         .add_service(WorkerServiceServer::new(
             service::worker::WorkerServiceImpl::new(slot, config),
@@ -155,12 +178,23 @@ async fn lead_while_elected(
                 continue;
             }
         };
+        let (scheduler_stop, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+        let scheduler_task = tokio::spawn(schedule::scheduler::run(
+            store.clone(),
+            engine.clone(),
+            config.secrets.clone(),
+            async move {
+                let _ = scheduler_stopped.await;
+            },
+        ));
         slot.set_engine(Some(engine));
         set_leader_services(&health, true).await;
         let stopping = tokio::select! {
             _ = leader::hold(store.as_ref(), lease, config.leader_ttl) => false,
             _ = stop.wait_for(|stopping| *stopping) => true,
         };
+        let _ = scheduler_stop.send(());
+        let _ = scheduler_task.await;
         slot.set_engine(None);
         set_leader_services(&health, false).await;
         let _ = engine_stop.send(());

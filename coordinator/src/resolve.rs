@@ -1,22 +1,41 @@
-//! Resolves the data sources a job names into connections, for the job's workspace.
+//! Resolves the data sources a job names into connections, for the job's workspace and
+//! environment.
+//!
+//! Isolation: a data source resolves to the config of the job's environment and of no other;
+//! a data source without a config there is a submit error that says how to add one. In the
+//! `dev` environment of a standard workspace inline connections are refused (the `generator`
+//! aside, which touches no store), so a dev job opens only what dev configs name.
 
 use crate::error::{CoordinatorError, Result};
 use sluice_common::meta::{keys, MetaStore};
-use sluice_common::records::{self, DataSourceRecord};
+use sluice_common::records::{self, DataSourceRecord, WorkspaceMode, WorkspaceRecord, ENV_DEV};
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{
     check_connection, connection_type, inline_connection_config, ConnectionConfig,
     InlineConnection, Role, ValidatedJobSpec,
 };
 use sluice_common::{SpecError, SpecErrors};
 
-/// Returns the source and sink connections of a validated spec.
+/// Where a job resolves its data sources.
+pub struct ResolveScope<'a> {
+    /// The job's workspace.
+    pub workspace: &'a WorkspaceRecord,
+    /// The job's environment (already checked to be one of the workspace's).
+    pub environment: &'a str,
+    /// Opens the data sources' sealed secrets.
+    pub secrets: &'a SecretCipher,
+}
+
+/// Returns the source and sink connections of a validated spec, secrets opened.
 ///
 /// # Errors
-/// [`CoordinatorError::InvalidSpec`] naming the field when a data source is missing, does not
-/// fit its role, or lacks what the spec needs.
+/// [`CoordinatorError::InvalidSpec`] naming the field when a data source is missing, has no
+/// config in the job's environment, does not fit its role, or lacks what the spec needs, or
+/// when a dev job of a standard workspace gives an inline connection;
+/// [`CoordinatorError::Secret`] when a stored secret cannot be opened.
 pub async fn resolve_connections(
     store: &dyn MetaStore,
-    workspace: &str,
+    scope: &ResolveScope<'_>,
     spec: &ValidatedJobSpec,
 ) -> Result<(ConnectionConfig, ConnectionConfig)> {
     let source = &spec.spec.source;
@@ -24,7 +43,7 @@ pub async fn resolve_connections(
     let mut errors = Vec::new();
     let source_connection = resolve_one(
         store,
-        workspace,
+        scope,
         Role::Source,
         source.datasource.as_deref(),
         source.connection.as_ref(),
@@ -33,7 +52,7 @@ pub async fn resolve_connections(
     .await?;
     let sink_connection = resolve_one(
         store,
-        workspace,
+        scope,
         Role::Sink,
         sink.datasource.as_deref(),
         sink.connection.as_ref(),
@@ -73,7 +92,7 @@ pub async fn resolve_connections(
 
 async fn resolve_one(
     store: &dyn MetaStore,
-    workspace: &str,
+    scope: &ResolveScope<'_>,
     role: Role,
     datasource: Option<&str>,
     inline: Option<&InlineConnection>,
@@ -83,7 +102,21 @@ async fn resolve_one(
         Role::Source => "source",
         Role::Sink => "sink",
     };
+    let workspace = scope.workspace.name.as_str();
+    let environment = scope.environment;
     if let Some(inline) = inline {
+        if scope.workspace.mode == WorkspaceMode::Standard
+            && environment == ENV_DEV
+            && inline.kind != "generator"
+        {
+            errors.push(SpecError::new(
+                format!("{path}.connection"),
+                format!(
+                    "dev jobs of workspace {workspace} cannot use inline connections (only the generator): name a data source with a dev config (`{path}.datasource`), so the job can only reach what its dev config names"
+                ),
+            ));
+            return Ok(None);
+        }
         return Ok(match inline_connection_config(inline) {
             Ok(config) => Some(config),
             Err(problems) => {
@@ -112,11 +145,153 @@ async fn resolve_one(
         return Ok(None);
     };
     let record: DataSourceRecord = records::decode(&key_value)?;
-    let connection = record.connection();
-    let problems = check_connection(&format!("{path}.datasource({name})"), role, &connection);
+    let Some(sealed) = record.connection(environment) else {
+        let has: Vec<&str> = record.configs.keys().map(String::as_str).collect();
+        errors.push(SpecError::new(
+            format!("{path}.datasource"),
+            format!(
+                "data source \"{name}\" has no {environment} config (it has: {}); add one with `sluice ds update {name} --workspace {workspace} --env {environment} --option KEY=VALUE ... --secret KEY=VALUE`",
+                if has.is_empty() { "none".to_string() } else { has.join(", ") }
+            ),
+        ));
+        return Ok(None);
+    };
+    let problems = check_connection(
+        &format!("{path}.datasource({name})"),
+        role,
+        &sealed.masked(),
+    );
     if !problems.is_empty() {
         errors.extend(problems);
         return Ok(None);
     }
+    let connection = sealed
+        .open(scope.secrets)
+        .map_err(CoordinatorError::secret(format!(
+            "{path}.datasource({name}), {environment} config"
+        )))?;
     Ok(Some(connection))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::{EnvironmentConfig, SealedConnection, ENV_PROD};
+    use sluice_common::secrets::SecretKey;
+    use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+    use std::collections::BTreeMap;
+
+    fn standard() -> WorkspaceRecord {
+        WorkspaceRecord {
+            name: "ws".into(),
+            mode: WorkspaceMode::Standard,
+            ..WorkspaceRecord::implicit_default()
+        }
+    }
+
+    fn config(database: &str, cipher: &SecretCipher) -> EnvironmentConfig {
+        let connection = ConnectionConfig {
+            kind: "postgresql".into(),
+            options: BTreeMap::from([
+                ("host".to_string(), "h".to_string()),
+                ("database".to_string(), database.to_string()),
+                ("user".to_string(), "u".to_string()),
+            ]),
+            secrets: BTreeMap::from([("password".to_string(), format!("pw-{database}"))]),
+        };
+        let sealed = SealedConnection::seal(&connection, cipher).expect("seal");
+        EnvironmentConfig {
+            options: sealed.options,
+            secrets: sealed.secrets,
+        }
+    }
+
+    async fn store_with(
+        configs: &[(&str, &str)],
+        cipher: &SecretCipher,
+    ) -> (tempfile::TempDir, EmbeddedStore) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(directory.path().join("meta.redb"))
+            .await
+            .expect("store");
+        let record = DataSourceRecord {
+            v: 2,
+            workspace: "ws".into(),
+            name: "pg".into(),
+            kind: "postgresql".into(),
+            description: String::new(),
+            configs: configs
+                .iter()
+                .map(|(environment, database)| (environment.to_string(), config(database, cipher)))
+                .collect(),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        records::put_record(&store, &keys::datasource("ws", "pg"), &record)
+            .await
+            .expect("put");
+        (directory, store)
+    }
+
+    fn spec(sink: &str) -> ValidatedJobSpec {
+        let text = format!("source: {{connection: {{type: generator, rows: 5}}}}\nsink: {sink}\n");
+        validate(parse_job_spec(&text, SpecFormat::Yaml).expect("parse")).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn each_environment_resolves_to_its_own_config_only() {
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let (_directory, store) =
+            store_with(&[(ENV_PROD, "prod_db"), (ENV_DEV, "dev_db")], &cipher).await;
+        let workspace = standard();
+        for (environment, database) in [(ENV_DEV, "dev_db"), (ENV_PROD, "prod_db")] {
+            let scope = ResolveScope {
+                workspace: &workspace,
+                environment,
+                secrets: &cipher,
+            };
+            let (_, sink) =
+                resolve_connections(&store, &scope, &spec("{datasource: pg, table: t}"))
+                    .await
+                    .expect("resolves");
+            assert_eq!(sink.option("database"), Some(database));
+            assert_eq!(sink.secrets["password"], format!("pw-{database}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_dev_config_and_inline_dev_connections_are_refused() {
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let (_directory, store) = store_with(&[(ENV_PROD, "prod_db")], &cipher).await;
+        let workspace = standard();
+        let scope = ResolveScope {
+            workspace: &workspace,
+            environment: ENV_DEV,
+            secrets: &cipher,
+        };
+        let error = resolve_connections(&store, &scope, &spec("{datasource: pg, table: t}"))
+            .await
+            .expect_err("no dev config");
+        let message = error.to_string();
+        assert!(
+            message.contains("has no dev config (it has: prod)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("sluice ds update pg --workspace ws --env dev"),
+            "{message}"
+        );
+        let inline =
+            spec("{connection: {type: postgresql, host: h, database: prod_db, user: u}, table: t}");
+        let error = resolve_connections(&store, &scope, &inline)
+            .await
+            .expect_err("inline in dev");
+        assert!(
+            error.to_string().contains(
+                "sink.connection: dev jobs of workspace ws cannot use inline connections"
+            ),
+            "{error}"
+        );
+    }
 }

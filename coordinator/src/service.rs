@@ -3,4 +3,6 @@
 
 pub mod datasource;
 pub mod job;
+pub mod schedule;
 pub mod worker;
+pub mod workspace;

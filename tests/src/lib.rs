@@ -73,7 +73,7 @@ pub async fn submit(client: &mut JobServiceClient<Channel>, spec: &str) -> Strin
             workspace: String::new(),
             environment: String::new(),
             spec: spec.to_string(),
-            format: 0,
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|status| panic!("submit failed: {}", status.message()))

@@ -145,6 +145,29 @@ impl Etcd {
         etcd
     }
 
+    /// Returns etcd's data directory (its WAL and database files).
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
+    }
+
+    /// Returns every key and value in etcd, as `etcdctl get --prefix ""` prints them.
+    pub fn dump(&self) -> String {
+        let output = Command::new("etcdctl")
+            .arg("--endpoints")
+            .arg(&self.endpoint)
+            .arg("get")
+            .arg("--prefix")
+            .arg("")
+            .output()
+            .expect("run etcdctl (installed with etcd by scripts/setup.sh)");
+        assert!(
+            output.status.success(),
+            "etcdctl get failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Stops etcd (SIGKILL); its data directory is kept for [`Etcd::restart`].
     pub fn stop(&mut self) {
         if let Some(process) = self.process.take() {
@@ -204,6 +227,12 @@ pub struct Cluster {
     pub worker_ids: Vec<String>,
     /// `--leader-ttl` of coordinators started from now on.
     pub leader_ttl: String,
+    /// `--report-interval` of workers started from now on.
+    pub worker_report_interval: String,
+    /// The secret key file coordinators start with (`sluice coordinator keygen`).
+    pub secret_key_file: PathBuf,
+    /// `SLUICE_LOG` of processes started from now on (default: their own, info).
+    pub log_filter: Option<String>,
     prefix: String,
 }
 
@@ -215,6 +244,17 @@ impl Cluster {
             .tempdir()
             .expect("log dir");
         let etcd = Etcd::start(logs.path()).await;
+        let secret_key_file = logs.path().join("secret.key");
+        let keygen = Command::new(sluice_binary())
+            .args(["coordinator", "keygen", "--out"])
+            .arg(&secret_key_file)
+            .output()
+            .expect("run sluice coordinator keygen");
+        assert!(
+            keygen.status.success(),
+            "sluice coordinator keygen failed: {}",
+            String::from_utf8_lossy(&keygen.stderr)
+        );
         Cluster {
             logs,
             etcd,
@@ -224,6 +264,9 @@ impl Cluster {
             workers: Vec::new(),
             worker_ids: Vec::new(),
             leader_ttl: "5s".to_string(),
+            worker_report_interval: "1s".to_string(),
+            secret_key_file,
+            log_filter: None,
             prefix: "/sluice-e2e".to_string(),
         }
     }
@@ -249,7 +292,12 @@ impl Cluster {
             .arg("--leader-ttl")
             .arg(&self.leader_ttl)
             .arg("--id")
-            .arg(format!("coordinator-{index}"));
+            .arg(format!("coordinator-{index}"))
+            .arg("--secret-key-file")
+            .arg(&self.secret_key_file);
+        if let Some(filter) = &self.log_filter {
+            command.env("SLUICE_LOG", filter);
+        }
         let guard = ChildGuard::spawn(
             &format!("coordinator-{index}"),
             command,
@@ -296,7 +344,12 @@ impl Cluster {
             .arg("--id")
             .arg(&worker_id)
             .arg("--drain-timeout")
-            .arg("30s");
+            .arg("30s")
+            .arg("--report-interval")
+            .arg(&self.worker_report_interval);
+        if let Some(filter) = &self.log_filter {
+            command.env("SLUICE_LOG", filter);
+        }
         let guard = ChildGuard::spawn(
             &worker_id,
             command,
@@ -324,6 +377,24 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Returns the name and text of every log of this cluster (etcd's included).
+    pub fn all_logs(&self) -> Vec<(String, String)> {
+        let mut logs = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.logs.path()) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|extension| extension == "log") {
+                    let text = std::fs::read(&path).unwrap_or_default();
+                    logs.push((
+                        path.display().to_string(),
+                        String::from_utf8_lossy(&text).into_owned(),
+                    ));
+                }
+            }
+        }
+        logs
     }
 
     /// Prints every log (for failing tests).

@@ -6,7 +6,7 @@
 //!   source rows by the DataX rules, and the job's per-transformer counts and dirty records
 //!   with the counts computed alongside;
 //! - a `querySql` job run by `sluice run FILE.json`, compared row by row;
-//! - a job with a rate limit and a misspelt key, refused by `sluice run` and by the API, each
+//! - a job with a writer `session` (not supported yet) and a misspelt key, refused by `sluice run` and by the API, each
 //!   error naming the key's JSON path.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
@@ -488,6 +488,7 @@ async fn datax_job_with_unsupported_keys_is_refused_naming_them() {
                     "parameter": {
                         "username": "postgres",
                         "column": ["*"],
+                        "session": ["SET search_path TO x"],
                         "connection": [{"table": ["t"], "jdbcUrl": "jdbc:postgresql://127.0.0.1:5432/nowhere"}]
                     }
                 }
@@ -507,7 +508,7 @@ async fn datax_job_with_unsupported_keys_is_refused_naming_them() {
     println!("{stderr}");
     assert!(!output.status.success(), "an unsupported key must fail");
     assert!(
-        stderr.contains("job.setting.speed.byte: not supported yet: rate limits"),
+        stderr.contains("job.content[0].writer.parameter.session: not supported yet: session statements"),
         "{stderr}"
     );
     assert!(

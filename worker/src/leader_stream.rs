@@ -225,6 +225,9 @@ impl WorkerState {
                 }
                 _ = shutdown.changed(), if !self.draining => {
                     self.start_draining();
+                    // Report (and exit when idle) at once rather than at the next tick: a
+                    // `sluice run` that has finished its job should not wait a report interval.
+                    report_timer.reset_immediately();
                     let heartbeat = pb::WorkerMessage {
                         body: Some(pb::worker_message::Body::Heartbeat(pb::Heartbeat {
                             free_slots: 0,
@@ -255,6 +258,20 @@ impl WorkerState {
                 }
             }
             Body::Drain(_) => self.start_draining(),
+            Body::RateShare(update) => {
+                let key = (
+                    JobId(update.job_id),
+                    ShardId(update.shard_id),
+                    Attempt(update.attempt),
+                );
+                let share = update.share.unwrap_or_default();
+                if let Some(counters) = self.slots.counters(&key) {
+                    counters
+                        .rate()
+                        .set_share(share.records_per_second, share.bytes_per_second);
+                    tracing::debug!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, records_per_second = share.records_per_second, bytes_per_second = share.bytes_per_second, "new rate share");
+                }
+            }
             Body::Split(request) => self.answer_split(&request),
             Body::SplitDecision(decision) => {
                 let key = (
@@ -342,6 +359,11 @@ impl WorkerState {
         };
         let key = (work.job_id.clone(), work.shard_id, work.attempt);
         let counters = self.slots.start(key.clone(), work.pieces.clone());
+        if let Some(share) = assign.rate_share {
+            counters
+                .rate()
+                .set_share(share.records_per_second, share.bytes_per_second);
+        }
         let slots = self.slots.clone();
         let outbox = self.outbox.0.clone();
         let worker_id = self.config.worker_id.clone();

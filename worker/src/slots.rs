@@ -49,6 +49,15 @@ impl Slots {
             .and_then(|shard| shard.pieces.clone())
     }
 
+    /// Returns the live counters (and rate limiter) of a running attempt.
+    pub fn counters(&self, key: &AttemptKey) -> Option<Arc<ShardCounters>> {
+        self.running
+            .lock()
+            .ok()?
+            .get(key)
+            .map(|shard| Arc::clone(&shard.counters))
+    }
+
     /// Returns the running attempts with a split proposal awaiting its decision.
     pub fn pending_splits(&self) -> Vec<(AttemptKey, i64)> {
         self.snapshot()

@@ -1,13 +1,14 @@
 //! `sluice coordinator`, `sluice worker`, `sluice standalone`, and the in-process cluster that
 //! `standalone` and `run` share.
 
-use crate::cli::{CoordinatorArgs, StandaloneArgs, WorkerArgs};
+use crate::cli::{CoordinatorAction, CoordinatorArgs, RotateKeyArgs, StandaloneArgs, WorkerArgs};
 use crate::signals::shutdown_signal;
 use anyhow::Context;
 use sluice_common::ids::WorkerId;
 use sluice_common::meta::embedded::EmbeddedStore;
 use sluice_common::meta::etcd::EtcdStore;
 use sluice_common::meta::SharedMetaStore;
+use sluice_common::secrets::{SecretCipher, SecretKey};
 use sluice_common::telemetry;
 use sluice_coordinator::CoordinatorConfig;
 use sluice_worker::WorkerConfig;
@@ -27,9 +28,80 @@ fn start_metrics(address: Option<SocketAddr>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a key file, warning when others than its owner may read it.
+fn read_key_file(path: &Path) -> anyhow::Result<SecretKey> {
+    let key = SecretKey::read_file(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the secret key file may be read by others than its owner: chmod 600 it");
+            }
+        }
+    }
+    Ok(key)
+}
+
+/// Returns the cipher `sluice coordinator` runs with, or why it must not start.
+fn coordinator_cipher(args: &CoordinatorArgs) -> anyhow::Result<SecretCipher> {
+    match (&args.secret_key_file, args.insecure_dev_secrets) {
+        (Some(path), _) => Ok(SecretCipher::new(read_key_file(path)?)),
+        (None, true) => Ok(SecretCipher::insecure_dev()),
+        (None, false) => anyhow::bail!(
+            "no secret key: give --secret-key-file FILE (or SLUICE_SECRET_KEY_FILE) so passwords are encrypted before they reach etcd; create one with `sluice coordinator keygen --out FILE`. For a throwaway development cluster only, --insecure-dev-secrets seals them under a public key"
+        ),
+    }
+}
+
+/// `sluice coordinator keygen --out FILE`.
+fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+    let key = SecretKey::generate()?;
+    key.write_new_file(out)?;
+    println!(
+        "wrote secret key {} to {} (mode 0600); start coordinators with --secret-key-file {}",
+        key.id(),
+        out.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sluice coordinator rotate-key`.
+async fn rotate_key(args: RotateKeyArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init_tracing("info");
+    let new_key = read_key_file(&args.new_key_file)?;
+    let mut cipher = SecretCipher::new(new_key);
+    for path in &args.old_key_files {
+        cipher = cipher.with_previous(read_key_file(path)?);
+    }
+    if args.old_insecure_dev_secrets {
+        cipher = cipher.with_previous(SecretKey::insecure_dev());
+    }
+    let store = EtcdStore::connect(&args.etcd, &args.etcd_prefix)
+        .await
+        .context("cannot open the metadata store")?;
+    let report = sluice_coordinator::rotate::rotate_secrets(&store, &cipher).await?;
+    println!(
+        "checked {} records: resealed {} data source(s) and {} job(s) under key {}",
+        report.records_checked,
+        report.data_sources_rewritten,
+        report.jobs_rewritten,
+        cipher.primary_key_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `sluice coordinator`.
 pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        Some(CoordinatorAction::Keygen { out }) => return keygen(&out),
+        Some(CoordinatorAction::RotateKey(rotate)) => return rotate_key(rotate).await,
+        None => {}
+    }
     telemetry::init_tracing("info");
+    let secrets = coordinator_cipher(&args)?;
     start_metrics(args.metrics)?;
     let store = EtcdStore::connect(&args.etcd, &args.etcd_prefix)
         .await
@@ -41,6 +113,7 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
         worker_timeout: args.worker_timeout,
         leader_ttl: args.leader_ttl,
         advertise_url: args.advertise_url.unwrap_or_default(),
+        secrets,
         ..CoordinatorConfig::default()
     };
     if let Some(id) = args.id {
@@ -58,6 +131,9 @@ pub async fn worker(args: WorkerArgs, coordinators: Vec<String>) -> anyhow::Resu
     config.slots = args.slots;
     config.resource_group = args.group;
     config.drain_timeout = args.drain_timeout;
+    config.report_interval = args
+        .report_interval
+        .max(std::time::Duration::from_millis(50));
     if let Some(id) = args.id {
         config.worker_id = WorkerId(id);
     }
@@ -77,12 +153,20 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Starts the coordinator on `listen` (port 0 picks a free one) and `workers` workers.
+    /// Secrets are sealed under the key in `secret_key_file`, by default `secret.key` in
+    /// `data_dir`, created on first start: the embedded store then never holds a plaintext
+    /// secret, and `sluice run`'s temporary directory takes its key with it.
     pub async fn start(
         data_dir: &Path,
         listen: SocketAddr,
         workers: u32,
         slots: u32,
+        secret_key_file: Option<&Path>,
     ) -> anyhow::Result<LocalCluster> {
+        let secrets = SecretCipher::new(match secret_key_file {
+            Some(path) => read_key_file(path)?,
+            None => key_in_data_dir(data_dir)?,
+        });
         let store_path = data_dir.join("meta.redb");
         let store: SharedMetaStore =
             Arc::new(EmbeddedStore::open(&store_path).await.with_context(|| {
@@ -102,6 +186,7 @@ impl LocalCluster {
             store,
             CoordinatorConfig {
                 coordinator_id: "standalone".to_string(),
+                secrets,
                 ..CoordinatorConfig::default()
             },
             wait_for(coordinator_stop),
@@ -142,6 +227,18 @@ impl LocalCluster {
     }
 }
 
+/// Returns the key in `data_dir/secret.key`, creating it (mode 0600) when missing.
+fn key_in_data_dir(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    let path = data_dir.join("secret.key");
+    if path.exists() {
+        return read_key_file(&path);
+    }
+    let key = SecretKey::generate()?;
+    key.write_new_file(&path)?;
+    tracing::info!(path = %path.display(), key_id = %key.id(), "created the secret key of the embedded store");
+    Ok(key)
+}
+
 /// Waits until the in-process coordinator has won its election and serves jobs.
 async fn wait_until_leading(url: &str) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -176,8 +273,14 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<ExitCode> {
     start_metrics(args.metrics)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let cluster =
-        LocalCluster::start(&args.data_dir, args.listen, args.workers, args.slots).await?;
+    let cluster = LocalCluster::start(
+        &args.data_dir,
+        args.listen,
+        args.workers,
+        args.slots,
+        args.secret_key_file.as_deref(),
+    )
+    .await?;
     tracing::info!(url = %cluster.url, workers = args.workers, slots = args.slots, data_dir = %args.data_dir.display(), "standalone cluster ready");
     shutdown_signal().await;
     cluster.stop().await?;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 /// Compares and returns exit code 0 only if row counts and checksums match.
 pub async fn compare(args: CompareArgs, output_format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let validated = spec_file::read_validated(&args.file)?;
+    let validated = spec_file::read_validated(&args.file, &args.params.context()?)?;
     let inline = |connection: Option<&sluice_common::spec::InlineConnection>, side: &str| {
         let connection = connection.with_context(|| {
             format!("{side} uses a data source: `sluice compare` reads inline connections only (give {side}.connection)")

@@ -40,6 +40,8 @@ fn message(args: DataSourceArgs) -> anyhow::Result<pb::DataSource> {
         secrets: parse_pairs(&args.secrets, "--secret", true)?,
         created_at: None,
         updated_at: None,
+        environment: args.env,
+        configs: HashMap::new(),
     })
 }
 
@@ -114,15 +116,39 @@ pub async fn data_source(
                     .map(output::data_source_json)
                     .collect::<Vec<_>>())),
                 OutputFormat::Text => {
-                    println!("{:<24} {:<16} DESCRIPTION", "NAME", "TYPE");
+                    println!("{:<24} {:<16} {:<10} DESCRIPTION", "NAME", "TYPE", "ENVS");
                     for data_source in &all {
+                        let mut environments: Vec<&str> =
+                            data_source.configs.keys().map(String::as_str).collect();
+                        environments.sort_unstable();
                         println!(
-                            "{:<24} {:<16} {}",
-                            data_source.name, data_source.r#type, data_source.description
+                            "{:<24} {:<16} {:<10} {}",
+                            data_source.name,
+                            data_source.r#type,
+                            environments.join(","),
+                            data_source.description
                         );
                     }
                 }
             }
+        }
+        DataSourceCommand::Clone {
+            name,
+            new_name,
+            description,
+            workspace,
+        } => {
+            let copy = client
+                .clone_data_source(pb::CloneDataSourceRequest {
+                    workspace,
+                    name,
+                    new_name,
+                    description,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            show(&copy, output_format);
         }
         DataSourceCommand::Delete { name, workspace } => {
             client

@@ -43,6 +43,11 @@ pub async fn job(
                     environment: args.env,
                     spec,
                     format: format as i32,
+                    params: args.params.values()?.into_iter().collect(),
+                    cycle_time: Some(sluice_proto::convert::timestamp(
+                        args.params.cycle_time()?.timestamp_millis(),
+                    )),
+                    time_zone: args.params.time_zone.clone(),
                 })
                 .await
                 .map_err(status_error)?

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<ExitCode> {
     telemetry::init_tracing(if args.verbose { "info" } else { "warn" });
     // Check the spec before starting anything, so mistakes are reported at once.
-    spec_file::read_validated(&args.file)?;
+    let params = args.params.context()?;
+    spec_file::read_validated(&args.file, &params)?;
     let (text, format) = spec_file::read(&args.file)?;
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let data_dir = args
@@ -24,8 +25,19 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let listen = "127.0.0.1:0".parse().context("loopback address")?;
-    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots).await?;
-    let outcome = submit_and_watch(&cluster.url, text, format).await;
+    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots, None).await?;
+    let request = pb::SubmitJobRequest {
+        workspace: String::new(),
+        environment: String::new(),
+        spec: text,
+        format: format as i32,
+        params: args.params.values()?.into_iter().collect(),
+        cycle_time: Some(sluice_proto::convert::timestamp(
+            args.params.cycle_time()?.timestamp_millis(),
+        )),
+        time_zone: args.params.time_zone.clone(),
+    };
+    let outcome = submit_and_watch(&cluster.url, request).await;
     cluster.stop().await?;
     let job = outcome?;
     match output_format {
@@ -39,21 +51,12 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
     })
 }
 
-async fn submit_and_watch(
-    url: &str,
-    spec: String,
-    format: pb::SpecFormat,
-) -> anyhow::Result<pb::Job> {
+async fn submit_and_watch(url: &str, request: pb::SubmitJobRequest) -> anyhow::Result<pb::Job> {
     let mut client = JobServiceClient::connect(url.to_string())
         .await
         .context("cannot reach the in-process coordinator")?;
     let job_id = client
-        .submit(pb::SubmitJobRequest {
-            workspace: String::new(),
-            environment: String::new(),
-            spec,
-            format: format as i32,
-        })
+        .submit(request)
         .await
         .map_err(crate::client::status_error)?
         .into_inner()

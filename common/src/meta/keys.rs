@@ -3,16 +3,27 @@
 //!
 //! | key | value | written by |
 //! | --- | --- | --- |
-//! | `workspaces/{ws}` | reserved for the workspace model | coordinator |
-//! | `datasources/{ws}/{name}` | [`DataSourceRecord`](crate::records::DataSourceRecord) | DataSourceService |
+//! | `workspaces/{ws}` | [`WorkspaceRecord`](crate::records::WorkspaceRecord): mode, description (`default` may have none: it is then basic) | WorkspaceService |
+//! | `datasources/{ws}/{name}` | [`DataSourceRecord`](crate::records::DataSourceRecord): one config per environment, secrets sealed | DataSourceService, `rotate-key` |
 //! | `grants/{ws}/{name}/{grantee}` | reserved for sharing | coordinator |
-//! | `jobs/{job_id}` | [`JobRecord`](crate::records::JobRecord): spec, state, counters | coordinator, at transitions and on a timer |
+//! | `jobs/{job_id}` | [`JobRecord`](crate::records::JobRecord): spec (inline secrets masked), resolved connections (secrets sealed), state, counters | coordinator, at transitions and on a timer; `rotate-key` |
 //! | `shards/{job_id}/{shard:06}` | [`ShardRecord`](crate::records::ShardRecord): range, state, attempt, worker | coordinator, at shard transitions |
 //! | `workers/{worker_id}` | [`WorkerRecord`](crate::records::WorkerRecord), bound to the worker's lease | coordinator, on register |
-//! | `schedules/{ws}/{name}` | reserved for schedules | coordinator |
+//! | `schedules/{ws}/{name}` | [`ScheduleRecord`](crate::records::ScheduleRecord): cron, spec, next fire, runs, backfill | ScheduleService, and the leader's scheduler when it fires |
 //! | `leader` | reserved for leader election | coordinator |
 
 use crate::ids::{JobId, ShardId, WorkerId};
+
+/// Prefix of every workspace.
+pub const WORKSPACES_PREFIX: &str = "workspaces/";
+
+/// Key of one workspace.
+pub fn workspace(workspace: &str) -> String {
+    format!("workspaces/{workspace}")
+}
+
+/// Prefix of every data source of every workspace.
+pub const DATASOURCES_PREFIX: &str = "datasources/";
 
 /// Prefix of every data source of a workspace.
 pub fn datasources_prefix(workspace: &str) -> String {
@@ -22,6 +33,19 @@ pub fn datasources_prefix(workspace: &str) -> String {
 /// Key of one data source.
 pub fn datasource(workspace: &str, name: &str) -> String {
     format!("datasources/{workspace}/{name}")
+}
+
+/// Prefix of every schedule of every workspace.
+pub const SCHEDULES_PREFIX: &str = "schedules/";
+
+/// Prefix of the schedules of a workspace.
+pub fn schedules_prefix(workspace: &str) -> String {
+    format!("schedules/{workspace}/")
+}
+
+/// Key of one schedule.
+pub fn schedule(workspace: &str, name: &str) -> String {
+    format!("schedules/{workspace}/{name}")
 }
 
 /// Prefix of every job.

@@ -21,7 +21,7 @@
 //! ```
 
 use super::{
-    ColumnRef, ErrorLimit, InlineConnection, JobSpec, Settings, SinkSpec, SourceSpec,
+    ColumnRef, ErrorLimit, InlineConnection, JobSpec, Settings, SinkSpec, SourceSpec, Speed,
     TransformerSpec,
 };
 use crate::error::{SpecError, SpecErrors};
@@ -234,13 +234,16 @@ impl Translator {
                         Err(_) => self.error("job.setting.speed.channel", "is too large"),
                     }
                 }
-                for limit in ["byte", "record"] {
-                    if speed.map.contains_key(limit) {
-                        self.not_yet(
-                            format!("job.setting.speed.{limit}"),
-                            "rate limits (remove the key to run without a limit)",
-                        );
-                    }
+                // DataX's job-wide limits: bytes and records per second.
+                let bytes_per_second = self.unsigned(speed, "byte");
+                let records_per_second = self.unsigned(speed, "record");
+                if bytes_per_second.is_some() || records_per_second.is_some() {
+                    settings.speed = Some(Speed {
+                        records_per_second,
+                        bytes_per_second,
+                        concurrent: None,
+                        throttle: true,
+                    });
                 }
             }
         }
@@ -1254,7 +1257,7 @@ mod tests {
         let text = job(
             MYSQL_READER,
             PG_WRITER,
-            r#""setting": {"speed": {"channel": 3}, "errorLimit": {"record": 5, "percentage": 0.02}},"#,
+            r#""setting": {"speed": {"channel": 3, "byte": 1048576, "record": 1000}, "errorLimit": {"record": 5, "percentage": 0.02}},"#,
         );
         assert!(is_datax_job(&text));
         let spec = translate(&text).expect("translates");
@@ -1280,6 +1283,9 @@ mod tests {
         assert_eq!(spec.sink.post_sql, vec!["analyze public.users"]);
         assert_eq!(spec.settings.parallelism, 3);
         assert_eq!(spec.settings.batch_rows, 512);
+        let speed = spec.settings.speed.expect("rate limits");
+        assert_eq!(speed.bytes_per_second, Some(1_048_576));
+        assert_eq!(speed.records_per_second, Some(1000));
         let limit = spec.settings.error_limit.expect("error limit");
         assert_eq!(limit.record, Some(5));
         assert_eq!(limit.percentage, Some(2.0));
@@ -1333,11 +1339,11 @@ mod tests {
         let text = job(
             MYSQL_READER,
             PG_WRITER,
-            r#""setting": {"speed": {"channel": 1, "byte": 1048576}, "colour": 1},"#,
+            r#""setting": {"speed": {"channel": 1, "bytes": 1048576}, "colour": 1},"#,
         );
         let message = translate(&text).expect_err("refused");
         assert!(
-            message.contains("job.setting.speed.byte: not supported yet: rate limits"),
+            message.contains("job.setting.speed.bytes: is not a key Sluice knows here"),
             "{message}"
         );
         assert!(

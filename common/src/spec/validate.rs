@@ -61,7 +61,7 @@ impl Role {
 ///
 /// # Errors
 /// Every problem found, each naming its field path.
-pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
+pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
     let mut errors = Vec::new();
     let source_table = if spec.source.query.is_some() {
         Some("(query)")
@@ -161,6 +161,32 @@ pub fn validate(spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             "sink.keys",
             "is required when sink.write_mode is upsert: list the key columns",
         ));
+    }
+    if let Some(speed) = spec.settings.speed {
+        for (field, value) in [
+            (
+                "settings.speed.records_per_second",
+                speed.records_per_second,
+            ),
+            ("settings.speed.bytes_per_second", speed.bytes_per_second),
+        ] {
+            if value == Some(0) {
+                errors.push(SpecError::new(
+                    field,
+                    "must be at least 1: leave it out (or set `throttle: false`) for no limit",
+                ));
+            }
+        }
+        if let Some(concurrent) = speed.concurrent {
+            check_range(
+                "settings.speed.concurrent",
+                u64::from(concurrent),
+                1,
+                1024,
+                &mut errors,
+            );
+            spec.settings.parallelism = concurrent;
+        }
     }
     check_range(
         "settings.parallelism",
@@ -453,5 +479,17 @@ mod tests {
         let validated = validate(spec).expect("valid");
         assert_eq!(validated.write_mode, WriteMode::Insert);
         assert_eq!(validated.spec.settings.max_attempts, 3);
+    }
+
+    #[test]
+    fn speed_limits_are_checked_and_concurrent_sets_parallelism() {
+        let spec = parse("source: {connection: {type: generator, rows: 1}}\nsink: {connection: {type: sqlite, path: /tmp/x.db}, table: t}\nsettings: {speed: {records_per_second: 0, concurrent: 9}}\n");
+        let errors = validate(spec).expect_err("zero rate");
+        assert_eq!(errors.0[0].path, "settings.speed.records_per_second");
+        let spec = parse("source: {connection: {type: generator, rows: 1}}\nsink: {connection: {type: sqlite, path: /tmp/x.db}, table: t}\nsettings: {speed: {records_per_second: 500, concurrent: 9, throttle: false}}\n");
+        let validated = validate(spec).expect("valid");
+        assert_eq!(validated.spec.settings.parallelism, 9);
+        let speed = validated.spec.settings.speed.expect("speed");
+        assert_eq!(speed.limits(), (0, 0));
     }
 }

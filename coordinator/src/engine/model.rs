@@ -12,7 +12,7 @@ use sluice_common::records::{
     now_ms, sum_transformer_counts, Counters, JobRecord, JobState, KeyBounds, KeyRange,
     ShardRecord, ShardState, TransformerCounts, RECORD_VERSION,
 };
-use sluice_common::spec::ValidatedJobSpec;
+use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -92,6 +92,8 @@ pub struct ShardRuntime {
     pub split_declined: bool,
     /// A failed attempt's retry waits until then (backoff).
     pub not_before: Option<Instant>,
+    /// The share of the job's rate limit last sent for the running attempt (records/s, bytes/s).
+    pub rate_sent: Option<(u64, u64)>,
 }
 
 impl ShardRuntime {
@@ -107,6 +109,7 @@ impl ShardRuntime {
             split_requested_at: None,
             split_declined: false,
             not_before: None,
+            rate_sent: None,
         }
     }
 }
@@ -129,6 +132,16 @@ impl ShardRuntime {
     }
 }
 
+/// A job's connections with their secrets opened: held in memory only and sent to the workers
+/// that run the job (the job record holds them sealed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpenConnections {
+    /// The source connection.
+    pub source: ConnectionConfig,
+    /// The sink connection.
+    pub sink: ConnectionConfig,
+}
+
 /// A job with its shards.
 #[derive(Debug, Clone)]
 pub struct JobRuntime {
@@ -138,6 +151,8 @@ pub struct JobRuntime {
     pub validated: ValidatedJobSpec,
     /// The spec as JSON, sent to workers.
     pub spec_json: String,
+    /// The connections, secrets opened, sent to workers.
+    pub connections: OpenConnections,
     /// Shards, by shard id.
     pub shards: Vec<ShardRuntime>,
     /// Planning task.
@@ -184,8 +199,8 @@ impl JobRuntime {
         pb::ResolvedJob {
             job_id: self.record.id.to_string(),
             spec_json: self.spec_json.clone(),
-            source_connection: Some(convert::connection_to_proto(&self.record.source_connection)),
-            sink_connection: Some(convert::connection_to_proto(&self.record.sink_connection)),
+            source_connection: Some(convert::connection_to_proto(&self.connections.source)),
+            sink_connection: Some(convert::connection_to_proto(&self.connections.sink)),
         }
     }
 
@@ -331,6 +346,7 @@ impl Model {
         &mut self,
         record: JobRecord,
         validated: ValidatedJobSpec,
+        connections: OpenConnections,
         shards: Vec<ShardRecord>,
         adopt_until: Option<Instant>,
     ) -> Vec<Effect> {
@@ -351,6 +367,7 @@ impl Model {
             record,
             validated,
             spec_json,
+            connections,
             shards: Vec::new(),
             plan_attempts: 0,
             counters_changed: false,
@@ -980,17 +997,23 @@ impl Model {
             );
             shard.split_requested_at = None;
             shard.split_declined = false;
+            shard.rate_sent = None;
             let shard_id = shard.record.shard_id;
+            let attempt = shard.record.attempt;
+            let range = convert::key_range_to_proto(&shard.record.range);
+            let sub_ranges = shard.pieces;
+            // The share counts this shard; the others' shares shrink in `rebalance_rates`.
+            let share = super::rates::share_of(job);
+            if let Some(shard) = job.shards.get_mut(shard_index) {
+                shard.rate_sent = share;
+            }
             let message = pb::AssignShard {
                 job: Some(resolved),
                 shard_id: shard_id.0,
-                attempt: shard.record.attempt.0,
-                range: Some(convert::key_range_to_proto(&shard.record.range)),
-                rate_share: Some(pb::RateShare {
-                    bytes_per_second: 0,
-                    records_per_second: 0,
-                }),
-                sub_ranges: shard.pieces,
+                attempt: attempt.0,
+                range: Some(range),
+                rate_share: Some(super::rates::share_message(share.unwrap_or((0, 0)))),
+                sub_ranges,
             };
             if job.record.started_at_ms.is_none() {
                 job.record.started_at_ms = Some(now_ms());
@@ -1100,7 +1123,8 @@ fn requeue_shard(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use sluice_common::spec::{parse_job_spec, validate, ConnectionConfig, SpecFormat};
+    use sluice_common::records::SealedConnection;
+    use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
 
     pub(crate) fn job(parallelism: u32) -> (JobRecord, ValidatedJobSpec) {
         let text = format!(
@@ -1116,11 +1140,11 @@ pub(crate) mod testing {
             state: JobState::Planning,
             error: None,
             spec: validated.spec.clone(),
-            source_connection: ConnectionConfig {
+            source_connection: SealedConnection {
                 kind: "generator".into(),
                 ..Default::default()
             },
-            sink_connection: ConnectionConfig {
+            sink_connection: SealedConnection {
                 kind: "sqlite".into(),
                 ..Default::default()
             },
@@ -1177,7 +1201,13 @@ mod tests {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
         let job_id = record.id.clone();
-        model.add_job(record, validated, Vec::new(), None);
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
         let first = worker(&mut model, "w1", 2, 1);
         let second = worker(&mut model, "w2", 2, 2);
         let effects = model.dispatch(Instant::now());
@@ -1486,6 +1516,7 @@ mod tests {
         successor.add_job(
             record,
             validated,
+            OpenConnections::default(),
             shards,
             Some(now + Duration::from_secs(5)),
         );

@@ -279,6 +279,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::super::model::testing::{job, sends, worker};
+    use super::super::model::OpenConnections;
     use super::*;
     use crate::convert;
 
@@ -352,7 +353,13 @@ mod tests {
         let mut model = Model::default();
         let (record, validated) = job(4);
         let job_id = record.id.clone();
-        model.add_job(record, validated, Vec::new(), None);
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
         let first = worker(&mut model, "w1", 2, 1);
         let effects = model.dispatch(Instant::now());
         assert!(matches!(

@@ -2,29 +2,36 @@
 
 use crate::convert;
 use crate::error::{CoordinatorError, Result};
+use crate::workspaces;
 use sluice_common::meta::{keys, DeleteOutcome, Precondition, PutOutcome, SharedMetaStore};
-use sluice_common::records::{self, now_ms, DataSourceRecord, RECORD_VERSION};
+use sluice_common::records::{
+    self, now_ms, DataSourceRecord, EnvironmentConfig, SealedConnection,
+    DATA_SOURCE_RECORD_VERSION, SECRET_MASK,
+};
+use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{
-    check_connection, connection_type, is_valid_name, Role, CONNECTION_TYPES,
+    check_connection, connection_type, is_valid_name, ConnectionType, Role, CONNECTION_TYPES,
 };
 use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::data_source_service_server::DataSourceService;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use tonic::{Request, Response, Status};
 
 /// Shown instead of a secret value.
-pub const MASK: &str = "***";
+pub const MASK: &str = SECRET_MASK;
 
 /// Serves the data source API.
 pub struct DataSourceServiceImpl {
     store: SharedMetaStore,
+    secrets: SecretCipher,
 }
 
 impl DataSourceServiceImpl {
-    /// Returns the service over the metadata store.
-    pub fn new(store: SharedMetaStore) -> Self {
-        DataSourceServiceImpl { store }
+    /// Returns the service over the metadata store; `secrets` seals secret options before
+    /// they are stored.
+    pub fn new(store: SharedMetaStore, secrets: SecretCipher) -> Self {
+        DataSourceServiceImpl { store, secrets }
     }
 
     async fn load(&self, workspace: &str, name: &str) -> Result<(DataSourceRecord, i64)> {
@@ -39,89 +46,167 @@ impl DataSourceServiceImpl {
             })?;
         Ok((records::decode(&key_value)?, key_value.mod_revision))
     }
-}
 
-fn workspace_of(workspace: &str) -> String {
-    if workspace.trim().is_empty() {
-        sluice_common::DEFAULT_WORKSPACE.to_string()
-    } else {
-        workspace.to_string()
+    /// Checks that the workspace exists and has `environment`; returns the workspace name.
+    async fn workspace_with(&self, workspace: &str, environment: &str) -> Result<String> {
+        let workspace = workspaces::name_or_default(workspace);
+        let (record, _) = workspaces::load(self.store.as_ref(), &workspace).await?;
+        workspaces::check_environment(&record, environment, "data_source.environment")?;
+        Ok(workspace)
     }
-}
 
-/// Checks the name, type and options of a data source; secrets split by the type's declaration.
-fn validated_record(message: pb::DataSource, created_at_ms: i64) -> Result<DataSourceRecord> {
-    let workspace = workspace_of(&message.workspace);
-    if !is_valid_name(&workspace) {
-        return Err(CoordinatorError::invalid(
-            "data_source.workspace",
-            format!("\"{workspace}\" is not a valid name: use letters, digits, `_` and `-`"),
-        ));
-    }
-    if !is_valid_name(&message.name) {
-        return Err(CoordinatorError::invalid(
-            "data_source.name",
-            format!(
-                "\"{}\" is not a valid name: use letters, digits, `_` and `-`",
-                message.name
-            ),
-        ));
-    }
-    let Some(kind) = connection_type(&message.r#type) else {
-        let names: Vec<&str> = CONNECTION_TYPES.iter().map(|kind| kind.name).collect();
-        return Err(CoordinatorError::invalid(
-            "data_source.type",
-            format!("\"{}\" is not one of {}", message.r#type, names.join(", ")),
-        ));
-    };
-    let mut options: BTreeMap<String, String> = BTreeMap::new();
-    let mut secrets: BTreeMap<String, String> = message.secrets.into_iter().collect();
-    for (name, value) in message.options {
-        // A secret given as a plain option is still stored (and shown) as a secret.
-        if kind.secrets.contains(&name.as_str()) {
-            secrets.insert(name, value);
+    /// Builds the config of one environment: options split into options and secrets by the
+    /// type's declaration, secrets not given (or given as `***`) kept from `existing`, every
+    /// new secret sealed, the whole checked against the type.
+    fn config(
+        &self,
+        kind: &ConnectionType,
+        given_options: HashMap<String, String>,
+        given_secrets: HashMap<String, String>,
+        existing: Option<&EnvironmentConfig>,
+    ) -> Result<EnvironmentConfig> {
+        let mut options = BTreeMap::new();
+        let mut plain_secrets: BTreeMap<String, String> = given_secrets.into_iter().collect();
+        for (name, value) in given_options {
+            // A secret given as a plain option is still stored (and shown) as a secret.
+            if kind.secrets.contains(&name.as_str()) {
+                plain_secrets.insert(name, value);
+            } else {
+                options.insert(name, value);
+            }
+        }
+        let mut secrets = BTreeMap::new();
+        for (name, value) in plain_secrets {
+            if value == MASK {
+                continue;
+            }
+            let sealed = self
+                .secrets
+                .seal(&value)
+                .map_err(CoordinatorError::secret(format!(
+                    "data_source.secrets.{name}"
+                )))?;
+            secrets.insert(name, sealed);
+        }
+        if let Some(existing) = existing {
+            for (name, sealed) in &existing.secrets {
+                secrets
+                    .entry(name.clone())
+                    .or_insert_with(|| sealed.clone());
+            }
+        }
+        let config = EnvironmentConfig { options, secrets };
+        let role = if kind.can_write {
+            Role::Sink
         } else {
-            options.insert(name, value);
+            Role::Source
+        };
+        let masked = SealedConnection {
+            kind: kind.name.to_string(),
+            options: config.options.clone(),
+            secrets: config.secrets.clone(),
+        }
+        .masked();
+        let problems = check_connection("data_source.options", role, &masked);
+        if !problems.is_empty() {
+            return Err(CoordinatorError::InvalidSpec(SpecErrors(problems)));
+        }
+        Ok(config)
+    }
+
+    async fn write(&self, record: &DataSourceRecord, revision: i64) -> Result<()> {
+        let condition = if revision == 0 {
+            Precondition::Absent
+        } else {
+            Precondition::ModRevision(revision)
+        };
+        match self
+            .store
+            .put(
+                &keys::datasource(&record.workspace, &record.name),
+                records::encode(record),
+                condition,
+                None,
+            )
+            .await?
+        {
+            PutOutcome::Written { .. } => Ok(()),
+            PutOutcome::Conflict { .. } if revision == 0 => Err(CoordinatorError::AlreadyExists {
+                kind: "data source",
+                name: record.name.clone(),
+            }),
+            PutOutcome::Conflict { .. } => Err(CoordinatorError::FailedPrecondition(format!(
+                "data source {} changed while it was being updated; read it again and retry",
+                record.name
+            ))),
         }
     }
-    let record = DataSourceRecord {
-        v: RECORD_VERSION,
-        workspace,
-        name: message.name,
-        kind: kind.name.to_string(),
-        description: message.description,
-        options,
-        secrets,
-        created_at_ms,
-        updated_at_ms: now_ms(),
-    };
-    let role = if kind.can_write {
-        Role::Sink
-    } else {
-        Role::Source
-    };
-    let problems = check_connection("data_source.options", role, &record.connection());
-    if !problems.is_empty() {
-        return Err(CoordinatorError::InvalidSpec(SpecErrors(problems)));
-    }
-    Ok(record)
 }
 
-/// Returns the API view of a record, secrets masked.
+fn valid_name(field: &str, name: &str) -> Result<()> {
+    if is_valid_name(name) {
+        return Ok(());
+    }
+    Err(CoordinatorError::invalid(
+        field,
+        format!("\"{name}\" is not a valid name: use letters, digits, `_` and `-` (at most 128)"),
+    ))
+}
+
+fn kind_of(name: &str) -> Result<&'static ConnectionType> {
+    connection_type(name).ok_or_else(|| {
+        let names: Vec<&str> = CONNECTION_TYPES.iter().map(|kind| kind.name).collect();
+        CoordinatorError::invalid(
+            "data_source.type",
+            format!("\"{name}\" is not one of {}", names.join(", ")),
+        )
+    })
+}
+
+fn no_configs_in_requests(message: &pb::DataSource) -> Result<()> {
+    if message.configs.is_empty() {
+        return Ok(());
+    }
+    Err(CoordinatorError::invalid(
+        "data_source.configs",
+        "is only filled in responses: set one environment's config with `environment`, `options` and `secrets`",
+    ))
+}
+
+fn masked_config(config: &EnvironmentConfig) -> pb::EnvironmentConfig {
+    pb::EnvironmentConfig {
+        options: config.options.clone().into_iter().collect(),
+        secrets: config
+            .secrets
+            .keys()
+            .map(|key| (key.clone(), MASK.to_string()))
+            .collect(),
+    }
+}
+
+/// Returns the API view of a record, secrets masked: every config in `configs`, the `prod`
+/// config also in `options` and `secrets`.
 pub fn to_proto(record: &DataSourceRecord) -> pb::DataSource {
+    let prod = record
+        .configs
+        .get(records::ENV_PROD)
+        .map(masked_config)
+        .unwrap_or_default();
     pb::DataSource {
         workspace: record.workspace.clone(),
         name: record.name.clone(),
         r#type: record.kind.clone(),
         description: record.description.clone(),
-        options: record.options.clone().into_iter().collect(),
-        secrets: record
-            .secrets
-            .keys()
-            .map(|key| (key.clone(), MASK.to_string()))
-            .collect(),
+        options: prod.options,
+        secrets: prod.secrets,
         created_at: Some(convert::timestamp(record.created_at_ms)),
         updated_at: Some(convert::timestamp(record.updated_at_ms)),
+        environment: String::new(),
+        configs: record
+            .configs
+            .iter()
+            .map(|(environment, config)| (environment.clone(), masked_config(config)))
+            .collect(),
     }
 }
 
@@ -135,24 +220,28 @@ impl DataSourceService for DataSourceServiceImpl {
             .into_inner()
             .data_source
             .ok_or_else(|| CoordinatorError::invalid("data_source", "is required"))?;
-        let record = validated_record(message, now_ms())?;
-        let key = keys::datasource(&record.workspace, &record.name);
-        match self
-            .store
-            .put(&key, records::encode(&record), Precondition::Absent, None)
-            .await
-            .map_err(CoordinatorError::from)?
-        {
-            PutOutcome::Written { .. } => {
-                tracing::info!(workspace = %record.workspace, name = %record.name, kind = %record.kind, "data source created");
-                Ok(Response::new(to_proto(&record)))
-            }
-            PutOutcome::Conflict { .. } => Err(CoordinatorError::AlreadyExists {
-                kind: "data source",
-                name: record.name,
-            }
-            .into()),
-        }
+        no_configs_in_requests(&message)?;
+        let environment = workspaces::environment_or_prod(&message.environment);
+        let workspace = self
+            .workspace_with(&message.workspace, &environment)
+            .await?;
+        valid_name("data_source.name", &message.name)?;
+        let kind = kind_of(&message.r#type)?;
+        let config = self.config(kind, message.options, message.secrets, None)?;
+        let now = now_ms();
+        let record = DataSourceRecord {
+            v: DATA_SOURCE_RECORD_VERSION,
+            workspace,
+            name: message.name,
+            kind: kind.name.to_string(),
+            description: message.description,
+            configs: BTreeMap::from([(environment.clone(), config)]),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        self.write(&record, 0).await?;
+        tracing::info!(workspace = %record.workspace, name = %record.name, kind = %record.kind, environment = %environment, "data source created");
+        Ok(Response::new(to_proto(&record)))
     }
 
     async fn get(
@@ -161,7 +250,10 @@ impl DataSourceService for DataSourceServiceImpl {
     ) -> std::result::Result<Response<pb::DataSource>, Status> {
         let request = request.into_inner();
         let (record, _) = self
-            .load(&workspace_of(&request.workspace), &request.name)
+            .load(
+                &workspaces::name_or_default(&request.workspace),
+                &request.name,
+            )
             .await?;
         Ok(Response::new(to_proto(&record)))
     }
@@ -171,7 +263,7 @@ impl DataSourceService for DataSourceServiceImpl {
         request: Request<pb::ListDataSourcesRequest>,
     ) -> std::result::Result<Response<pb::ListDataSourcesResponse>, Status> {
         let request = request.into_inner();
-        let workspace = workspace_of(&request.workspace);
+        let workspace = workspaces::name_or_default(&request.workspace);
         let page_size = match request.page_size {
             0 => 100,
             size => size.min(1000),
@@ -209,52 +301,82 @@ impl DataSourceService for DataSourceServiceImpl {
         &self,
         request: Request<pb::UpdateDataSourceRequest>,
     ) -> std::result::Result<Response<pb::DataSource>, Status> {
-        let mut message = request
+        let message = request
             .into_inner()
             .data_source
             .ok_or_else(|| CoordinatorError::invalid("data_source", "is required"))?;
-        let workspace = workspace_of(&message.workspace);
-        let (existing, revision) = self.load(&workspace, &message.name).await?;
-        if message.r#type.is_empty() {
-            message.r#type = existing.kind.clone();
-        }
-        if message.r#type != existing.kind {
+        no_configs_in_requests(&message)?;
+        let environment = workspaces::environment_or_prod(&message.environment);
+        let workspace = self
+            .workspace_with(&message.workspace, &environment)
+            .await?;
+        let (mut record, revision) = self.load(&workspace, &message.name).await?;
+        if !message.r#type.is_empty() && message.r#type != record.kind {
             return Err(CoordinatorError::invalid(
                 "data_source.type",
                 format!(
                     "cannot change from {} to {}; create a new data source instead",
-                    existing.kind, message.r#type
+                    record.kind, message.r#type
                 ),
             )
             .into());
         }
-        // Secrets not given (or given masked) are kept.
-        for (name, value) in &existing.secrets {
-            let keep = message.secrets.get(name).is_none_or(|given| given == MASK);
-            if keep {
-                message.secrets.insert(name.clone(), value.clone());
-            }
-        }
-        let record = validated_record(message, existing.created_at_ms)?;
-        let key = keys::datasource(&record.workspace, &record.name);
-        match self
-            .store
-            .put(
-                &key,
-                records::encode(&record),
-                Precondition::ModRevision(revision),
-                None,
+        let kind = kind_of(&record.kind)?;
+        let description_only = message.options.is_empty() && message.secrets.is_empty();
+        if description_only && !record.configs.contains_key(&environment) {
+            return Err(CoordinatorError::invalid(
+                "data_source.options",
+                format!(
+                    "data source {} has no {environment} config yet: give its options (and secrets)",
+                    record.name
+                ),
             )
-            .await
-            .map_err(CoordinatorError::from)?
-        {
-            PutOutcome::Written { .. } => Ok(Response::new(to_proto(&record))),
-            PutOutcome::Conflict { .. } => Err(CoordinatorError::FailedPrecondition(format!(
-                "data source {} changed while it was being updated; read it again and retry",
-                record.name
-            ))
-            .into()),
+            .into());
         }
+        if !description_only {
+            let config = self.config(
+                kind,
+                message.options,
+                message.secrets,
+                record.configs.get(&environment),
+            )?;
+            record.configs.insert(environment.clone(), config);
+        }
+        if !message.description.is_empty() {
+            record.description = message.description;
+        }
+        record.v = DATA_SOURCE_RECORD_VERSION;
+        record.updated_at_ms = now_ms();
+        self.write(&record, revision).await?;
+        tracing::info!(workspace = %record.workspace, name = %record.name, environment = %environment, "data source updated");
+        Ok(Response::new(to_proto(&record)))
+    }
+
+    async fn clone_data_source(
+        &self,
+        request: Request<pb::CloneDataSourceRequest>,
+    ) -> std::result::Result<Response<pb::DataSource>, Status> {
+        let request = request.into_inner();
+        let workspace = workspaces::name_or_default(&request.workspace);
+        valid_name("new_name", &request.new_name)?;
+        let (original, _) = self.load(&workspace, &request.name).await?;
+        let now = now_ms();
+        // The sealed secrets are copied as they are: they are never opened here.
+        let copy = DataSourceRecord {
+            v: DATA_SOURCE_RECORD_VERSION,
+            name: request.new_name,
+            description: if request.description.is_empty() {
+                original.description.clone()
+            } else {
+                request.description
+            },
+            created_at_ms: now,
+            updated_at_ms: now,
+            ..original
+        };
+        self.write(&copy, 0).await?;
+        tracing::info!(workspace = %workspace, from = %request.name, name = %copy.name, "data source cloned");
+        Ok(Response::new(to_proto(&copy)))
     }
 
     async fn delete(
@@ -262,7 +384,7 @@ impl DataSourceService for DataSourceServiceImpl {
         request: Request<pb::DeleteDataSourceRequest>,
     ) -> std::result::Result<Response<pb::DeleteDataSourceResponse>, Status> {
         let request = request.into_inner();
-        let workspace = workspace_of(&request.workspace);
+        let workspace = workspaces::name_or_default(&request.workspace);
         match self
             .store
             .delete(
@@ -280,5 +402,127 @@ impl DataSourceService for DataSourceServiceImpl {
             }
             .into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_common::meta::embedded::EmbeddedStore;
+    use sluice_common::records::ENV_PROD;
+    use sluice_common::secrets::{SealedSecret, SecretKey};
+    use std::sync::Arc;
+
+    async fn service() -> (tempfile::TempDir, DataSourceServiceImpl, SecretCipher) {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(directory.path().join("meta.redb"))
+            .await
+            .expect("store");
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let service = DataSourceServiceImpl::new(Arc::new(store), cipher.clone());
+        (directory, service, cipher)
+    }
+
+    fn message(password: &str) -> pb::DataSource {
+        pb::DataSource {
+            name: "db".into(),
+            r#type: "mysql".into(),
+            options: HashMap::from([
+                ("host".to_string(), "h".to_string()),
+                ("database".to_string(), "d".to_string()),
+                ("user".to_string(), "u".to_string()),
+            ]),
+            secrets: HashMap::from([("password".to_string(), password.to_string())]),
+            ..Default::default()
+        }
+    }
+
+    async fn stored_password(service: &DataSourceServiceImpl, name: &str) -> SealedSecret {
+        let (record, _) = service.load("default", name).await.expect("load");
+        record.configs[ENV_PROD].secrets["password"].clone()
+    }
+
+    #[tokio::test]
+    async fn secrets_are_sealed_masked_kept_replaced_and_cloned_without_leaving_the_server() {
+        let (_directory, service, cipher) = service().await;
+        let created = service
+            .create(Request::new(pb::CreateDataSourceRequest {
+                data_source: Some(message("first-secret")),
+            }))
+            .await
+            .expect("create")
+            .into_inner();
+        assert_eq!(created.secrets["password"], MASK);
+        assert!(!format!("{created:?}").contains("first-secret"));
+        let first = stored_password(&service, "db").await;
+        assert_eq!(cipher.open(&first).expect("open"), "first-secret");
+
+        // Not given, or given masked: kept as it is.
+        for kept in [
+            HashMap::new(),
+            HashMap::from([("password".to_string(), MASK.to_string())]),
+        ] {
+            let mut update = message("unused");
+            update.secrets = kept;
+            service
+                .update(Request::new(pb::UpdateDataSourceRequest {
+                    data_source: Some(update),
+                }))
+                .await
+                .expect("update");
+            assert_eq!(stored_password(&service, "db").await, first);
+        }
+        service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(message("second-secret")),
+            }))
+            .await
+            .expect("update");
+        let second = stored_password(&service, "db").await;
+        assert_eq!(cipher.open(&second).expect("open"), "second-secret");
+
+        let copy = service
+            .clone_data_source(Request::new(pb::CloneDataSourceRequest {
+                name: "db".into(),
+                new_name: "db2".into(),
+                ..Default::default()
+            }))
+            .await
+            .expect("clone")
+            .into_inner();
+        assert_eq!(copy.secrets["password"], MASK);
+        assert_eq!(stored_password(&service, "db2").await, second);
+
+        // Neither options nor secrets: only the description changes.
+        let description_only = pb::DataSource {
+            name: "db".into(),
+            description: "renamed".into(),
+            ..Default::default()
+        };
+        let described = service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(description_only),
+            }))
+            .await
+            .expect("description only")
+            .into_inner();
+        assert_eq!(described.description, "renamed");
+        assert_eq!(described.options["host"], "h");
+        assert_eq!(stored_password(&service, "db").await, second);
+
+        // A basic workspace has no dev config to set.
+        let mut dev = message("x");
+        dev.environment = "dev".into();
+        let refused = service
+            .update(Request::new(pb::UpdateDataSourceRequest {
+                data_source: Some(dev),
+            }))
+            .await
+            .expect_err("basic has no dev");
+        assert!(
+            refused.message().contains("--mode standard"),
+            "{}",
+            refused.message()
+        );
     }
 }

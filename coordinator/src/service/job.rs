@@ -3,11 +3,10 @@
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LeaderSlot;
-use crate::{convert, resolve};
+use crate::{convert, submit};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
-use sluice_common::records::{now_ms, Counters, JobRecord, JobState, RECORD_VERSION};
-use sluice_common::spec::{parse_job_spec, validate, SpecFormat};
+use sluice_common::secrets::SecretCipher;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_server::JobService;
 use std::pin::Pin;
@@ -20,72 +19,30 @@ use tonic::{Request, Response, Status};
 pub struct JobServiceImpl {
     leader: LeaderSlot,
     store: SharedMetaStore,
+    secrets: SecretCipher,
 }
 
 impl JobServiceImpl {
-    /// Returns the service over the leader's engine and the metadata store.
-    pub fn new(leader: LeaderSlot, store: SharedMetaStore) -> Self {
-        JobServiceImpl { leader, store }
+    /// Returns the service over the leader's engine and the metadata store; `secrets` opens
+    /// data sources' secrets and seals the job's.
+    pub fn new(leader: LeaderSlot, store: SharedMetaStore, secrets: SecretCipher) -> Self {
+        JobServiceImpl {
+            leader,
+            store,
+            secrets,
+        }
     }
 
     async fn submit_job(&self, request: pb::SubmitJobRequest) -> Result<JobId> {
-        let workspace = non_empty_or(request.workspace, sluice_common::DEFAULT_WORKSPACE);
-        let environment = non_empty_or(request.environment, sluice_common::DEFAULT_ENVIRONMENT);
-        if environment != "prod" && environment != "dev" {
-            return Err(CoordinatorError::invalid(
-                "environment",
-                format!("\"{environment}\" is not one of prod, dev"),
-            ));
-        }
-        let format =
-            match pb::SpecFormat::try_from(request.format).unwrap_or(pb::SpecFormat::Unspecified) {
-                pb::SpecFormat::Json => SpecFormat::Json,
-                pb::SpecFormat::Yaml => SpecFormat::Yaml,
-                pb::SpecFormat::Unspecified => SpecFormat::Auto,
-            };
-        if request.spec.trim().is_empty() {
-            return Err(CoordinatorError::invalid(
-                "spec",
-                "is empty: send a job spec document (JSON or YAML)",
-            ));
-        }
-        let spec = parse_job_spec(&request.spec, format)?;
-        let validated = validate(spec)?;
-        let (source_connection, sink_connection) =
-            resolve::resolve_connections(self.store.as_ref(), &workspace, &validated).await?;
-        let record = JobRecord {
-            v: RECORD_VERSION,
-            id: JobId::generate(),
-            workspace,
-            environment,
-            state: JobState::Planning,
-            error: None,
-            spec: validated.spec.clone(),
-            source_connection,
-            sink_connection,
-            created_at_ms: now_ms(),
-            started_at_ms: None,
-            finished_at_ms: None,
-            counters: Counters::default(),
-            estimated_rows: 0,
-            shard_count: 0,
-            retries: 0,
-            key_bounds: None,
-            splits: 0,
-            transformers: Vec::new(),
-        };
-        let job_id = record.id.clone();
-        let (reply, answer) = oneshot::channel();
-        self.leader
-            .engine()?
-            .send(Event::Submit {
-                record: Box::new(record),
-                validated: Box::new(validated),
-                reply,
-            })
-            .await?;
-        answer.await.map_err(|_| CoordinatorError::ShuttingDown)??;
-        Ok(job_id)
+        let engine = self.leader.engine()?;
+        submit::submit_job(
+            self.store.as_ref(),
+            &engine,
+            &self.secrets,
+            request,
+            JobId::generate(),
+        )
+        .await
     }
 
     fn view(&self, job_id: &str) -> Result<pb::Job> {
@@ -98,14 +55,6 @@ impl JobServiceImpl {
                 name: job_id.to_string(),
                 hint: String::new(),
             })
-    }
-}
-
-fn non_empty_or(value: String, default: &str) -> String {
-    if value.trim().is_empty() {
-        default.to_string()
-    } else {
-        value
     }
 }
 
