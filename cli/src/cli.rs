@@ -263,6 +263,9 @@ pub enum JobCommand {
         /// Rows to show.
         #[arg(long, default_value_t = 10)]
         rows: usize,
+        /// Placeholder values.
+        #[command(flatten)]
+        params: ParamArgs,
     },
 }
 

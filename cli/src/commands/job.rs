@@ -29,8 +29,8 @@ pub async fn job(
     coordinators: &[String],
     output_format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    if let JobCommand::Preview { file, rows } = &command {
-        return super::preview::preview(file, *rows, output_format).await;
+    if let JobCommand::Preview { file, rows, params } = &command {
+        return super::preview::preview(file, *rows, &params.context()?, output_format).await;
     }
     let mut jobs = client::jobs(coordinators).await?;
     match command {

@@ -7,7 +7,7 @@ use crate::spec_file;
 use anyhow::Context;
 use arrow_array::RecordBatch;
 use sluice_common::records::{KeyRange, TransformerCounts};
-use sluice_common::spec::{inline_connection_config, parse_transformers};
+use sluice_common::spec::{inline_connection_config, parse_transformers, ParamContext};
 use sluice_connectors::mapping::sink_column_names;
 use sluice_connectors::transform::{text_values, TransformChain};
 use sluice_connectors::{batch_channel, open_source, ConnectorError, ShardCounters};
@@ -31,9 +31,10 @@ struct Preview {
 pub async fn preview(
     file: &Path,
     limit: usize,
+    params: &ParamContext,
     output_format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let validated = spec_file::read_validated(file)?;
+    let validated = spec_file::read_validated(file, params)?;
     let inline = validated.spec.source.connection.as_ref().context(
         "source uses a data source: `sluice job preview` reads inline connections only (give source.connection)",
     )?;
