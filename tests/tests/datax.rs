@@ -508,7 +508,9 @@ async fn datax_job_with_unsupported_keys_is_refused_naming_them() {
     println!("{stderr}");
     assert!(!output.status.success(), "an unsupported key must fail");
     assert!(
-        stderr.contains("job.content[0].writer.parameter.session: not supported yet: session statements"),
+        stderr.contains(
+            "job.content[0].writer.parameter.session: not supported yet: session statements"
+        ),
         "{stderr}"
     );
     assert!(
@@ -526,6 +528,7 @@ async fn datax_job_with_unsupported_keys_is_refused_naming_them() {
             environment: String::new(),
             spec: job,
             format: 0,
+            ..Default::default()
         })
         .await
         .expect_err("submit must be refused");
