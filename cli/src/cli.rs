@@ -114,6 +114,12 @@ pub struct CoordinatorArgs {
     /// TTL of the leader lease: a dead leader is replaced by a standby after at most this long.
     #[arg(long, default_value = "8s", value_parser = parse_duration)]
     pub leader_ttl: Duration,
+    /// The cluster's data location, where workers store every dirty record in full (JSON
+    /// lines) and `sluice job dirty` reads them: an absolute directory every worker and
+    /// coordinator can reach (a shared volume), `file:///dir`, or `s3://bucket/prefix` (AWS_*
+    /// environment). Without it only samples of dirty records are kept.
+    #[arg(long, env = "SLUICE_DATA_LOCATION")]
+    pub data_location: Option<String>,
     /// Key file that seals secrets (passwords) before they reach etcd (AES-256-GCM); create
     /// one with `sluice coordinator keygen --out FILE`. Required unless --insecure-dev-secrets.
     #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
@@ -266,6 +272,15 @@ pub enum JobCommand {
         /// Placeholder values.
         #[command(flatten)]
         params: ParamArgs,
+    },
+    /// Show a job's dirty records in full (row values, column, stage, error) from the
+    /// dirty-data store (coordinators need --data-location; `sluice run --data-dir` keeps it).
+    Dirty {
+        /// Job id.
+        id: String,
+        /// Most records to show.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The bounded channel of Arrow batches between a reader and a writer, with the shard's live
 //! counters. Its capacity bounds a shard's memory: a slow writer stalls the reader.
 
+use crate::dirty_store::DirtyStage;
 use crate::error::{ConnectorError, Result};
 use crate::rate::RateLimiter;
 use arrow_array::RecordBatch;
@@ -22,6 +23,7 @@ pub struct ShardCounters {
     current_key: Mutex<String>,
     dirty_samples: Mutex<Vec<DirtySample>>,
     transformers: Mutex<Vec<TransformerCounts>>,
+    dirty_stored: Mutex<Vec<(DirtyStage, DirtySample)>>,
     cancelled: std::sync::atomic::AtomicBool,
     rate: RateLimiter,
 }
@@ -39,6 +41,10 @@ pub struct DirtySample {
 
 /// How often a paced sender checks for cancellation while it waits.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
+
+/// Dirty records of one attempt kept in full for the dirty-data store; later ones are only
+/// counted (and sampled).
+pub const MAX_STORED_DIRTY: usize = 50_000;
 
 /// Samples kept between two progress reports; later ones are only counted.
 const MAX_PENDING_SAMPLES: usize = 20;
@@ -88,14 +94,28 @@ impl ShardCounters {
         self.dirty_records.fetch_add(rows, Ordering::Relaxed);
     }
 
-    /// Counts one dirty record and keeps it as a sample for the next progress report.
-    pub fn record_dirty(&self, sample: DirtySample) {
+    /// Counts one dirty record met at `stage`, keeps it for the dirty-data store (up to
+    /// [`MAX_STORED_DIRTY`] per attempt) and as a sample for the next progress report.
+    pub fn record_dirty(&self, stage: DirtyStage, sample: DirtySample) {
         self.dirty_records.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut samples) = self.dirty_samples.lock() {
             if samples.len() < MAX_PENDING_SAMPLES {
-                samples.push(sample);
+                samples.push(sample.clone());
             }
         }
+        if let Ok(mut stored) = self.dirty_stored.lock() {
+            if stored.len() < MAX_STORED_DIRTY {
+                stored.push((stage, sample));
+            }
+        }
+    }
+
+    /// Returns every dirty record kept for the store, with its stage, and forgets them.
+    pub fn take_stored_dirty(&self) -> Vec<(DirtyStage, DirtySample)> {
+        self.dirty_stored
+            .lock()
+            .map(|mut stored| std::mem::take(&mut *stored))
+            .unwrap_or_default()
     }
 
     /// Adds one batch's per-transformer counts (in chain order).

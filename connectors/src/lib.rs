@@ -10,6 +10,7 @@
 
 pub mod channel;
 pub mod checksum;
+pub mod dirty_store;
 pub mod error;
 pub mod file;
 pub mod generator;
@@ -23,6 +24,7 @@ pub mod sqlite;
 pub mod transform;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
+pub use dirty_store::{DirtyRecord, DirtyStage, DirtyStore};
 pub use error::{ConnectorError, Result};
 pub use rate::RateLimiter;
 pub use registry::{open_sink, open_sink_as_source, open_source};

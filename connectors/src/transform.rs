@@ -255,7 +255,7 @@ pub async fn run_chain(
         let counters = output.counters();
         counters.add_transformer_counts(&result.counts);
         for sample in result.dirty {
-            counters.record_dirty(sample);
+            counters.record_dirty(crate::dirty_store::DirtyStage::Transform, sample);
         }
         if result.batch.num_rows() > 0 {
             output.forward(result.batch).await?;

@@ -20,6 +20,10 @@ pub struct CoordinatorConfig {
     pub advertise_url: String,
     /// Seals secrets before they reach the metadata store and opens them for workers.
     pub secrets: SecretCipher,
+    /// The cluster's data location (dirty-data store): an absolute directory, `file:///dir` or
+    /// `s3://bucket/prefix`, shared by the coordinators and the workers; `None` keeps only
+    /// samples of dirty records.
+    pub data_location: Option<String>,
 }
 
 impl Default for CoordinatorConfig {
@@ -34,6 +38,7 @@ impl Default for CoordinatorConfig {
             // Only tests and embedders rely on the default: the `sluice` binary always sets a
             // key (or says out loud that it runs with the public development key).
             secrets: SecretCipher::insecure_dev(),
+            data_location: None,
         }
     }
 }

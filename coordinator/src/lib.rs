@@ -114,6 +114,7 @@ pub async fn serve(
             slot.clone(),
             store.clone(),
             config.secrets.clone(),
+            config.data_location.clone(),
         )))
         .add_service(DataSourceServiceServer::new(
             service::datasource::DataSourceServiceImpl::new(store.clone(), config.secrets.clone()),

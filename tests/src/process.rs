@@ -229,6 +229,8 @@ pub struct Cluster {
     pub leader_ttl: String,
     /// `--report-interval` of workers started from now on.
     pub worker_report_interval: String,
+    /// `--data-location` of coordinators started from now on (none by default).
+    pub data_location: Option<String>,
     /// The secret key file coordinators start with (`sluice coordinator keygen`).
     pub secret_key_file: PathBuf,
     /// `SLUICE_LOG` of processes started from now on (default: their own, info).
@@ -265,6 +267,7 @@ impl Cluster {
             worker_ids: Vec::new(),
             leader_ttl: "5s".to_string(),
             worker_report_interval: "1s".to_string(),
+            data_location: None,
             secret_key_file,
             log_filter: None,
             prefix: "/sluice-e2e".to_string(),
@@ -295,6 +298,9 @@ impl Cluster {
             .arg(format!("coordinator-{index}"))
             .arg("--secret-key-file")
             .arg(&self.secret_key_file);
+        if let Some(location) = &self.data_location {
+            command.arg("--data-location").arg(location);
+        }
         if let Some(filter) = &self.log_filter {
             command.env("SLUICE_LOG", filter);
         }

@@ -12,6 +12,7 @@ use crate::report::Reporter;
 use crate::slots::{AttemptKey, Slots};
 use crate::tasks;
 use sluice_common::ids::{Attempt, JobId, ShardId};
+use sluice_connectors::{DirtyRecord, DirtyStore, ShardCounters};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::worker_service_client::WorkerServiceClient;
 use std::future::Future;
@@ -69,6 +70,7 @@ pub async fn run(
         outbox: mpsc::unbounded_channel(),
         draining: false,
         drain_deadline: None,
+        dirty_store: None,
     };
     let mut backoff = Duration::from_millis(200);
     let mut endpoint_index = 0usize;
@@ -115,6 +117,8 @@ struct WorkerState {
     ),
     draining: bool,
     drain_deadline: Option<Instant>,
+    /// Where attempts' dirty records go, as the coordinator said at registration.
+    dirty_store: Option<DirtyStore>,
 }
 
 impl WorkerState {
@@ -244,7 +248,18 @@ impl WorkerState {
         use pb::coordinator_message::Body;
         match body {
             Body::Registered(registered) => {
-                tracing::info!(coordinator_id = %registered.coordinator_id, worker_id = %self.config.worker_id, slots = self.config.slots, "registered with the coordinator");
+                tracing::info!(coordinator_id = %registered.coordinator_id, worker_id = %self.config.worker_id, slots = self.config.slots, data_location = %registered.data_location, "registered with the coordinator");
+                self.dirty_store = if registered.data_location.is_empty() {
+                    None
+                } else {
+                    match DirtyStore::open(&registered.data_location) {
+                        Ok(store) => Some(store),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot open the dirty-data store; dirty records will only be sampled");
+                            None
+                        }
+                    }
+                };
             }
             Body::Assign(assign) => self.start_shard(assign),
             Body::Cancel(cancel) => {
@@ -368,9 +383,12 @@ impl WorkerState {
         let outbox = self.outbox.0.clone();
         let worker_id = self.config.worker_id.clone();
         let channel_batches = self.config.channel_batches;
+        let dirty_store = self.dirty_store.clone();
         tokio::spawn(async move {
-            let live_counters = Arc::clone(&counters);
+            let live = Arc::clone(&counters);
             let (end, counters) = run_shard(work, worker_id, counters, channel_batches).await;
+            // Before the result: the coordinator lists dirty records of committed attempts.
+            store_dirty_records(dirty_store.as_ref(), &key, &live).await;
             slots.finish(&key);
             let (outcome, reason, retryable) = match end {
                 ShardEnd::Committed => (pb::ShardOutcome::Committed, String::new(), false),
@@ -394,7 +412,7 @@ impl WorkerState {
                 retryable,
                 counters: Some(sluice_proto::convert::counters_to_proto(counters)),
                 transformers: sluice_proto::convert::transformer_counts_to_proto(
-                    &live_counters.transformer_counts(),
+                    &live.transformer_counts(),
                     &[],
                 ),
             };
@@ -414,5 +432,35 @@ fn split_proposal(key: &AttemptKey, declined: bool, split_at: i64) -> pb::Worker
             declined,
             split_at,
         })),
+    }
+}
+
+/// Writes an ended attempt's dirty records to the dirty-data store (when there is one).
+async fn store_dirty_records(
+    store: Option<&DirtyStore>,
+    key: &(JobId, ShardId, Attempt),
+    counters: &ShardCounters,
+) {
+    let stored = counters.take_stored_dirty();
+    let Some(store) = store else { return };
+    if stored.is_empty() {
+        return;
+    }
+    let records: Vec<DirtyRecord> = stored
+        .into_iter()
+        .map(|(stage, sample)| DirtyRecord {
+            shard_id: key.1 .0,
+            attempt: key.2 .0,
+            stage,
+            column: sample.column,
+            error: sample.reason,
+            row: sample.row,
+        })
+        .collect();
+    if let Err(error) = store
+        .write_attempt(key.0.as_str(), key.1 .0, key.2 .0, &records)
+        .await
+    {
+        tracing::warn!(job_id = %key.0, shard_id = %key.1, attempt = %key.2, %error, "cannot store dirty records; they stay counted and sampled");
     }
 }

@@ -114,6 +114,7 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
         leader_ttl: args.leader_ttl,
         advertise_url: args.advertise_url.unwrap_or_default(),
         secrets,
+        data_location: args.data_location,
         ..CoordinatorConfig::default()
     };
     if let Some(id) = args.id {
@@ -187,6 +188,7 @@ impl LocalCluster {
             CoordinatorConfig {
                 coordinator_id: "standalone".to_string(),
                 secrets,
+                data_location: Some(data_dir.join("data").display().to_string()),
                 ..CoordinatorConfig::default()
             },
             wait_for(coordinator_stop),

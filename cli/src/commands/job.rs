@@ -82,6 +82,62 @@ pub async fn job(
             .await?;
             Ok(finished(&job, output_format))
         }
+        JobCommand::Dirty { id, limit } => {
+            let mut records = Vec::new();
+            let mut page_token = String::new();
+            let mut total = 0;
+            while records.len() < limit as usize {
+                let page = jobs
+                    .list_dirty_records(pb::ListDirtyRecordsRequest {
+                        job_id: id.clone(),
+                        page_size: (limit as usize - records.len()).min(1000) as u32,
+                        page_token,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                total = page.total;
+                records.extend(page.records);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            match output_format {
+                OutputFormat::Json => output::print_json(&serde_json::json!({
+                    "job_id": id,
+                    "total": total,
+                    "records": records.iter().map(|record| serde_json::json!({
+                        "shard_id": record.shard_id,
+                        "attempt": record.attempt,
+                        "stage": record.stage,
+                        "column": record.column,
+                        "error": record.error,
+                        "row": serde_json::from_str::<serde_json::Value>(&record.row)
+                            .unwrap_or_else(|_| serde_json::Value::String(record.row.clone())),
+                    })).collect::<Vec<_>>(),
+                })),
+                OutputFormat::Text => {
+                    println!(
+                        "{} dirty records stored for job {id} (showing {})",
+                        total,
+                        records.len()
+                    );
+                    for record in &records {
+                        println!(
+                            "shard {} attempt {} {} {}: {}\n    {}",
+                            record.shard_id,
+                            record.attempt,
+                            record.stage,
+                            record.column,
+                            record.error,
+                            record.row
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         JobCommand::Get { id, shards } => {
             let job = jobs
                 .get(pb::GetJobRequest {

@@ -437,7 +437,9 @@ pub async fn read(
                 if let Some(text) = decoder.flush().map_err(csv_error)? {
                     let converted = convert_text_batch(&text, schema, &object, &mut dirty)?;
                     for sample in dirty.drain(..) {
-                        output.counters().record_dirty(sample);
+                        output
+                            .counters()
+                            .record_dirty(crate::DirtyStage::Read, sample);
                     }
                     let projected = converted
                         .project(projection)

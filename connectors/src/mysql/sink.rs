@@ -309,7 +309,9 @@ impl MySqlSink {
                 None => {
                     let rendered = render_batch(&batch, &resolved.names, &mut dirty);
                     for sample in dirty.drain(..) {
-                        input.counters().record_dirty(sample);
+                        input
+                            .counters()
+                            .record_dirty(crate::DirtyStage::Write, sample);
                     }
                     self.write_rows(conn, resolved, &batch, &rendered, input)
                         .await?
@@ -368,7 +370,9 @@ impl MySqlSink {
             .await
             .map_err(ConnectorError::mysql("release load savepoint"))?;
         for sample in dirty {
-            input.counters().record_dirty(sample);
+            input
+                .counters()
+                .record_dirty(crate::DirtyStage::Write, sample);
         }
         Ok(Some(rows as u64))
     }
@@ -418,11 +422,14 @@ impl MySqlSink {
                         .await
                         .map_err(ConnectorError::mysql("roll back to row savepoint"))?;
                     if stop - first == 1 {
-                        input.counters().record_dirty(DirtySample {
-                            column: String::new(),
-                            reason: describe_error(&error),
-                            row: describe_row(batch, &target.names, rows.row_indexes[first]),
-                        });
+                        input.counters().record_dirty(
+                            crate::DirtyStage::Write,
+                            DirtySample {
+                                column: String::new(),
+                                reason: describe_error(&error),
+                                row: describe_row(batch, &target.names, rows.row_indexes[first]),
+                            },
+                        );
                     } else {
                         let half = first + (stop - first) / 2;
                         pending.push((half, stop));

@@ -341,7 +341,9 @@ impl Source for MySqlSource {
         )))? {
             let batch = decoder.push(&row, &mut dirty)?;
             for sample in dirty.drain(..) {
-                output.counters().record_dirty(sample);
+                output
+                    .counters()
+                    .record_dirty(crate::DirtyStage::Read, sample);
             }
             if let Some(batch) = batch {
                 output.send(batch).await?;

@@ -288,11 +288,14 @@ impl PostgresSink {
                         {
                             reason.push_str(&format!("; constraint: {constraint}"));
                         }
-                        input.counters().record_dirty(DirtySample {
-                            column,
-                            reason,
-                            row: describe_row(batch, &target.names, row),
-                        });
+                        input.counters().record_dirty(
+                            crate::DirtyStage::Write,
+                            DirtySample {
+                                column,
+                                reason,
+                                row: describe_row(batch, &target.names, row),
+                            },
+                        );
                     } else {
                         let middle = start + (end - start) / 2;
                         pending.push((middle, end));
@@ -435,7 +438,9 @@ impl Sink for PostgresSink {
                 &mut dirty,
             );
             for sample in dirty.drain(..) {
-                input.counters().record_dirty(sample);
+                input
+                    .counters()
+                    .record_dirty(crate::DirtyStage::Write, sample);
             }
             let written = self
                 .write_encoded(&client, resolved, &batch, &encoded, &input)

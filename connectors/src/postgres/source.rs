@@ -329,7 +329,9 @@ impl Source for PostgresSource {
             decoder.push(&chunk, &mut batches, &mut dirty)?;
             if !dirty.is_empty() {
                 for sample in dirty.drain(..) {
-                    output.counters().record_dirty(sample);
+                    output
+                        .counters()
+                        .record_dirty(crate::DirtyStage::Read, sample);
                 }
             }
             if !batches.is_empty() {

@@ -288,11 +288,14 @@ impl SqliteSink {
                         }
                     }
                     if let Some((index, reason)) = failure {
-                        input.counters().record_dirty(DirtySample {
-                            column: columns.get(index).cloned().unwrap_or_default(),
-                            reason,
-                            row: describe_row(&batch, &columns, row),
-                        });
+                        input.counters().record_dirty(
+                            crate::DirtyStage::Write,
+                            DirtySample {
+                                column: columns.get(index).cloned().unwrap_or_default(),
+                                reason,
+                                row: describe_row(&batch, &columns, row),
+                            },
+                        );
                         continue;
                     }
                     for (index, value) in values.drain(..).enumerate() {

@@ -7,6 +7,7 @@ use crate::{convert, submit};
 use sluice_common::ids::JobId;
 use sluice_common::meta::SharedMetaStore;
 use sluice_common::secrets::SecretCipher;
+use sluice_connectors::{DirtyStage, DirtyStore};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_server::JobService;
 use std::pin::Pin;
@@ -20,16 +21,23 @@ pub struct JobServiceImpl {
     leader: LeaderSlot,
     store: SharedMetaStore,
     secrets: SecretCipher,
+    data_location: Option<String>,
 }
 
 impl JobServiceImpl {
     /// Returns the service over the leader's engine and the metadata store; `secrets` opens
-    /// data sources' secrets and seals the job's.
-    pub fn new(leader: LeaderSlot, store: SharedMetaStore, secrets: SecretCipher) -> Self {
+    /// data sources' secrets and seals the job's; `data_location` holds the dirty-data store.
+    pub fn new(
+        leader: LeaderSlot,
+        store: SharedMetaStore,
+        secrets: SecretCipher,
+        data_location: Option<String>,
+    ) -> Self {
         JobServiceImpl {
             leader,
             store,
             secrets,
+            data_location,
         }
     }
 
@@ -169,6 +177,72 @@ impl JobService for JobServiceImpl {
     }
 
     type WatchStream = WatchStream;
+
+    async fn list_dirty_records(
+        &self,
+        request: Request<pb::ListDirtyRecordsRequest>,
+    ) -> std::result::Result<Response<pb::ListDirtyRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let job = self.view(&request.job_id)?;
+        let Some(location) = self.data_location.as_deref() else {
+            return Err(CoordinatorError::FailedPrecondition(
+                "this cluster has no data location, so dirty records are only sampled (see `sluice job get`): start coordinators with --data-location".into(),
+            )
+            .into());
+        };
+        let store = DirtyStore::open(location)
+            .map_err(|error| CoordinatorError::Internal(format!("dirty-data store: {error}")))?;
+        let committed: std::collections::BTreeMap<u32, u32> = job
+            .shards
+            .iter()
+            .filter(|shard| shard.state == pb::ShardState::Committed as i32)
+            .map(|shard| (shard.shard_id, shard.attempt))
+            .collect();
+        let records = store
+            .read_job(&request.job_id, |shard| committed.get(&shard).copied())
+            .await
+            .map_err(|error| CoordinatorError::Internal(format!("dirty-data store: {error}")))?;
+        let page_size = match request.page_size {
+            0 => 100,
+            size => size.min(1000),
+        } as usize;
+        let offset: usize = if request.page_token.is_empty() {
+            0
+        } else {
+            request.page_token.parse().map_err(|_| {
+                CoordinatorError::invalid("page_token", "is not a token from a previous answer")
+            })?
+        };
+        let total = records.len();
+        let page: Vec<pb::DirtyRecord> = records
+            .into_iter()
+            .skip(offset)
+            .take(page_size)
+            .map(|record| pb::DirtyRecord {
+                shard_id: record.shard_id,
+                attempt: record.attempt,
+                stage: match record.stage {
+                    DirtyStage::Read => "read",
+                    DirtyStage::Transform => "transform",
+                    DirtyStage::Write => "write",
+                }
+                .to_string(),
+                column: record.column,
+                error: record.error,
+                row: record.row,
+            })
+            .collect();
+        let next = offset + page.len();
+        Ok(Response::new(pb::ListDirtyRecordsResponse {
+            records: page,
+            next_page_token: if next < total {
+                next.to_string()
+            } else {
+                String::new()
+            },
+            total: total as u64,
+        }))
+    }
 
     async fn watch(
         &self,

@@ -74,6 +74,7 @@ impl WorkerService for WorkerServiceImpl {
                 coordinator_id: self.config.coordinator_id.clone(),
                 heartbeat_interval_ms: u32::try_from(self.config.heartbeat_interval.as_millis())
                     .unwrap_or(1000),
+                data_location: self.config.data_location.clone().unwrap_or_default(),
             })),
         };
         outbound

@@ -1,0 +1,112 @@
+//! End-to-end: the dirty-data store. Rows the PostgreSQL sink refuses become dirty records:
+//! the job commits the rest, and `sluice job dirty` lists every refused row in full (values,
+//! column, stage, the database's error) from the cluster's data location, once each.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use sluice_e2e::postgres::PgDatabase;
+use sluice_e2e::{job_client, sluice_binary, submit, wait_for_end, Cluster};
+use sluice_proto::v1 as pb;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_rows_are_stored_in_full_and_listed_once() {
+    let database = PgDatabase::create().await;
+    // Every 50th row has a code too long for the target's varchar(5).
+    database
+        .client()
+        .await
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, code text);
+             INSERT INTO src SELECT g, CASE WHEN g % 50 = 0 THEN 'too-long-' || g ELSE 'c' || (g % 1000) END
+             FROM generate_series(1, 3000) g;
+             CREATE TABLE dst (id bigint PRIMARY KEY, code varchar(5));",
+        )
+        .await
+        .expect("tables");
+    let location = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start().await;
+    cluster.data_location = Some(location.path().display().to_string());
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    let connection = database.connection_yaml();
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let job_id = submit(
+        &mut client,
+        &format!(
+            "source: {{connection: {connection}, table: src, split_pk: id}}\n\
+             sink: {{connection: {connection}, table: dst}}\n\
+             settings: {{parallelism: 4, shard_rows: 1000, batch_rows: 200}}\n"
+        ),
+    )
+    .await;
+    let job = wait_for_end(&mut client, &job_id, Duration::from_secs(120)).await;
+    assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
+    let counters = job.counters.unwrap_or_default();
+    assert_eq!(counters.dirty_records, 60);
+    assert_eq!(database.summary("dst").await.rows, 2940);
+
+    let output = Command::new(sluice_binary())
+        .args([
+            "--coordinator",
+            &url,
+            "--output",
+            "json",
+            "job",
+            "dirty",
+            &job_id,
+            "--limit",
+            "1000",
+        ])
+        .output()
+        .expect("run sluice");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["total"], 60, "{listed}");
+    let records = listed["records"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    for record in records {
+        assert_eq!(record["stage"], "write", "{record}");
+        assert!(
+            record["error"].as_str().unwrap().contains("too long"),
+            "{record}"
+        );
+        let id = record["row"]["id"].as_i64().expect("row id");
+        assert_eq!(record["row"]["code"], format!("too-long-{id}"), "{record}");
+        ids.insert(id);
+    }
+    let expected: BTreeSet<i64> = (1..=3000).filter(|id| id % 50 == 0).collect();
+    assert_eq!(ids, expected, "every refused row exactly once");
+
+    // A page at a time.
+    let mut pages = client
+        .list_dirty_records(pb::ListDirtyRecordsRequest {
+            job_id: job_id.clone(),
+            page_size: 25,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pages.records.len(), 25);
+    assert_eq!(pages.next_page_token, "25");
+    pages = client
+        .list_dirty_records(pb::ListDirtyRecordsRequest {
+            job_id,
+            page_size: 50,
+            page_token: pages.next_page_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pages.records.len(), 35);
+    assert!(pages.next_page_token.is_empty());
+    database.drop_database().await;
+}
