@@ -261,6 +261,18 @@ pub enum JobCommand {
         /// Job id.
         id: String,
     },
+    /// Show the first rows of a job spec after column mapping and transformers, read from its
+    /// source (inline connection) and written nowhere; needs no cluster.
+    Preview {
+        /// Job spec file (JSON, YAML or a DataX job).
+        file: PathBuf,
+        /// Rows to show.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+        /// Placeholder values.
+        #[command(flatten)]
+        params: ParamArgs,
+    },
     /// Show a job's dirty records in full (row values, column, stage, error) from the
     /// dirty-data store (coordinators need --data-location; `sluice run --data-dir` keeps it).
     Dirty {

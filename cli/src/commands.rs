@@ -4,6 +4,7 @@ mod cluster;
 mod compare;
 mod data_source;
 mod job;
+mod preview;
 mod run;
 mod schedule;
 mod workspace;

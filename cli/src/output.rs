@@ -104,6 +104,13 @@ pub fn job_json(job: &pb::Job) -> Value {
         "created_at": time_json(job.created_at.as_ref()),
         "started_at": time_json(job.started_at.as_ref()),
         "finished_at": time_json(job.finished_at.as_ref()),
+        "transformers": job.transformers.iter().map(|t| json!({
+            "name": t.name,
+            "rows_in": t.rows_in,
+            "rows_out": t.rows_out,
+            "filtered": t.filtered,
+            "failed": t.failed,
+        })).collect::<Vec<_>>(),
         "shards": job.shards.iter().map(|shard| json!({
             "shard_id": shard.shard_id,
             "range": range_text(shard.range.as_ref()),
@@ -145,6 +152,7 @@ pub fn job_text(job: &pb::Job) -> String {
     if !job.error.is_empty() {
         lines.push(format!("error      {}", job.error));
     }
+    lines.extend(transformer_lines(job, "transform  "));
     if !job.shards.is_empty() {
         lines.push(String::new());
         lines.push(format!(
@@ -165,6 +173,25 @@ pub fn job_text(job: &pb::Job) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// Returns one line per transformer of the job (`transformers[i] name: in, out, filtered,
+/// failed`), each starting with `prefix`; none without transformers.
+pub fn transformer_lines(job: &pb::Job, prefix: &str) -> Vec<String> {
+    job.transformers
+        .iter()
+        .enumerate()
+        .map(|(index, counts)| {
+            format!(
+                "{prefix}[{index}] {:<18} {} in, {} out, {} filtered, {} failed",
+                counts.name,
+                group(counts.rows_in),
+                group(counts.rows_out),
+                group(counts.filtered),
+                group(counts.failed)
+            )
+        })
+        .collect()
 }
 
 /// Returns a data source as JSON (secrets are already masked by the server): `options` and

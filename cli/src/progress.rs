@@ -152,6 +152,9 @@ pub fn print_summary(job: &pb::Job) {
     println!("  rows read       {}", group(counters.rows_read));
     println!("  rows written    {}", group(counters.rows_written));
     println!("  dirty records   {}", group(counters.dirty_records));
+    for line in output::transformer_lines(job, "  transformer     ") {
+        println!("{line}");
+    }
     println!(
         "  shards          {} ({} retries)",
         job.shards_total, job.retries

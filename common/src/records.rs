@@ -106,6 +106,47 @@ impl Counters {
     }
 }
 
+/// Rows that went into, came out of, were dropped by, and failed at one transformer of a job's
+/// chain (`transformers[i]` of the spec). `rows_in = rows_out + filtered + failed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransformerCounts {
+    /// Rows given to the transformer.
+    pub rows_in: u64,
+    /// Rows it passed on.
+    pub rows_out: u64,
+    /// Rows it dropped (`dx_filter` matches).
+    pub filtered: u64,
+    /// Rows it failed on; each is a dirty record.
+    pub failed: u64,
+}
+
+impl TransformerCounts {
+    /// Returns the field-wise sum of two counts.
+    pub fn plus(self, other: TransformerCounts) -> TransformerCounts {
+        TransformerCounts {
+            rows_in: self.rows_in + other.rows_in,
+            rows_out: self.rows_out + other.rows_out,
+            filtered: self.filtered + other.filtered,
+            failed: self.failed + other.failed,
+        }
+    }
+}
+
+/// Adds two per-transformer lists position by position; the shorter counts as zeros.
+pub fn sum_transformer_counts(
+    left: &[TransformerCounts],
+    right: &[TransformerCounts],
+) -> Vec<TransformerCounts> {
+    let length = left.len().max(right.len());
+    (0..length)
+        .map(|index| {
+            let one = left.get(index).copied().unwrap_or_default();
+            let other = right.get(index).copied().unwrap_or_default();
+            one.plus(other)
+        })
+        .collect()
+}
+
 /// Lifecycle state of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -515,6 +556,9 @@ pub struct JobRecord {
     /// Shards split off running shards so far.
     #[serde(default)]
     pub splits: u32,
+    /// Per-transformer counts of committed shards, in spec order (empty without transformers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformers: Vec<TransformerCounts>,
 }
 
 impl JobRecord {
@@ -560,6 +604,9 @@ pub struct ShardRecord {
     /// Counters of the committed attempt.
     #[serde(default)]
     pub counters: Counters,
+    /// Per-transformer counts of the committed attempt, in spec order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformers: Vec<TransformerCounts>,
     /// Last error.
     #[serde(default)]
     pub error: Option<String>,
@@ -688,5 +735,19 @@ mod tests {
         let sum = one.plus(one);
         assert_eq!(sum.rows_written, 6);
         assert_eq!(sum.dirty_records, 10);
+    }
+
+    #[test]
+    fn transformer_counts_add_by_position() {
+        let one = TransformerCounts {
+            rows_in: 4,
+            rows_out: 2,
+            filtered: 1,
+            failed: 1,
+        };
+        let sum = sum_transformer_counts(&[one], &[one, one]);
+        assert_eq!(sum.len(), 2);
+        assert_eq!(sum[0].rows_in, 8);
+        assert_eq!(sum[1], one);
     }
 }

@@ -16,11 +16,18 @@
 //! ```
 
 mod connection_types;
+mod datax;
 mod params;
+mod transformers;
 mod validate;
 
 pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
+pub use datax::{is_datax_job, translate_datax};
 pub use params::{expand_placeholders, substitute_params, ParamContext};
+pub use transformers::{
+    is_decimal_text, parse_transformers, ColumnRef, DigestAlgorithm, FilterOp, HexCase, MapOp,
+    PadSide, ParsedTransformer, Transformer, TransformerSpec, TRANSFORMER_NAMES,
+};
 pub use validate::{
     check_connection, inline_connection_config, is_valid_name, validate, Role, ValidatedJobSpec,
     WriteMode,
@@ -53,6 +60,9 @@ pub struct JobSpec {
     /// How to run.
     #[serde(default)]
     pub settings: Settings,
+    /// Transformers applied in order to every row between reader and writer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformers: Vec<TransformerSpec>,
 }
 
 /// The source side of a job.
@@ -271,11 +281,16 @@ impl JobSpec {
     }
 }
 
-/// Parses a spec document, reporting the path of any unknown key or wrongly typed value.
+/// Parses a spec document, reporting the path of any unknown key or wrongly typed value. A
+/// DataX job (JSON with a top-level `job` key) is translated ([`translate_datax`]).
 ///
 /// # Errors
-/// A [`SpecErrors`] with one entry naming the field and the problem.
+/// A [`SpecErrors`] with one entry naming the field and the problem (every problem, for a
+/// DataX job).
 pub fn parse_job_spec(text: &str, format: SpecFormat) -> Result<JobSpec, SpecErrors> {
+    if format != SpecFormat::Yaml && is_datax_job(text) {
+        return translate_datax(text);
+    }
     let resolved_format = match format {
         SpecFormat::Auto if text.trim_start().starts_with('{') => SpecFormat::Json,
         SpecFormat::Auto => SpecFormat::Yaml,

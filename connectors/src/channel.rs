@@ -5,7 +5,7 @@ use crate::dirty_store::DirtyStage;
 use crate::error::{ConnectorError, Result};
 use crate::rate::RateLimiter;
 use arrow_array::RecordBatch;
-use sluice_common::records::Counters;
+use sluice_common::records::{sum_transformer_counts, Counters, TransformerCounts};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ pub struct ShardCounters {
     dirty_records: AtomicU64,
     current_key: Mutex<String>,
     dirty_samples: Mutex<Vec<DirtySample>>,
+    transformers: Mutex<Vec<TransformerCounts>>,
     dirty_stored: Mutex<Vec<(DirtyStage, DirtySample)>>,
     cancelled: std::sync::atomic::AtomicBool,
     rate: RateLimiter,
@@ -117,6 +118,21 @@ impl ShardCounters {
             .unwrap_or_default()
     }
 
+    /// Adds one batch's per-transformer counts (in chain order).
+    pub fn add_transformer_counts(&self, counts: &[TransformerCounts]) {
+        if let Ok(mut totals) = self.transformers.lock() {
+            *totals = sum_transformer_counts(&totals, counts);
+        }
+    }
+
+    /// Returns the per-transformer counts so far (empty without transformers).
+    pub fn transformer_counts(&self) -> Vec<TransformerCounts> {
+        self.transformers
+            .lock()
+            .map(|totals| totals.clone())
+            .unwrap_or_default()
+    }
+
     /// Returns the samples kept since the last call and forgets them.
     pub fn take_dirty_samples(&self) -> Vec<DirtySample> {
         self.dirty_samples
@@ -202,6 +218,21 @@ impl BatchSender {
                 .map_err(|_| ConnectorError::Aborted)?;
         }
         Ok(())
+    }
+
+    /// Sends a batch that was already counted as read (by the stage before this channel, such
+    /// as the transformer chain), waiting while the channel is full.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Aborted`] when the writer has gone.
+    pub async fn forward(&self, batch: RecordBatch) -> Result<()> {
+        if self.counters.is_cancelled() {
+            return Err(ConnectorError::Aborted);
+        }
+        self.sender
+            .send(Message::Batch(batch))
+            .await
+            .map_err(|_| ConnectorError::Aborted)
     }
 
     /// Sends a batch from a blocking thread (synchronous drivers), paced like [`Self::send`].

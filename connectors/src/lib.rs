@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod rate;
 pub mod registry;
 pub mod sqlite;
+pub mod transform;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};
 pub use dirty_store::{DirtyRecord, DirtyStage, DirtyStore};

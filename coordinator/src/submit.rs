@@ -88,6 +88,7 @@ pub async fn submit_job(
         retries: 0,
         key_bounds: None,
         splits: 0,
+        transformers: Vec::new(),
     };
     let (reply, answer) = oneshot::channel();
     engine

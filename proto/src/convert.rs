@@ -3,7 +3,7 @@
 
 use crate::v1 as pb;
 use prost_types::Timestamp;
-use sluice_common::records::{Counters, JobState, KeyRange, ShardState};
+use sluice_common::records::{Counters, JobState, KeyRange, ShardState, TransformerCounts};
 use sluice_common::spec::ConnectionConfig;
 
 /// Returns a protobuf timestamp for Unix milliseconds.
@@ -34,6 +34,40 @@ pub fn counters_from_proto(counters: Option<&pb::Counters>) -> Counters {
         bytes_written: c.bytes_written,
         dirty_records: c.dirty_records,
     })
+}
+
+/// Converts per-transformer counts to the API messages; `names` gives each its name (missing
+/// names are left empty).
+pub fn transformer_counts_to_proto(
+    counts: &[TransformerCounts],
+    names: &[&str],
+) -> Vec<pb::TransformerCounters> {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(index, count)| pb::TransformerCounters {
+            name: names
+                .get(index)
+                .map_or_else(String::new, |name| (*name).to_string()),
+            rows_in: count.rows_in,
+            rows_out: count.rows_out,
+            filtered: count.filtered,
+            failed: count.failed,
+        })
+        .collect()
+}
+
+/// Converts per-transformer counts from the API messages.
+pub fn transformer_counts_from_proto(counts: &[pb::TransformerCounters]) -> Vec<TransformerCounts> {
+    counts
+        .iter()
+        .map(|count| TransformerCounts {
+            rows_in: count.rows_in,
+            rows_out: count.rows_out,
+            filtered: count.filtered,
+            failed: count.failed,
+        })
+        .collect()
 }
 
 /// Converts a job state to the API enum.

@@ -411,6 +411,10 @@ impl WorkerState {
                 reason,
                 retryable,
                 counters: Some(sluice_proto::convert::counters_to_proto(counters)),
+                transformers: sluice_proto::convert::transformer_counts_to_proto(
+                    &live.transformer_counts(),
+                    &[],
+                ),
             };
             let _ = outbox.send(pb::WorkerMessage {
                 body: Some(pb::worker_message::Body::Result(result)),

@@ -5,7 +5,7 @@ use crate::pieces::PieceCursor;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{Counters, KeyRange};
 use sluice_common::spec::{
-    parse_job_spec, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec,
+    parse_job_spec, parse_transformers, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec,
 };
 use sluice_connectors::{
     batch_channel, open_sink, open_source, ConnectorError, ShardCounters, ShardIdentity,
@@ -134,7 +134,32 @@ async fn run_shard_inner(
         shard_id: work.shard_id,
         attempt: work.attempt,
     };
-    let (sender, receiver) = batch_channel(channel_batches, Arc::clone(&counters));
+    let transformers = match parse_transformers(&validated.spec.transformers) {
+        Ok(transformers) => transformers,
+        Err(errors) => {
+            return ShardEnd::Failed {
+                reason: errors.to_string(),
+                retryable: false,
+            }
+        }
+    };
+    let (sender, source_receiver) = batch_channel(channel_batches, Arc::clone(&counters));
+    // Without transformers the writer reads the reader's channel; with them a chain stage sits
+    // between two channels.
+    let (receiver, chain_stage) = if transformers.is_empty() {
+        (source_receiver, None)
+    } else {
+        let (chain_sender, chain_receiver) = batch_channel(channel_batches, Arc::clone(&counters));
+        let stage =
+            sluice_connectors::transform::run_chain(transformers, source_receiver, chain_sender);
+        (chain_receiver, Some(stage))
+    };
+    let chain = async move {
+        match chain_stage {
+            Some(stage) => stage.await,
+            None => Ok(()),
+        }
+    };
     let range = work.range.clone();
     let pieces = work.pieces.clone();
     let reader_counters = Arc::clone(&counters);
@@ -156,7 +181,12 @@ async fn run_shard_inner(
         sender.finish().await
     };
     let writer = sink.write_shard(&identity, receiver);
-    let (read_result, write_result) = tokio::join!(reader, writer);
+    let (read_result, chain_result, write_result) = tokio::join!(reader, chain, writer);
+    // When the chain stage fails, the reader and writer only see their channels cut off.
+    let read_result = match chain_result {
+        Err(chain_error) if !matches!(chain_error, ConnectorError::Aborted) => Err(chain_error),
+        _ => read_result,
+    };
     if counters.is_cancelled()
         && !matches!(
             write_result,

@@ -64,6 +64,10 @@ impl Reporter {
                     counters: Some(sluice_proto::convert::counters_to_proto(counters)),
                     current_key: shard.counters.current_key(),
                     dirty_samples: samples,
+                    transformers: sluice_proto::convert::transformer_counts_to_proto(
+                        &shard.counters.transformer_counts(),
+                        &[],
+                    ),
                 })),
             });
             seen.insert((job_id, shard_id, attempt), counters);

@@ -2,6 +2,8 @@
 //! and finalisation (post-SQL).
 
 use crate::pipeline::{error_chain, spec_of};
+use sluice_common::spec::parse_transformers;
+use sluice_connectors::transform::TransformChain;
 use sluice_connectors::{open_sink, open_source, PlanRequest};
 use sluice_proto::convert::{connection_from_proto, key_range_to_proto};
 use sluice_proto::v1 as pb;
@@ -39,6 +41,20 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
     let schema = match source.schema().await {
         Ok(schema) => schema,
         Err(error) => return failure(error_chain(&error), error.is_retryable()),
+    };
+    // Transformers bind to the source's columns here, so a missing column fails the job before
+    // any shard runs, and the sink is prepared for the rows the chain produces.
+    let transformers = match parse_transformers(&validated.spec.transformers) {
+        Ok(transformers) => transformers,
+        Err(errors) => return failure(errors.to_string(), false),
+    };
+    let schema = if transformers.is_empty() {
+        schema
+    } else {
+        match TransformChain::new(transformers, &schema) {
+            Ok(chain) => chain.output_schema(),
+            Err(error) => return failure(error_chain(&error), error.is_retryable()),
+        }
     };
     let sink = match open_sink(&validated, &sink_connection) {
         Ok(sink) => sink,

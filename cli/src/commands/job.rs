@@ -29,8 +29,12 @@ pub async fn job(
     coordinators: &[String],
     output_format: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
+    if let JobCommand::Preview { file, rows, params } = &command {
+        return super::preview::preview(file, *rows, &params.context()?, output_format).await;
+    }
     let mut jobs = client::jobs(coordinators).await?;
     match command {
+        JobCommand::Preview { .. } => Ok(ExitCode::SUCCESS),
         JobCommand::Submit(args) => {
             let (spec, format) = spec_file::read(&args.file)?;
             let job_id = jobs

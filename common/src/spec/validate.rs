@@ -145,6 +145,9 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             errors.push(SpecError::new("source.split_pk", "must not be empty"));
         }
     }
+    if let Err(problems) = super::parse_transformers(&spec.transformers) {
+        errors.extend(problems.0);
+    }
     let write_mode_text = spec.sink.write_mode.as_deref().unwrap_or("insert");
     let write_mode = WriteMode::parse(write_mode_text);
     if write_mode.is_none() {

@@ -9,8 +9,8 @@ use super::split;
 use crate::convert;
 use sluice_common::ids::{Attempt, JobId, ShardId, WorkerId};
 use sluice_common::records::{
-    now_ms, Counters, JobRecord, JobState, KeyBounds, KeyRange, ShardRecord, ShardState,
-    RECORD_VERSION,
+    now_ms, sum_transformer_counts, Counters, JobRecord, JobState, KeyBounds, KeyRange,
+    ShardRecord, ShardState, TransformerCounts, RECORD_VERSION,
 };
 use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 use sluice_proto::v1 as pb;
@@ -77,6 +77,8 @@ pub struct ShardRuntime {
     pub record: ShardRecord,
     /// Counters of the running attempt (committed counters live in the record).
     pub live: Counters,
+    /// Per-transformer counts of the running attempt (committed ones live in the record).
+    pub live_transformers: Vec<TransformerCounts>,
     /// Last key the worker reported.
     pub current_key: String,
     /// For a shard found running when this coordinator took over: when to give up waiting for
@@ -100,6 +102,7 @@ impl ShardRuntime {
         ShardRuntime {
             record,
             live: Counters::default(),
+            live_transformers: Vec::new(),
             current_key: String::new(),
             orphaned_until: None,
             pieces: None,
@@ -117,6 +120,14 @@ impl ShardRuntime {
             ShardState::Committed => self.record.counters,
             ShardState::Assigned | ShardState::Running => self.live,
             ShardState::Pending | ShardState::Failed => Counters::default(),
+        }
+    }
+
+    fn transformer_counts(&self) -> &[TransformerCounts] {
+        match self.record.state {
+            ShardState::Committed => &self.record.transformers,
+            ShardState::Assigned | ShardState::Running => &self.live_transformers,
+            ShardState::Pending | ShardState::Failed => &[],
         }
     }
 }
@@ -165,6 +176,16 @@ impl JobRuntime {
         self.shards
             .iter()
             .fold(Counters::default(), |sum, shard| sum.plus(shard.counters()))
+    }
+
+    /// Returns the per-transformer counts summed over shards, in spec order.
+    pub fn transformer_counts(&self) -> Vec<TransformerCounts> {
+        if self.shards.is_empty() {
+            return self.record.transformers.clone();
+        }
+        self.shards.iter().fold(Vec::new(), |sum, shard| {
+            sum_transformer_counts(&sum, shard.transformer_counts())
+        })
     }
 
     pub(crate) fn running_shards(&self) -> usize {
@@ -244,7 +265,20 @@ impl JobRuntime {
                 Vec::new()
             },
             retries: self.record.retries,
+            transformers: self.transformers_to_proto(),
         }
+    }
+
+    /// One entry per transformer of the spec (zeros before any row reached it), named.
+    fn transformers_to_proto(&self) -> Vec<pb::TransformerCounters> {
+        let specs = &self.validated.spec.transformers;
+        if specs.is_empty() {
+            return Vec::new();
+        }
+        let mut counts = self.transformer_counts();
+        counts.resize(specs.len().max(counts.len()), TransformerCounts::default());
+        let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+        convert::transformer_counts_to_proto(&counts, &names)
     }
 }
 
@@ -565,6 +599,7 @@ impl Model {
             effects.push(Effect::PersistShard(job_id.clone(), shard.record.shard_id));
         }
         shard.live = convert::counters_from_proto(progress.counters.as_ref());
+        shard.live_transformers = convert::transformer_counts_from_proto(&progress.transformers);
         shard.current_key = progress.current_key;
         for sample in progress.dirty_samples {
             if job.dirty_samples.len() == DIRTY_SAMPLES_KEPT {
@@ -643,8 +678,11 @@ impl Model {
             pb::ShardOutcome::Committed | pb::ShardOutcome::AlreadyCommitted => {
                 shard.record.state = ShardState::Committed;
                 shard.record.counters = counters;
+                shard.record.transformers =
+                    convert::transformer_counts_from_proto(&result.transformers);
                 shard.record.error = None;
                 shard.live = Counters::default();
+                shard.live_transformers.clear();
                 if outcome == pb::ShardOutcome::AlreadyCommitted {
                     tracing::info!(job_id = %job_id, shard_id = %shard_id, "shard was already committed by an earlier attempt");
                 }
@@ -734,6 +772,7 @@ impl Model {
             }
         }
         job.record.counters = counters;
+        job.record.transformers = job.transformer_counts();
         job.record.state = JobState::Finalizing;
         job.finalize = Task::Waiting;
         self.changed_jobs.insert(job_id.clone());
@@ -787,6 +826,7 @@ impl Model {
                     counters: Counters::default(),
                     error: None,
                     earlier_attempt_may_commit: false,
+                    transformers: Vec::new(),
                 })
             })
             .collect();
@@ -849,6 +889,7 @@ impl Model {
             return effects;
         }
         job.record.counters = job.counters();
+        job.record.transformers = job.transformer_counts();
         job.record.state = state;
         job.record.error = error.clone();
         job.record.finished_at_ms = Some(now_ms());
@@ -946,6 +987,7 @@ impl Model {
             shard.record.state = ShardState::Assigned;
             shard.record.worker_id = Some(worker_id.clone());
             shard.live = Counters::default();
+            shard.live_transformers.clear();
             shard.current_key.clear();
             shard.pieces = split::pieces_for(
                 &shard.record.range,
@@ -1030,6 +1072,7 @@ impl Model {
             if job.counters_changed && !job.record.state.is_terminal() {
                 job.counters_changed = false;
                 job.record.counters = job.counters();
+                job.record.transformers = job.transformer_counts();
                 flushed.push(job_id.clone());
             }
         }
@@ -1071,6 +1114,7 @@ fn requeue_shard(
     shard.orphaned_until = None;
     shard.record.error = Some(reason);
     shard.live = Counters::default();
+    shard.live_transformers.clear();
     job.record.retries += 1;
     job.counters_changed = true;
 }
@@ -1113,6 +1157,7 @@ pub(crate) mod testing {
             retries: 0,
             key_bounds: None,
             splits: 0,
+            transformers: Vec::new(),
         };
         (record, validated)
     }
@@ -1213,6 +1258,7 @@ mod tests {
                 rows_written: 1,
                 ..Default::default()
             }),
+            transformers: Vec::new(),
         })
     }
 
@@ -1262,6 +1308,80 @@ mod tests {
         assert_eq!(
             model.jobs[&job_id].shards[owned[0] as usize].record.state,
             ShardState::Pending
+        );
+    }
+
+    #[test]
+    fn transformer_counts_sum_committed_and_running_attempts_with_spec_names() {
+        use sluice_common::spec::{ColumnRef, TransformerSpec};
+        let (mut model, job_id, first, _second) = planned_model(2, 4);
+        model
+            .jobs
+            .get_mut(&job_id)
+            .expect("the job")
+            .validated
+            .spec
+            .transformers = ["dx_filter", "dx_substr", "dx_pad"]
+            .iter()
+            .map(|name| TransformerSpec {
+                name: (*name).into(),
+                column: ColumnRef::Index(0),
+                params: Vec::new(),
+            })
+            .collect();
+        model.dispatch(Instant::now());
+        let counts = |rows_in: u64, filtered: u64, failed: u64| pb::TransformerCounters {
+            name: String::new(),
+            rows_in,
+            rows_out: rows_in - filtered - failed,
+            filtered,
+            failed,
+        };
+        let shards = model.jobs[&job_id].shards.clone();
+        let connection = |worker: &WorkerId| if *worker == first { 1 } else { 2 };
+        let running_worker = shards[0].record.worker_id.clone().expect("assigned");
+        model.worker_message(
+            &running_worker,
+            connection(&running_worker),
+            pb::worker_message::Body::Progress(pb::ShardProgress {
+                job_id: job_id.to_string(),
+                shard_id: 0,
+                attempt: 1,
+                counters: None,
+                current_key: String::new(),
+                dirty_samples: Vec::new(),
+                transformers: vec![counts(10, 4, 0), counts(6, 0, 1)],
+            }),
+            Instant::now(),
+        );
+        let committing_worker = shards[1].record.worker_id.clone().expect("assigned");
+        let mut committed = result(&job_id, 1, 1, pb::ShardOutcome::Committed, false);
+        if let pb::worker_message::Body::Result(shard_result) = &mut committed {
+            shard_result.transformers = vec![counts(5, 1, 0)];
+        }
+        model.worker_message(
+            &committing_worker,
+            connection(&committing_worker),
+            committed,
+            Instant::now(),
+        );
+        let summary: Vec<(String, u64, u64, u64, u64)> = model.jobs[&job_id]
+            .to_proto(false)
+            .transformers
+            .iter()
+            .map(|t| (t.name.clone(), t.rows_in, t.rows_out, t.filtered, t.failed))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("dx_filter".to_string(), 15, 10, 5, 0),
+                ("dx_substr".to_string(), 6, 5, 0, 1),
+                ("dx_pad".to_string(), 0, 0, 0, 0),
+            ]
+        );
+        assert_eq!(
+            model.jobs[&job_id].shards[1].record.transformers[0].rows_in, 5,
+            "a committed shard keeps its counts in its record"
         );
     }
 

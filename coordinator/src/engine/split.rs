@@ -252,6 +252,7 @@ impl Model {
             counters: Counters::default(),
             error: None,
             earlier_attempt_may_commit: false,
+            transformers: Vec::new(),
         }));
         job.record.shard_count = job.shards.len() as u32;
         job.record.splits += 1;
@@ -428,6 +429,7 @@ mod tests {
                 counters: None,
                 current_key: key.to_string(),
                 dirty_samples: Vec::new(),
+                transformers: Vec::new(),
             }),
             Instant::now(),
         );
