@@ -537,6 +537,8 @@ impl Model {
             Body::PlanResult(result) => self.plan_result(worker_id, result),
             Body::FinalizeResult(result) => self.finalize_result(worker_id, result),
             Body::SplitProposal(proposal) => self.split_proposal(worker_id, &proposal),
+            // Answered by the engine, which keeps the tests in flight.
+            Body::ConnectivityResult(_) => Vec::new(),
         }
     }
 
@@ -903,9 +905,10 @@ impl Model {
             if !wants_plan && !wants_finalize {
                 continue;
             }
-            let capacities = self.capacities();
+            let capacities = self.capacities(job.validated.spec.settings.resource_group());
             let Some(worker_id) = choose_worker_for_task(&capacities).cloned() else {
-                break;
+                // No worker of this job's group: others may still have theirs.
+                continue;
             };
             let Some(job) = self.jobs.get_mut(job_id) else {
                 continue;
@@ -929,11 +932,7 @@ impl Model {
             effects.push(Effect::Send(worker_id, Box::new(body)));
         }
         loop {
-            let capacities = self.capacities();
-            let Some(worker_id) = choose_worker_for_shard(&capacities).cloned() else {
-                break;
-            };
-            let Some((job_id, shard_index)) = self.next_pending_shard(now) else {
+            let Some((job_id, shard_index, worker_id)) = self.next_pending_shard(now) else {
                 break;
             };
             let Some(job) = self.jobs.get_mut(&job_id) else {
@@ -990,10 +989,11 @@ impl Model {
         effects
     }
 
-    fn capacities(&self) -> Vec<WorkerCapacity> {
+    /// Capacities of the live workers of resource group `group`.
+    fn capacities(&self, group: &str) -> Vec<WorkerCapacity> {
         self.workers
             .values()
-            .filter(|worker| !worker.draining)
+            .filter(|worker| !worker.draining && worker.resource_group == group)
             .map(|worker| WorkerCapacity {
                 worker_id: worker.worker_id.clone(),
                 free_slots: worker.free_slots(),
@@ -1002,7 +1002,9 @@ impl Model {
             .collect()
     }
 
-    fn next_pending_shard(&self, now: Instant) -> Option<(JobId, usize)> {
+    /// Returns the first pending shard (first job first) that a worker of its job's resource
+    /// group has a free slot for, with that worker.
+    fn next_pending_shard(&self, now: Instant) -> Option<(JobId, usize, WorkerId)> {
         for job_id in &self.job_order {
             let Some(job) = self.jobs.get(job_id) else {
                 continue;
@@ -1013,11 +1015,15 @@ impl Model {
             if job.running_shards() >= job.validated.spec.settings.parallelism as usize {
                 continue;
             }
-            if let Some(index) = job.shards.iter().position(|shard| {
+            let Some(index) = job.shards.iter().position(|shard| {
                 shard.record.state == ShardState::Pending
                     && shard.not_before.is_none_or(|ready| ready <= now)
-            }) {
-                return Some((job_id.clone(), index));
+            }) else {
+                continue;
+            };
+            let capacities = self.capacities(job.validated.spec.settings.resource_group());
+            if let Some(worker_id) = choose_worker_for_shard(&capacities) {
+                return Some((job_id.clone(), index, worker_id.clone()));
             }
         }
         None
