@@ -11,7 +11,6 @@ use sluice_common::records::{
     DATA_SOURCE_RECORD_VERSION, SECRET_MASK,
 };
 use sluice_common::secrets::SecretCipher;
-use sluice_common::records::ENV_DEV;
 use sluice_common::spec::{
     check_connection, DEFAULT_RESOURCE_GROUP, connection_type, is_valid_name, ConnectionType, Role, CONNECTION_TYPES,
 };
@@ -396,11 +395,7 @@ impl DataSourceService for DataSourceServiceImpl {
         request: Request<pb::TestConnectivityRequest>,
     ) -> std::result::Result<Response<pb::TestConnectivityResponse>, Status> {
         let request = request.into_inner();
-        let environment = if request.environment.is_empty() {
-            ENV_DEV.to_string()
-        } else {
-            request.environment
-        };
+        let environment = workspaces::environment_or_prod(&request.environment);
         let workspace = self.workspace_with(&request.workspace, &environment).await?;
         let group = if request.resource_group.is_empty() {
             DEFAULT_RESOURCE_GROUP.to_string()
