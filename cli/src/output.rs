@@ -274,19 +274,6 @@ pub fn print_json(value: &Value) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1_000_000), "1,000,000");
-        assert_eq!(group(12_345), "12,345");
-    }
-}
-
 fn connectivity_status_name(status: i32) -> &'static str {
     match pb::ConnectivityStatus::try_from(status) {
         Ok(pb::ConnectivityStatus::Connectable) => "CONNECTABLE",
@@ -354,4 +341,17 @@ pub fn connectivity_text(response: &pb::TestConnectivityResponse) -> String {
         ));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000_000), "1,000,000");
+        assert_eq!(group(12_345), "12,345");
+    }
 }

@@ -105,9 +105,7 @@ impl From<CoordinatorError> for tonic::Status {
             }
             CoordinatorError::ShuttingDown
             | CoordinatorError::NotLeader { .. }
-            | CoordinatorError::Unavailable(_) => {
-                tonic::Status::unavailable(message)
-            }
+            | CoordinatorError::Unavailable(_) => tonic::Status::unavailable(message),
         }
     }
 }

@@ -130,7 +130,11 @@ fn failed_step(response: &pb::TestConnectivityResponse) -> String {
 }
 
 fn step_names(response: &pb::TestConnectivityResponse) -> Vec<&str> {
-    response.steps.iter().map(|step| step.name.as_str()).collect()
+    response
+        .steps
+        .iter()
+        .map(|step| step.name.as_str())
+        .collect()
 }
 
 const NETWORK_STEPS: [&str; 6] = [
@@ -257,12 +261,19 @@ async fn connectivity_tests_run_on_the_groups_workers_and_name_what_failed() {
     let read = test(&mut client, "maria_reader", "", "source")
         .await
         .unwrap();
-    assert_eq!(status(&read), pb::ConnectivityStatus::Connectable, "{read:#?}");
+    assert_eq!(
+        status(&read),
+        pb::ConnectivityStatus::Connectable,
+        "{read:#?}"
+    );
     let write = test(&mut client, "maria_reader", "", "sink").await.unwrap();
     assert_eq!(status(&write), pb::ConnectivityStatus::ConfigError);
     assert_eq!(failed_step(&write), "privileges");
     let message = format!("{write:?}");
-    assert!(message.contains("INSERT") && message.contains("CREATE"), "{message}");
+    assert!(
+        message.contains("INSERT") && message.contains("CREATE"),
+        "{message}"
+    );
     answers.push_str(&format!("{read:?}{write:?}"));
 
     // A group without workers.
@@ -270,9 +281,17 @@ async fn connectivity_tests_run_on_the_groups_workers_and_name_what_failed() {
         .await
         .expect_err("no worker in nightly");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    assert!(refused.message().contains("\"nightly\""), "{}", refused.message());
+    assert!(
+        refused.message().contains("\"nightly\""),
+        "{}",
+        refused.message()
+    );
     assert!(refused.message().contains("etl"), "{}", refused.message());
-    assert!(refused.message().contains("default"), "{}", refused.message());
+    assert!(
+        refused.message().contains("default"),
+        "{}",
+        refused.message()
+    );
 
     // The CLI: a table of steps; exit 0 only when connectable.
     let cli = |arguments: &[&str]| {

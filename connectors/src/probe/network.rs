@@ -37,8 +37,7 @@ pub(crate) async fn reach(
         .run("tcp_connect", async {
             let mut problems = Vec::new();
             for address in &addresses {
-                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await
-                {
+                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await {
                     Ok(Ok(_stream)) => return Ok(((), format!("connected to {address}"))),
                     Ok(Err(error)) => problems.push(format!("{address}: {error}")),
                     Err(_) => problems.push(format!(

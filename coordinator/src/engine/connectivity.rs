@@ -73,13 +73,7 @@ pub fn choose_worker(model: &Model, group: &str) -> Result<WorkerId> {
         .workers
         .values()
         .filter(|worker| worker.resource_group == group && !worker.draining)
-        .min_by_key(|worker| {
-            (
-                worker.tasks,
-                worker.running.len(),
-                worker.worker_id.clone(),
-            )
-        })
+        .min_by_key(|worker| (worker.tasks, worker.running.len(), worker.worker_id.clone()))
         .map(|worker| worker.worker_id.clone())
         .ok_or_else(|| {
             CoordinatorError::FailedPrecondition(format!(

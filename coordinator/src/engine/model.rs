@@ -931,10 +931,7 @@ impl Model {
             }
             effects.push(Effect::Send(worker_id, Box::new(body)));
         }
-        loop {
-            let Some((job_id, shard_index, worker_id)) = self.next_pending_shard(now) else {
-                break;
-            };
+        while let Some((job_id, shard_index, worker_id)) = self.next_pending_shard(now) {
             let Some(job) = self.jobs.get_mut(&job_id) else {
                 break;
             };

@@ -12,7 +12,8 @@ use sluice_common::records::{
 };
 use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{
-    check_connection, DEFAULT_RESOURCE_GROUP, connection_type, is_valid_name, ConnectionType, Role, CONNECTION_TYPES,
+    check_connection, connection_type, is_valid_name, ConnectionType, Role, CONNECTION_TYPES,
+    DEFAULT_RESOURCE_GROUP,
 };
 use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
@@ -396,7 +397,9 @@ impl DataSourceService for DataSourceServiceImpl {
     ) -> std::result::Result<Response<pb::TestConnectivityResponse>, Status> {
         let request = request.into_inner();
         let environment = workspaces::environment_or_prod(&request.environment);
-        let workspace = self.workspace_with(&request.workspace, &environment).await?;
+        let workspace = self
+            .workspace_with(&request.workspace, &environment)
+            .await?;
         let group = if request.resource_group.is_empty() {
             DEFAULT_RESOURCE_GROUP.to_string()
         } else {
@@ -499,7 +502,8 @@ mod tests {
             .await
             .expect("store");
         let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
-        let service = DataSourceServiceImpl::new(Arc::new(store), cipher.clone(), LeaderSlot::default());
+        let service =
+            DataSourceServiceImpl::new(Arc::new(store), cipher.clone(), LeaderSlot::default());
         (directory, service, cipher)
     }
 
