@@ -101,6 +101,7 @@ pub fn job_json(job: &pb::Job) -> Value {
         "shards_running": job.shards_running,
         "shards_pending": job.shards_pending,
         "retries": job.retries,
+        "waiting": if job.waiting.is_empty() { Value::Null } else { Value::String(job.waiting.clone()) },
         "created_at": time_json(job.created_at.as_ref()),
         "started_at": time_json(job.started_at.as_ref()),
         "finished_at": time_json(job.finished_at.as_ref()),
@@ -142,6 +143,9 @@ pub fn job_text(job: &pb::Job) -> String {
         format!("created    {}", time_text(job.created_at.as_ref())),
         format!("finished   {}", time_text(job.finished_at.as_ref())),
     ];
+    if !job.waiting.is_empty() {
+        lines.push(format!("waiting    {}", job.waiting));
+    }
     if !job.error.is_empty() {
         lines.push(format!("error      {}", job.error));
     }

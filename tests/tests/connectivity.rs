@@ -341,6 +341,34 @@ async fn connectivity_tests_run_on_the_groups_workers_and_name_what_failed() {
         assert_eq!(shard.worker_id, etl_worker, "shard {}", shard.shard_id);
     }
 
+    // A job pinned to a group without workers waits, and says why.
+    let stranded_spec = spec.replace("resource_group: etl", "resource_group: nightly");
+    let stranded = submit(&mut jobs, &stranded_spec).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let waiting = loop {
+        let job = jobs
+            .get(pb::GetJobRequest {
+                job_id: stranded.clone(),
+                include_shards: false,
+            })
+            .await
+            .expect("get the stranded job")
+            .into_inner();
+        if !job.waiting.is_empty() {
+            assert_eq!(job.state, pb::JobState::Planning as i32, "{job:#?}");
+            break job.waiting;
+        }
+        assert!(std::time::Instant::now() < deadline, "{job:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(waiting.contains("\"nightly\""), "{waiting}");
+    jobs.cancel(pb::CancelJobRequest {
+        job_id: stranded.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("cancel the stranded job");
+
     reader.drop_user().await;
     maria.drop_database().await;
     postgres.drop_database().await;

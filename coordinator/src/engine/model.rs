@@ -154,6 +154,8 @@ pub struct JobRuntime {
     pub counters_changed: bool,
     /// Recent dirty samples.
     pub dirty_samples: VecDeque<pb::DirtySample>,
+    /// Why the job waits (no live worker in its resource group), shown by `sluice job get`.
+    pub waiting: Option<String>,
 }
 
 impl JobRuntime {
@@ -244,6 +246,7 @@ impl JobRuntime {
                 Vec::new()
             },
             retries: self.record.retries,
+            waiting: self.waiting.clone().unwrap_or_default(),
         }
     }
 }
@@ -338,6 +341,7 @@ impl Model {
             plan_attempts: 0,
             counters_changed: false,
             dirty_samples: VecDeque::new(),
+            waiting: None,
         };
         let terminal = runtime.record.state.is_terminal();
         for mut shard in shards {
@@ -931,6 +935,7 @@ impl Model {
             }
             effects.push(Effect::Send(worker_id, Box::new(body)));
         }
+        self.note_waiting();
         while let Some((job_id, shard_index, worker_id)) = self.next_pending_shard(now) {
             let Some(job) = self.jobs.get_mut(&job_id) else {
                 break;
@@ -984,6 +989,32 @@ impl Model {
             ));
         }
         effects
+    }
+
+    /// Records, for every unfinished job, whether it waits for a worker of its resource group.
+    fn note_waiting(&mut self) {
+        let groups: BTreeSet<&str> = self
+            .workers
+            .values()
+            .filter(|worker| !worker.draining)
+            .map(|worker| worker.resource_group.as_str())
+            .collect();
+        let mut changed = Vec::new();
+        for (job_id, job) in &mut self.jobs {
+            let group = job.validated.spec.settings.resource_group();
+            let waiting = if job.record.state.is_terminal() || groups.contains(group) {
+                None
+            } else {
+                Some(format!(
+                    "no live worker in resource group \"{group}\" (settings.resource_group); start one with `sluice worker --group {group}`"
+                ))
+            };
+            if job.waiting != waiting {
+                job.waiting = waiting;
+                changed.push(job_id.clone());
+            }
+        }
+        self.changed_jobs.extend(changed);
     }
 
     /// Capacities of the live workers of resource group `group`.
