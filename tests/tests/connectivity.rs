@@ -364,7 +364,6 @@ async fn connectivity_tests_run_on_the_groups_workers_and_name_what_failed() {
     assert!(waiting.contains("\"nightly\""), "{waiting}");
     jobs.cancel(pb::CancelJobRequest {
         job_id: stranded.clone(),
-        ..Default::default()
     })
     .await
     .expect("cancel the stranded job");
