@@ -1186,6 +1186,36 @@ mod tests {
     use super::testing::{job, sends, worker};
     use super::*;
 
+    #[test]
+    fn a_job_runs_only_on_workers_of_its_resource_group() {
+        let mut model = Model::default();
+        let (record, mut validated) = job(2);
+        validated.spec.settings.resource_group = Some("etl".into());
+        let job_id = record.id.clone();
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
+        worker(&mut model, "w-default", 4, 1);
+        let effects = model.dispatch(Instant::now());
+        assert!(sends(&effects).is_empty(), "no plan outside the group");
+        let waiting = model.jobs[&job_id].waiting.clone().expect("waiting");
+        assert!(waiting.contains("\"etl\""), "{waiting}");
+        let etl = worker(&mut model, "w-etl", 1, 2);
+        if let Some(runtime) = model.workers.get_mut(&etl) {
+            runtime.resource_group = "etl".into();
+        }
+        let effects = model.dispatch(Instant::now());
+        let sent = sends(&effects);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, etl);
+        assert!(matches!(sent[0].1, pb::coordinator_message::Body::Plan(_)));
+        assert!(model.jobs[&job_id].waiting.is_none());
+    }
+
     fn planned_model(shards: usize, parallelism: u32) -> (Model, JobId, WorkerId, WorkerId) {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
