@@ -381,6 +381,33 @@ pub enum DataSourceCommand {
         #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
         workspace: String,
     },
+    /// Test, from a worker of a resource group, whether a data source can be reached, logged
+    /// into and used (exit status 0 only when CONNECTABLE).
+    Test {
+        /// Name.
+        name: String,
+        /// Environment whose config is tested: prod, or dev (standard workspaces).
+        #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+        env: String,
+        /// Resource group of the worker that runs the test.
+        #[arg(long, default_value = "default")]
+        group: String,
+        /// What the data source is tested for: reading (source) or writing (sink).
+        #[arg(long, value_enum, default_value_t = TestRole::Source)]
+        role: TestRole,
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+/// Role a data source is tested for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestRole {
+    /// Read privileges.
+    Source,
+    /// Write privileges.
+    Sink,
 }
 
 /// `sluice ws ...`

@@ -101,6 +101,7 @@ pub fn job_json(job: &pb::Job) -> Value {
         "shards_running": job.shards_running,
         "shards_pending": job.shards_pending,
         "retries": job.retries,
+        "waiting": if job.waiting.is_empty() { Value::Null } else { Value::String(job.waiting.clone()) },
         "created_at": time_json(job.created_at.as_ref()),
         "started_at": time_json(job.started_at.as_ref()),
         "finished_at": time_json(job.finished_at.as_ref()),
@@ -149,6 +150,9 @@ pub fn job_text(job: &pb::Job) -> String {
         format!("created    {}", time_text(job.created_at.as_ref())),
         format!("finished   {}", time_text(job.finished_at.as_ref())),
     ];
+    if !job.waiting.is_empty() {
+        lines.push(format!("waiting    {}", job.waiting));
+    }
     if !job.error.is_empty() {
         lines.push(format!("error      {}", job.error));
     }
@@ -299,6 +303,75 @@ pub fn print_json(value: &Value) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
     );
+}
+
+fn connectivity_status_name(status: i32) -> &'static str {
+    match pb::ConnectivityStatus::try_from(status) {
+        Ok(pb::ConnectivityStatus::Connectable) => "CONNECTABLE",
+        Ok(pb::ConnectivityStatus::ConfigError) => "CONFIG_ERROR",
+        Ok(pb::ConnectivityStatus::Unreachable) => "UNREACHABLE",
+        Ok(pb::ConnectivityStatus::Unsupported) => "UNSUPPORTED",
+        _ => "UNKNOWN",
+    }
+}
+
+fn step_outcome_name(outcome: i32) -> &'static str {
+    match pb::StepOutcome::try_from(outcome) {
+        Ok(pb::StepOutcome::Ok) => "ok",
+        Ok(pb::StepOutcome::Failed) => "failed",
+        Ok(pb::StepOutcome::Skipped) => "skipped",
+        _ => "unknown",
+    }
+}
+
+/// Returns a connectivity test result as JSON.
+pub fn connectivity_json(response: &pb::TestConnectivityResponse) -> Value {
+    let steps: Vec<Value> = response
+        .steps
+        .iter()
+        .map(|step| {
+            json!({
+                "name": step.name,
+                "outcome": step_outcome_name(step.outcome),
+                "message": step.message,
+                "duration_ms": step.duration_ms,
+            })
+        })
+        .collect();
+    json!({
+        "status": connectivity_status_name(response.status),
+        "server_version": response.server_version,
+        "worker_id": response.worker_id,
+        "resource_group": response.resource_group,
+        "steps": steps,
+    })
+}
+
+/// Returns a connectivity test result as a table of steps.
+pub fn connectivity_text(response: &pb::TestConnectivityResponse) -> String {
+    let mut lines = vec![format!(
+        "{} (worker {}, group {})",
+        connectivity_status_name(response.status),
+        response.worker_id,
+        response.resource_group
+    )];
+    if !response.server_version.is_empty() {
+        lines.push(format!("server version: {}", response.server_version));
+    }
+    lines.push(format!(
+        "{:<16} {:<8} {:>8}  MESSAGE",
+        "STEP", "OUTCOME", "MS"
+    ));
+    for step in &response.steps {
+        lines.push(format!(
+            "{:<16} {:<8} {:>8}  {}",
+            step.name,
+            step_outcome_name(step.outcome),
+            step.duration_ms,
+            step.message
+        ));
+    }
+    lines.join("\n")
 }
 
 #[cfg(test)]

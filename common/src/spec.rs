@@ -148,6 +148,23 @@ pub struct Settings {
     /// Rate limits for the whole job, across every worker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speed: Option<Speed>,
+    /// Resource group whose workers run the job's planning, shards and finalisation; absent
+    /// means [`DEFAULT_RESOURCE_GROUP`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
+}
+
+/// Resource group of workers started without `--group`, and of jobs without
+/// `settings.resource_group`.
+pub const DEFAULT_RESOURCE_GROUP: &str = "default";
+
+impl Settings {
+    /// Returns the resource group the job runs in.
+    pub fn resource_group(&self) -> &str {
+        self.resource_group
+            .as_deref()
+            .unwrap_or(DEFAULT_RESOURCE_GROUP)
+    }
 }
 
 /// Rate limits of a job (`settings.speed`), as DataX and DataWorks users write them, but for
@@ -208,6 +225,7 @@ impl Default for Settings {
             batch_rows: 8192,
             error_limit: None,
             speed: None,
+            resource_group: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod mapping;
 pub mod mysql;
 pub mod options;
 pub mod postgres;
+pub mod probe;
 pub mod rate;
 pub mod registry;
 pub mod sqlite;

@@ -2,6 +2,7 @@
 //! out the resulting effects (metadata writes, messages to workers) and publishes read views
 //! for the API. Hot counters stay in memory and are written on a timer, never per report.
 
+pub mod connectivity;
 pub mod model;
 pub mod rates;
 pub mod scheduler;
@@ -67,6 +68,15 @@ pub enum Event {
         connection_id: u64,
         /// The message.
         body: pb::worker_message::Body,
+    },
+    /// Run a connectivity test on a worker of a resource group.
+    TestConnectivity {
+        /// Resource group whose worker runs the test.
+        group: String,
+        /// The task (its request id is set by the engine).
+        task: Box<pb::TestConnectivityTask>,
+        /// Answered with the worker's result, or an error naming the groups with workers.
+        reply: connectivity::TestReply,
     },
     /// A worker's stream ended.
     WorkerLeft {
@@ -177,6 +187,7 @@ pub async fn start(
         unpersisted: BTreeSet::new(),
         held_confirmations: Vec::new(),
         last_flush: Instant::now(),
+        tests: connectivity::PendingTests::default(),
     };
     let task = tokio::spawn(async move {
         engine.execute(load_effects).await;
@@ -285,6 +296,7 @@ struct Engine {
     unpersisted: BTreeSet<PersistKey>,
     held_confirmations: Vec<HeldConfirmation>,
     last_flush: Instant,
+    tests: connectivity::PendingTests,
 }
 
 impl Engine {
@@ -381,6 +393,24 @@ impl Engine {
                 let _ = reply.send(Ok(()));
                 effects
             }
+            Event::TestConnectivity {
+                group,
+                mut task,
+                reply,
+            } => match connectivity::choose_worker(&self.model, &group) {
+                Ok(worker_id) => {
+                    task.request_id = self.tests.start(worker_id.clone(), reply);
+                    tracing::info!(worker_id = %worker_id, group = %group, request_id = %task.request_id, "sending a connectivity test");
+                    vec![Effect::Send(
+                        worker_id,
+                        Box::new(pb::coordinator_message::Body::TestConnectivity(*task)),
+                    )]
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    Vec::new()
+                }
+            },
             Event::WorkerJoined {
                 worker,
                 claimed,
@@ -396,6 +426,10 @@ impl Engine {
                 connection_id,
                 body,
             } => {
+                if let pb::worker_message::Body::ConnectivityResult(result) = body {
+                    self.tests.answer(&worker_id, result);
+                    return;
+                }
                 if let pb::worker_message::Body::Result(result) = &body {
                     if result.outcome == pb::ShardOutcome::Committed as i32 {
                         if let Some(counters) = &result.counters {
@@ -430,6 +464,7 @@ impl Engine {
             }
         };
         self.execute(effects).await;
+        self.tests.prune(&self.model);
     }
 
     async fn tick(&mut self) {
@@ -439,6 +474,7 @@ impl Engine {
         // died with the old leader, or finished and reported to it alone) go back to pending.
         effects.extend(self.model.expire_orphans(now));
         self.execute(effects).await;
+        self.tests.prune(&self.model);
         for (worker_id, lease) in self.leases.clone() {
             let renewal = tokio::time::timeout(PERSIST_TIMEOUT, self.store.keep_alive(lease)).await;
             if let Err(error) = renewal.unwrap_or_else(|_| {

@@ -61,6 +61,9 @@ pub enum CoordinatorError {
     /// The coordinator is shutting down.
     #[error("coordinator is shutting down")]
     ShuttingDown,
+    /// A worker needed for the request is gone or did not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug: an invariant did not hold.
     #[error("internal error (please report this bug): {0}")]
     Internal(String),
@@ -100,9 +103,9 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::Meta(_) | CoordinatorError::Internal(_) => {
                 tonic::Status::internal(message)
             }
-            CoordinatorError::ShuttingDown | CoordinatorError::NotLeader { .. } => {
-                tonic::Status::unavailable(message)
-            }
+            CoordinatorError::ShuttingDown
+            | CoordinatorError::NotLeader { .. }
+            | CoordinatorError::Unavailable(_) => tonic::Status::unavailable(message),
         }
     }
 }

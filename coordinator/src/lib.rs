@@ -117,7 +117,11 @@ pub async fn serve(
             config.data_location.clone(),
         )))
         .add_service(DataSourceServiceServer::new(
-            service::datasource::DataSourceServiceImpl::new(store.clone(), config.secrets.clone()),
+            service::datasource::DataSourceServiceImpl::new(
+                store.clone(),
+                config.secrets.clone(),
+                slot.clone(),
+            ),
         ))
         .add_service(WorkspaceServiceServer::new(
             service::workspace::WorkspaceServiceImpl::new(store.clone()),

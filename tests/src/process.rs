@@ -338,6 +338,12 @@ impl Cluster {
 
     /// Starts a worker process connected to every coordinator; returns its id.
     pub fn add_worker(&mut self, slots: u32) -> String {
+        self.add_worker_in_group(slots, None)
+    }
+
+    /// Starts a worker process of resource `group` (`--group`; `None`: the default group)
+    /// connected to every coordinator; returns its id.
+    pub fn add_worker_in_group(&mut self, slots: u32, group: Option<&str>) -> String {
         let index = self.workers.len() + 1;
         let worker_id = format!("worker-{index}");
         let mut command = Command::new(sluice_binary());
@@ -353,6 +359,9 @@ impl Cluster {
             .arg("30s")
             .arg("--report-interval")
             .arg(&self.worker_report_interval);
+        if let Some(group) = group {
+            command.arg("--group").arg(group);
+        }
         if let Some(filter) = &self.log_filter {
             command.env("SLUICE_LOG", filter);
         }

@@ -310,6 +310,17 @@ impl WorkerState {
                     });
                 });
             }
+            Body::TestConnectivity(task) => {
+                let outbox = self.outbox.0.clone();
+                let worker_id = self.config.worker_id.to_string();
+                let group = self.config.resource_group.clone();
+                tokio::spawn(async move {
+                    let result = tasks::test_connectivity(task, worker_id, group).await;
+                    let _ = outbox.send(pb::WorkerMessage {
+                        body: Some(pb::worker_message::Body::ConnectivityResult(result)),
+                    });
+                });
+            }
             Body::Finalize(finalize) => {
                 let Some(job) = finalize.job else { return };
                 let outbox = self.outbox.0.clone();

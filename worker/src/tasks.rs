@@ -100,3 +100,46 @@ pub async fn finalize(job: pb::ResolvedJob) -> pb::FinalizeResult {
             .unwrap_or_default(),
     }
 }
+
+/// Runs a connectivity test (`sluice ds test`) on this worker.
+pub async fn test_connectivity(
+    task: pb::TestConnectivityTask,
+    worker_id: String,
+    resource_group: String,
+) -> pb::ConnectivityResult {
+    use sluice_connectors::probe::{probe, ProbeRole, ProbeStatus, StepOutcome};
+    let connection = connection_from_proto(task.connection.as_ref());
+    let role = ProbeRole::parse(&task.role).unwrap_or(ProbeRole::Source);
+    let report = probe(&connection, role).await;
+    let status = match report.status {
+        ProbeStatus::Connectable => pb::ConnectivityStatus::Connectable,
+        ProbeStatus::ConfigError => pb::ConnectivityStatus::ConfigError,
+        ProbeStatus::Unreachable => pb::ConnectivityStatus::Unreachable,
+        ProbeStatus::Unsupported => pb::ConnectivityStatus::Unsupported,
+    };
+    tracing::info!(request_id = %task.request_id, kind = %connection.kind, role = role.name(), status = status.as_str_name(), "ran a connectivity test");
+    let steps = report
+        .steps
+        .into_iter()
+        .map(|step| pb::ConnectivityStep {
+            name: step.name,
+            outcome: match step.outcome {
+                StepOutcome::Ok => pb::StepOutcome::Ok,
+                StepOutcome::Failed => pb::StepOutcome::Failed,
+                StepOutcome::Skipped => pb::StepOutcome::Skipped,
+            } as i32,
+            message: step.message,
+            duration_ms: u64::try_from(step.duration.as_millis()).unwrap_or(u64::MAX),
+        })
+        .collect();
+    pb::ConnectivityResult {
+        request_id: task.request_id,
+        response: Some(pb::TestConnectivityResponse {
+            status: status as i32,
+            steps,
+            server_version: report.server_version,
+            worker_id,
+            resource_group,
+        }),
+    }
+}

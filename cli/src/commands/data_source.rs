@@ -1,6 +1,6 @@
 //! `sluice ds ...`
 
-use crate::cli::{DataSourceArgs, DataSourceCommand, OutputFormat};
+use crate::cli::{DataSourceArgs, DataSourceCommand, OutputFormat, TestRole};
 use crate::client::{self, status_error};
 use crate::output;
 use anyhow::Context;
@@ -149,6 +149,38 @@ pub async fn data_source(
                 .map_err(status_error)?
                 .into_inner();
             show(&copy, output_format);
+        }
+        DataSourceCommand::Test {
+            name,
+            env,
+            group,
+            role,
+            workspace,
+        } => {
+            let response = client
+                .test_connectivity(pb::TestConnectivityRequest {
+                    workspace,
+                    name,
+                    environment: env,
+                    resource_group: group,
+                    role: match role {
+                        TestRole::Source => "source".into(),
+                        TestRole::Sink => "sink".into(),
+                    },
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            match output_format {
+                OutputFormat::Json => output::print_json(&output::connectivity_json(&response)),
+                OutputFormat::Text => println!("{}", output::connectivity_text(&response)),
+            }
+            let connectable = response.status == pb::ConnectivityStatus::Connectable as i32;
+            return Ok(if connectable {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         DataSourceCommand::Delete { name, workspace } => {
             client

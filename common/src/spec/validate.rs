@@ -188,6 +188,14 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             spec.settings.parallelism = concurrent;
         }
     }
+    if let Some(group) = &spec.settings.resource_group {
+        if !is_valid_name(group) {
+            errors.push(SpecError::new(
+                "settings.resource_group",
+                format!("\"{group}\" is not a valid group name: use 1 to 128 letters, digits, '_' or '-' (as given to `sluice-worker --group`)"),
+            ));
+        }
+    }
     check_range(
         "settings.parallelism",
         u64::from(spec.settings.parallelism),

@@ -165,6 +165,8 @@ pub struct JobRuntime {
     pub counters_changed: bool,
     /// Recent dirty samples.
     pub dirty_samples: VecDeque<pb::DirtySample>,
+    /// Why the job waits (no live worker in its resource group), shown by `sluice job get`.
+    pub waiting: Option<String>,
 }
 
 impl JobRuntime {
@@ -266,6 +268,7 @@ impl JobRuntime {
             },
             retries: self.record.retries,
             transformers: self.transformers_to_proto(),
+            waiting: self.waiting.clone().unwrap_or_default(),
         }
     }
 
@@ -372,6 +375,7 @@ impl Model {
             plan_attempts: 0,
             counters_changed: false,
             dirty_samples: VecDeque::new(),
+            waiting: None,
         };
         let terminal = runtime.record.state.is_terminal();
         for mut shard in shards {
@@ -571,6 +575,8 @@ impl Model {
             Body::PlanResult(result) => self.plan_result(worker_id, result),
             Body::FinalizeResult(result) => self.finalize_result(worker_id, result),
             Body::SplitProposal(proposal) => self.split_proposal(worker_id, &proposal),
+            // Answered by the engine, which keeps the tests in flight.
+            Body::ConnectivityResult(_) => Vec::new(),
         }
     }
 
@@ -944,9 +950,10 @@ impl Model {
             if !wants_plan && !wants_finalize {
                 continue;
             }
-            let capacities = self.capacities();
+            let capacities = self.capacities(job.validated.spec.settings.resource_group());
             let Some(worker_id) = choose_worker_for_task(&capacities).cloned() else {
-                break;
+                // No worker of this job's group: others may still have theirs.
+                continue;
             };
             let Some(job) = self.jobs.get_mut(job_id) else {
                 continue;
@@ -969,14 +976,8 @@ impl Model {
             }
             effects.push(Effect::Send(worker_id, Box::new(body)));
         }
-        loop {
-            let capacities = self.capacities();
-            let Some(worker_id) = choose_worker_for_shard(&capacities).cloned() else {
-                break;
-            };
-            let Some((job_id, shard_index)) = self.next_pending_shard(now) else {
-                break;
-            };
+        self.note_waiting();
+        while let Some((job_id, shard_index, worker_id)) = self.next_pending_shard(now) {
             let Some(job) = self.jobs.get_mut(&job_id) else {
                 break;
             };
@@ -1032,10 +1033,37 @@ impl Model {
         effects
     }
 
-    fn capacities(&self) -> Vec<WorkerCapacity> {
-        self.workers
+    /// Records, for every unfinished job, whether it waits for a worker of its resource group.
+    fn note_waiting(&mut self) {
+        let groups: BTreeSet<&str> = self
+            .workers
             .values()
             .filter(|worker| !worker.draining)
+            .map(|worker| worker.resource_group.as_str())
+            .collect();
+        let mut changed = Vec::new();
+        for (job_id, job) in &mut self.jobs {
+            let group = job.validated.spec.settings.resource_group();
+            let waiting = if job.record.state.is_terminal() || groups.contains(group) {
+                None
+            } else {
+                Some(format!(
+                    "no live worker in resource group \"{group}\" (settings.resource_group); start one with `sluice worker --group {group}`"
+                ))
+            };
+            if job.waiting != waiting {
+                job.waiting = waiting;
+                changed.push(job_id.clone());
+            }
+        }
+        self.changed_jobs.extend(changed);
+    }
+
+    /// Capacities of the live workers of resource group `group`.
+    fn capacities(&self, group: &str) -> Vec<WorkerCapacity> {
+        self.workers
+            .values()
+            .filter(|worker| !worker.draining && worker.resource_group == group)
             .map(|worker| WorkerCapacity {
                 worker_id: worker.worker_id.clone(),
                 free_slots: worker.free_slots(),
@@ -1044,7 +1072,9 @@ impl Model {
             .collect()
     }
 
-    fn next_pending_shard(&self, now: Instant) -> Option<(JobId, usize)> {
+    /// Returns the first pending shard (first job first) that a worker of its job's resource
+    /// group has a free slot for, with that worker.
+    fn next_pending_shard(&self, now: Instant) -> Option<(JobId, usize, WorkerId)> {
         for job_id in &self.job_order {
             let Some(job) = self.jobs.get(job_id) else {
                 continue;
@@ -1055,11 +1085,15 @@ impl Model {
             if job.running_shards() >= job.validated.spec.settings.parallelism as usize {
                 continue;
             }
-            if let Some(index) = job.shards.iter().position(|shard| {
+            let Some(index) = job.shards.iter().position(|shard| {
                 shard.record.state == ShardState::Pending
                     && shard.not_before.is_none_or(|ready| ready <= now)
-            }) {
-                return Some((job_id.clone(), index));
+            }) else {
+                continue;
+            };
+            let capacities = self.capacities(job.validated.spec.settings.resource_group());
+            if let Some(worker_id) = choose_worker_for_shard(&capacities) {
+                return Some((job_id.clone(), index, worker_id.clone()));
             }
         }
         None
@@ -1196,6 +1230,36 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::{job, sends, worker};
     use super::*;
+
+    #[test]
+    fn a_job_runs_only_on_workers_of_its_resource_group() {
+        let mut model = Model::default();
+        let (record, mut validated) = job(2);
+        validated.spec.settings.resource_group = Some("etl".into());
+        let job_id = record.id.clone();
+        model.add_job(
+            record,
+            validated,
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
+        worker(&mut model, "w-default", 4, 1);
+        let effects = model.dispatch(Instant::now());
+        assert!(sends(&effects).is_empty(), "no plan outside the group");
+        let waiting = model.jobs[&job_id].waiting.clone().expect("waiting");
+        assert!(waiting.contains("\"etl\""), "{waiting}");
+        let etl = worker(&mut model, "w-etl", 1, 2);
+        if let Some(runtime) = model.workers.get_mut(&etl) {
+            runtime.resource_group = "etl".into();
+        }
+        let effects = model.dispatch(Instant::now());
+        let sent = sends(&effects);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, etl);
+        assert!(matches!(sent[0].1, pb::coordinator_message::Body::Plan(_)));
+        assert!(model.jobs[&job_id].waiting.is_none());
+    }
 
     fn planned_model(shards: usize, parallelism: u32) -> (Model, JobId, WorkerId, WorkerId) {
         let mut model = Model::default();

@@ -1,7 +1,9 @@
 //! `sluice.v1.DataSourceService`: data sources stored under `datasources/{ws}/{name}`.
 
 use crate::convert;
+use crate::engine::Event;
 use crate::error::{CoordinatorError, Result};
+use crate::leader::LeaderSlot;
 use crate::workspaces;
 use sluice_common::meta::{keys, DeleteOutcome, Precondition, PutOutcome, SharedMetaStore};
 use sluice_common::records::{
@@ -11,12 +13,16 @@ use sluice_common::records::{
 use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{
     check_connection, connection_type, is_valid_name, ConnectionType, Role, CONNECTION_TYPES,
+    DEFAULT_RESOURCE_GROUP,
 };
 use sluice_common::SpecErrors;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::data_source_service_server::DataSourceService;
 use std::collections::{BTreeMap, HashMap};
 use tonic::{Request, Response, Status};
+
+/// How long a connectivity test may take on its worker.
+const CONNECTIVITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shown instead of a secret value.
 pub const MASK: &str = SECRET_MASK;
@@ -25,13 +31,19 @@ pub const MASK: &str = SECRET_MASK;
 pub struct DataSourceServiceImpl {
     store: SharedMetaStore,
     secrets: SecretCipher,
+    leader: LeaderSlot,
 }
 
 impl DataSourceServiceImpl {
     /// Returns the service over the metadata store; `secrets` seals secret options before
     /// they are stored.
-    pub fn new(store: SharedMetaStore, secrets: SecretCipher) -> Self {
-        DataSourceServiceImpl { store, secrets }
+    /// Connectivity tests go to the workers through the `leader`'s engine.
+    pub fn new(store: SharedMetaStore, secrets: SecretCipher, leader: LeaderSlot) -> Self {
+        DataSourceServiceImpl {
+            store,
+            secrets,
+            leader,
+        }
     }
 
     async fn load(&self, workspace: &str, name: &str) -> Result<(DataSourceRecord, i64)> {
@@ -375,6 +387,77 @@ impl DataSourceService for DataSourceServiceImpl {
         Ok(Response::new(to_proto(&copy)))
     }
 
+    async fn test_connectivity(
+        &self,
+        request: Request<pb::TestConnectivityRequest>,
+    ) -> std::result::Result<Response<pb::TestConnectivityResponse>, Status> {
+        let request = request.into_inner();
+        let environment = workspaces::environment_or_prod(&request.environment);
+        let workspace = self
+            .workspace_with(&request.workspace, &environment)
+            .await?;
+        let group = if request.resource_group.is_empty() {
+            DEFAULT_RESOURCE_GROUP.to_string()
+        } else {
+            valid_name("resource_group", &request.resource_group)?;
+            request.resource_group
+        };
+        let role = match request.role.as_str() {
+            "" | "source" => "source",
+            "sink" => "sink",
+            other => {
+                return Err(CoordinatorError::InvalidArgument {
+                    field: "role".into(),
+                    message: format!("\"{other}\" is not one of source, sink"),
+                }
+                .into())
+            }
+        };
+        let (record, _) = self.load(&workspace, &request.name).await?;
+        let Some(sealed) = record.connection(&environment) else {
+            let has: Vec<&str> = record.configs.keys().map(String::as_str).collect();
+            return Err(CoordinatorError::FailedPrecondition(format!(
+                "data source \"{}\" has no {environment} config (it has: {}); add one with `sluice ds update {} --env {environment} --option KEY=VALUE ...`",
+                record.name,
+                if has.is_empty() { "none".to_string() } else { has.join(", ") },
+                record.name
+            ))
+            .into());
+        };
+        let connection = sealed
+            .open(&self.secrets)
+            .map_err(CoordinatorError::secret(format!(
+                "data source {}, {environment} config",
+                record.name
+            )))?;
+        let engine = self.leader.engine()?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        engine
+            .send(Event::TestConnectivity {
+                group: group.clone(),
+                task: Box::new(pb::TestConnectivityTask {
+                    request_id: String::new(),
+                    connection: Some(sluice_proto::convert::connection_to_proto(&connection)),
+                    role: role.to_string(),
+                }),
+                reply,
+            })
+            .await?;
+        let response = match tokio::time::timeout(CONNECTIVITY_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(_)) => return Err(CoordinatorError::ShuttingDown.into()),
+            Err(_) => {
+                return Err(CoordinatorError::Unavailable(format!(
+                    "no worker of resource group \"{group}\" answered the connectivity test within {} s",
+                    CONNECTIVITY_TIMEOUT.as_secs()
+                ))
+                .into())
+            }
+        };
+        tracing::info!(workspace = %workspace, name = %record.name, environment = %environment, group = %group, worker_id = %response.worker_id, status = response.status, "connectivity tested");
+        Ok(Response::new(response))
+    }
+
     async fn delete(
         &self,
         request: Request<pb::DeleteDataSourceRequest>,
@@ -415,7 +498,8 @@ mod tests {
             .await
             .expect("store");
         let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
-        let service = DataSourceServiceImpl::new(Arc::new(store), cipher.clone());
+        let service =
+            DataSourceServiceImpl::new(Arc::new(store), cipher.clone(), LeaderSlot::default());
         (directory, service, cipher)
     }
 
