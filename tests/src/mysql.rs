@@ -124,3 +124,50 @@ impl MyDatabase {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
+
+/// A MariaDB account with a random password, granted `privileges` on one database; dropped by
+/// [`MyUser::drop_user`].
+pub struct MyUser {
+    /// Its name, `{prefix}_<random>`.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl MyUser {
+    /// Creates the account for every host form a loopback TCP login may match (so no anonymous
+    /// account shadows it) and grants it `privileges` (e.g. `SELECT`, `ALL PRIVILEGES`) on
+    /// `database`.
+    pub async fn create(database: &MyDatabase, prefix: &str, privileges: &str) -> MyUser {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        let user = format!("{prefix}_{suffix}");
+        let password = format!("Pw-{}-x", uuid::Uuid::new_v4().simple());
+        let mut admin = connect(None).await;
+        for host in ["%", "localhost", "127.0.0.1"] {
+            admin
+                .query_drop(format!(
+                    "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
+                ))
+                .await
+                .expect("create the MariaDB user");
+            admin
+                .query_drop(format!(
+                    "GRANT {privileges} ON {}.* TO '{user}'@'{host}'",
+                    database.name
+                ))
+                .await
+                .expect("grant the MariaDB user its privileges");
+        }
+        MyUser { user, password }
+    }
+
+    /// Drops the account.
+    pub async fn drop_user(self) {
+        let mut admin = connect(None).await;
+        for host in ["%", "localhost", "127.0.0.1"] {
+            let _ = admin
+                .query_drop(format!("DROP USER IF EXISTS '{}'@'{host}'", self.user))
+                .await;
+        }
+    }
+}

@@ -13,8 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use mysql_async::prelude::Queryable;
-use sluice_e2e::mysql::{self, MyDatabase};
+use sluice_e2e::mysql::{MyDatabase, MyUser};
 use sluice_e2e::postgres::PgDatabase;
 use sluice_e2e::{free_port, job_client, sluice_binary, submit, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
@@ -23,47 +22,6 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 use tonic::transport::Channel;
-
-/// A MariaDB account that may only read one database.
-struct ReadOnlyUser {
-    user: String,
-    password: String,
-}
-
-impl ReadOnlyUser {
-    async fn create(database: &MyDatabase) -> ReadOnlyUser {
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
-        let user = format!("sluice_ro_{suffix}");
-        let password = format!("Ro-{}-x", uuid::Uuid::new_v4().simple());
-        let mut admin = mysql::connect(None).await;
-        // Every host form a loopback TCP login may match, so no anonymous account shadows it.
-        for host in ["%", "localhost", "127.0.0.1"] {
-            admin
-                .query_drop(format!(
-                    "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
-                ))
-                .await
-                .expect("create the MariaDB user");
-            admin
-                .query_drop(format!(
-                    "GRANT SELECT ON {}.* TO '{user}'@'{host}'",
-                    database.name
-                ))
-                .await
-                .expect("grant the MariaDB user SELECT");
-        }
-        ReadOnlyUser { user, password }
-    }
-
-    async fn drop_user(self) {
-        let mut admin = mysql::connect(None).await;
-        for host in ["%", "localhost", "127.0.0.1"] {
-            let _ = admin
-                .query_drop(format!("DROP USER IF EXISTS '{}'@'{host}'", self.user))
-                .await;
-        }
-    }
-}
 
 async fn create(
     client: &mut DataSourceServiceClient<Channel>,
@@ -155,7 +113,7 @@ async fn connectivity_tests_run_on_the_groups_workers_and_name_what_failed() {
     cluster.wait_for_workers(2).await;
     let maria = MyDatabase::create().await;
     let postgres = PgDatabase::create().await;
-    let reader = ReadOnlyUser::create(&maria).await;
+    let reader = MyUser::create(&maria, "sluice_ro", "SELECT").await;
     let mut client = DataSourceServiceClient::connect(url.clone())
         .await
         .expect("connect to the coordinator");

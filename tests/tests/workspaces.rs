@@ -13,8 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use mysql_async::prelude::Queryable;
-use sluice_e2e::mysql::{self, MyDatabase};
+use sluice_e2e::mysql::{MyDatabase, MyUser};
 use sluice_e2e::postgres::PgDatabase;
 use sluice_e2e::{job_client, sluice_binary, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
@@ -84,47 +83,6 @@ async fn finished(url: &str, job_id: &str, transcript: &mut String) -> pb::Job {
     let job = wait_for_end(&mut client, job_id, Duration::from_secs(120)).await;
     transcript.push_str(&format!("{job:?}\n"));
     job
-}
-
-/// A MariaDB account `sluice_leak_<random>` with a random password, allowed on one database.
-struct LeakUser {
-    user: String,
-    password: String,
-}
-
-impl LeakUser {
-    async fn create(database: &MyDatabase) -> LeakUser {
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
-        let user = format!("sluice_leak_{suffix}");
-        let password = format!("Pw-{}-x", uuid::Uuid::new_v4().simple());
-        let mut admin = mysql::connect(None).await;
-        // Every host form a loopback TCP login may match, so no anonymous account shadows it.
-        for host in ["%", "localhost", "127.0.0.1"] {
-            admin
-                .query_drop(format!(
-                    "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
-                ))
-                .await
-                .expect("create the MariaDB user");
-            admin
-                .query_drop(format!(
-                    "GRANT ALL PRIVILEGES ON {}.* TO '{user}'@'{host}'",
-                    database.name
-                ))
-                .await
-                .expect("grant the MariaDB user its database");
-        }
-        LeakUser { user, password }
-    }
-
-    async fn drop_user(self) {
-        let mut admin = mysql::connect(None).await;
-        for host in ["%", "localhost", "127.0.0.1"] {
-            let _ = admin
-                .query_drop(format!("DROP USER IF EXISTS '{}'@'{host}'", self.user))
-                .await;
-        }
-    }
 }
 
 /// Creates `people` with `rows` rows in the MariaDB database.
@@ -255,7 +213,7 @@ async fn a_known_password_never_leaks_into_logs_answers_metrics_or_etcd() {
     cluster.wait_for_workers(1).await;
     let source = MyDatabase::create().await;
     people(&source, 500).await;
-    let account = LeakUser::create(&source).await;
+    let account = MyUser::create(&source, "sluice_leak", "ALL PRIVILEGES").await;
     let password = account.password.clone();
     let secret = format!("password={password}");
     let target = PgDatabase::create().await;
@@ -448,7 +406,7 @@ async fn rotating_the_key_reseals_every_secret_and_jobs_still_run() {
     let url = cluster.add_coordinator().await;
     let source = MyDatabase::create().await;
     people(&source, 100).await;
-    let account = LeakUser::create(&source).await;
+    let account = MyUser::create(&source, "sluice_leak", "ALL PRIVILEGES").await;
     let target = PgDatabase::create().await;
     let mut transcript = String::new();
     let options = maria_options(&source, &account.user);
