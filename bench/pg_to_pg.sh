@@ -91,7 +91,9 @@ etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:${ports[0]}"
   --listen-peer-urls "http://127.0.0.1:${ports[1]}" --initial-advertise-peer-urls "http://127.0.0.1:${ports[1]}" \
   --initial-cluster "default=http://127.0.0.1:${ports[1]}" >"$work/etcd.log" 2>&1 & pids+=($!)
 sleep 2
-"$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" >"$work/coordinator.log" 2>&1 & pids+=($!)
+"$sluice" coordinator keygen --out "$work/secret.key" >/dev/null
+"$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" \
+  --secret-key-file "$work/secret.key" >"$work/coordinator.log" 2>&1 & pids+=($!)
 coordinator="http://127.0.0.1:${ports[2]}"
 for index in 1 2; do
   /usr/bin/time -f "%M" -o "$work/worker$index.rss" "$sluice" worker --coordinator "$coordinator" --slots 2 --id "bench-$index" \
