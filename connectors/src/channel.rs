@@ -202,6 +202,19 @@ impl BatchSender {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the writer has gone or the shard was cancelled.
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
+        if self.counters.rate.is_unlimited() {
+            // No pacing: no slicing, no reservation, no allocation per batch.
+            if self.counters.is_cancelled() {
+                return Err(ConnectorError::Aborted);
+            }
+            let bytes = batch.get_array_memory_size() as u64;
+            self.counters.add_read(batch.num_rows() as u64, bytes);
+            return self
+                .sender
+                .send(Message::Batch(batch))
+                .await
+                .map_err(|_| ConnectorError::Aborted);
+        }
         for (piece, bytes) in self.paced_pieces(batch) {
             let wait = self
                 .counters
@@ -240,6 +253,17 @@ impl BatchSender {
     /// # Errors
     /// [`ConnectorError::Aborted`] when the writer has gone or the shard was cancelled.
     pub fn blocking_send(&self, batch: RecordBatch) -> Result<()> {
+        if self.counters.rate.is_unlimited() {
+            if self.counters.is_cancelled() {
+                return Err(ConnectorError::Aborted);
+            }
+            let bytes = batch.get_array_memory_size() as u64;
+            self.counters.add_read(batch.num_rows() as u64, bytes);
+            return self
+                .sender
+                .blocking_send(Message::Batch(batch))
+                .map_err(|_| ConnectorError::Aborted);
+        }
         for (piece, bytes) in self.paced_pieces(batch) {
             let wait = self
                 .counters

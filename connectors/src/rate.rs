@@ -39,6 +39,11 @@ impl RateLimiter {
             .unwrap_or((0, 0))
     }
 
+    /// Returns whether the shard has no share of a limit (the common case: no pacing at all).
+    pub fn is_unlimited(&self) -> bool {
+        self.share() == (0, 0)
+    }
+
     /// Returns the most rows to send in one piece, or `None` when the shard is unlimited.
     pub fn slice_rows(&self, rows: usize, bytes: usize) -> Option<usize> {
         let (records_per_second, bytes_per_second) = self.share();
