@@ -22,7 +22,7 @@ mod transformers;
 mod validate;
 
 pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
-pub use datax::{is_datax_job, translate_datax};
+pub use datax::{is_dataworks_job, is_datax_job, translate_dataworks, translate_datax};
 pub use params::{expand_placeholders, substitute_params, ParamContext};
 pub use transformers::{
     is_decimal_text, parse_transformers, ColumnRef, DigestAlgorithm, FilterOp, HexCase, MapOp,
@@ -300,7 +300,8 @@ impl JobSpec {
 }
 
 /// Parses a spec document, reporting the path of any unknown key or wrongly typed value. A
-/// DataX job (JSON with a top-level `job` key) is translated ([`translate_datax`]).
+/// DataX job (JSON with a top-level `job` key) is translated ([`translate_datax`]), and so is a
+/// DataWorks script-mode job (`"type": "job"` with `steps`, [`translate_dataworks`]).
 ///
 /// # Errors
 /// A [`SpecErrors`] with one entry naming the field and the problem (every problem, for a
@@ -308,6 +309,9 @@ impl JobSpec {
 pub fn parse_job_spec(text: &str, format: SpecFormat) -> Result<JobSpec, SpecErrors> {
     if format != SpecFormat::Yaml && is_datax_job(text) {
         return translate_datax(text);
+    }
+    if format != SpecFormat::Yaml && is_dataworks_job(text) {
+        return translate_dataworks(text);
     }
     let resolved_format = match format {
         SpecFormat::Auto if text.trim_start().starts_with('{') => SpecFormat::Json,

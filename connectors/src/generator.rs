@@ -240,6 +240,37 @@ impl GeneratorSource {
     }
 }
 
+/// Splits rows numbered `0..rows` into even id ranges, as many as `request` asks for.
+pub(crate) fn plan_id_ranges(rows: u64, request: &PlanRequest) -> PlanOutput {
+    let shard_count = request.target_shard_count(rows).min(rows.max(1));
+    let step = rows.div_ceil(shard_count).max(1);
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < rows || ranges.is_empty() {
+        let end = (start + step).min(rows);
+        let lo = if start == 0 {
+            None
+        } else {
+            i64::try_from(start).ok()
+        };
+        let hi = if end >= rows {
+            None
+        } else {
+            i64::try_from(end).ok()
+        };
+        ranges.push(KeyRange::Int { lo, hi });
+        if end >= rows {
+            break;
+        }
+        start = end;
+    }
+    PlanOutput {
+        ranges,
+        estimated_rows: rows,
+        key_bounds: None,
+    }
+}
+
 /// splitmix64 finaliser: a fast, well-distributed 64-bit mix.
 fn mix(value: u64) -> u64 {
     let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -267,32 +298,9 @@ impl Source for GeneratorSource {
                 key_bounds,
             });
         }
-        let shard_count = request.target_shard_count(self.rows).min(self.rows.max(1));
-        let step = self.rows.div_ceil(shard_count).max(1);
-        let mut ranges = Vec::new();
-        let mut start = 0;
-        while start < self.rows || ranges.is_empty() {
-            let end = (start + step).min(self.rows);
-            let lo = if start == 0 {
-                None
-            } else {
-                i64::try_from(start).ok()
-            };
-            let hi = if end >= self.rows {
-                None
-            } else {
-                i64::try_from(end).ok()
-            };
-            ranges.push(KeyRange::Int { lo, hi });
-            if end >= self.rows {
-                break;
-            }
-            start = end;
-        }
         Ok(PlanOutput {
-            ranges,
-            estimated_rows: self.rows,
             key_bounds,
+            ..plan_id_ranges(self.rows, request)
         })
     }
 

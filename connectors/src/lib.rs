@@ -22,6 +22,7 @@ pub mod probe;
 pub mod rate;
 pub mod registry;
 pub mod sqlite;
+pub mod stream;
 pub mod transform;
 
 pub use channel::{batch_channel, BatchReceiver, BatchSender, DirtySample, ShardCounters};

@@ -2,6 +2,35 @@
 
 use crate::error::{ConnectorError, Result};
 use arrow_schema::SchemaRef;
+use sluice_common::spec::WriteMode;
+
+/// Refuses a write mode a sink of type `kind` cannot honour, naming the ones it can.
+///
+/// # Errors
+/// [`ConnectorError::Config`] at `sink.write_mode` when `mode` is not in `supported`.
+pub fn check_write_mode(kind: &str, mode: WriteMode, supported: &[WriteMode]) -> Result<()> {
+    if supported.contains(&mode) {
+        return Ok(());
+    }
+    let names: Vec<String> = supported
+        .iter()
+        .map(|mode| format!("{mode:?}").to_ascii_lowercase())
+        .collect();
+    let hint = match mode {
+        WriteMode::Replace | WriteMode::Update => {
+            "; replace and update use the table's own keys, as MySQL does: for other sinks use write_mode: upsert with sink.keys"
+        }
+        _ => "",
+    };
+    Err(ConnectorError::config(
+        "sink.write_mode",
+        format!(
+            "{} is not supported by a {kind} sink; supported: {}{hint}",
+            format!("{mode:?}").to_ascii_lowercase(),
+            names.join(", ")
+        ),
+    ))
+}
 
 /// Returns the sink column names for batches of `schema`: `sink.columns` matched to the source
 /// columns by position, or the source's own names when `sink.columns` is empty.

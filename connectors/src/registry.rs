@@ -6,6 +6,7 @@ use crate::generator::GeneratorSource;
 use crate::mysql::{MySqlSink, MySqlSource};
 use crate::postgres::{PostgresSink, PostgresSource};
 use crate::sqlite::{SqliteSink, SqliteSource};
+use crate::stream::{StreamSink, StreamSource};
 use crate::{Sink, Source};
 use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 
@@ -21,6 +22,7 @@ pub fn open_source(
     let source = &spec.spec.source;
     match connection.kind.as_str() {
         "generator" => Ok(Box::new(GeneratorSource::new(&spec.spec, connection)?)),
+        "stream" => Ok(Box::new(StreamSource::new(&spec.spec, connection)?)),
         "postgresql" | "adb_postgresql" => {
             Ok(Box::new(PostgresSource::new(&spec.spec, connection)?))
         }
@@ -68,6 +70,7 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
             spec.write_mode,
             connection,
         )?)),
+        "stream" => Ok(Box::new(StreamSink::new(connection)?)),
         "file" | "s3" => Ok(Box::new(FileSink::new(
             &spec.spec,
             spec.write_mode,

@@ -107,12 +107,12 @@ async fn resolve_one(
     if let Some(inline) = inline {
         if scope.workspace.mode == WorkspaceMode::Standard
             && environment == ENV_DEV
-            && inline.kind != "generator"
+            && !matches!(inline.kind.as_str(), "generator" | "stream")
         {
             errors.push(SpecError::new(
                 format!("{path}.connection"),
                 format!(
-                    "dev jobs of workspace {workspace} cannot use inline connections (only the generator): name a data source with a dev config (`{path}.datasource`), so the job can only reach what its dev config names"
+                    "dev jobs of workspace {workspace} cannot use inline connections (only generator and stream): name a data source with a dev config (`{path}.datasource`), so the job can only reach what its dev config names"
                 ),
             ));
             return Ok(None);

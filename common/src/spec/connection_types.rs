@@ -41,6 +41,14 @@ impl ConnectionType {
     }
 }
 
+/// Options whose value is a JSON list or object (kept as JSON text), by connection type.
+const JSON_OPTIONS: &[(&str, &str)] = &[("stream", "columns")];
+
+/// Returns whether option `option` of connection type `kind` takes a JSON list or object.
+pub fn takes_json(kind: &str, option: &str) -> bool {
+    JSON_OPTIONS.contains(&(kind, option))
+}
+
 /// Every connector type this build knows.
 pub const CONNECTION_TYPES: &[ConnectionType] = &[
     ConnectionType {
@@ -50,6 +58,15 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         secrets: &[],
         can_read: true,
         can_write: false,
+        needs_table: false,
+    },
+    ConnectionType {
+        name: "stream",
+        required: &[],
+        optional: &["rows", "columns", "print", "field_delimiter"],
+        secrets: &[],
+        can_read: true,
+        can_write: true,
         needs_table: false,
     },
     ConnectionType {

@@ -28,6 +28,9 @@ use crate::error::{SpecError, SpecErrors};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+mod dataworks;
+pub use dataworks::{is_dataworks_job, translate_dataworks};
+
 /// Returns whether `text` is a DataX job: a JSON object whose only top-level key is `job`.
 pub fn is_datax_job(text: &str) -> bool {
     if !text.trim_start().starts_with('{') {
@@ -175,6 +178,13 @@ impl Translator {
                 self.setting(setting, &mut settings);
             }
         }
+        // DataX runs `channel` slices; a streamreader makes sliceRecordCount rows in each.
+        let channels = job
+            .map
+            .get("setting")
+            .and_then(|setting| setting.get("speed"))
+            .and_then(|speed| speed.get("channel"))
+            .map_or(1, |_| u64::from(settings.parallelism.max(1)));
         let Some(content_value) = job.map.get("content") else {
             self.error("job.content", "is required: one reader and one writer");
             return None;
@@ -199,7 +209,7 @@ impl Translator {
             .map
             .get("reader")
             .and_then(|value| self.object("job.content[0].reader", value))
-            .and_then(|reader| self.reader(reader));
+            .and_then(|reader| self.reader(reader, channels));
         if !content.map.contains_key("reader") {
             self.error("job.content[0].reader", "is required");
         }
@@ -285,21 +295,15 @@ impl Translator {
         Some((name, parameter))
     }
 
-    fn reader(&mut self, reader: Node<'_>) -> Option<SourceSpec> {
+    fn reader(&mut self, reader: Node<'_>, channels: u64) -> Option<SourceSpec> {
         let path = "job.content[0].reader.parameter";
         let (name, parameter) = self.plugin(reader, path)?;
         match name.as_str() {
             "mysqlreader" | "postgresqlreader" | "rdbmsreader" | "sqlitereader" => {
-                self.rdbms_reader(&name, parameter)
+                self.rdbms_reader(&name, parameter, Flavor::DataX)
             }
             "txtfilereader" => self.txtfile_reader(parameter),
-            "streamreader" => {
-                self.not_yet(
-                    "job.content[0].reader.name",
-                    "streamreader (constant rows); in a Sluice spec, the generator connection makes synthetic rows",
-                );
-                None
-            }
+            "streamreader" => self.stream_reader(parameter, channels),
             other => {
                 self.unknown_plugin("job.content[0].reader.name", other, READERS);
                 None
@@ -311,20 +315,105 @@ impl Translator {
         let path = "job.content[0].writer.parameter";
         let (name, parameter) = self.plugin(writer, path)?;
         match name.as_str() {
-            "mysqlwriter" | "postgresqlwriter" => self.rdbms_writer(&name, parameter, settings),
-            "txtfilewriter" => self.txtfile_writer(parameter),
-            "streamwriter" => {
-                self.not_yet(
-                    "job.content[0].writer.name",
-                    "streamwriter (printing rows); write to a txtfilewriter or a database instead",
-                );
-                None
+            "mysqlwriter" | "postgresqlwriter" => {
+                self.rdbms_writer(&name, parameter, settings, Flavor::DataX)
             }
+            "txtfilewriter" => self.txtfile_writer(parameter),
+            "streamwriter" => self.stream_writer(parameter),
             other => {
                 self.unknown_plugin("job.content[0].writer.name", other, WRITERS);
                 None
             }
         }
+    }
+
+    /// `streamreader`: `sliceRecordCount` rows of constant `column` values in each channel.
+    fn stream_reader(&mut self, parameter: Node<'_>, channels: u64) -> Option<SourceSpec> {
+        self.check_keys(parameter, &["column", "sliceRecordCount"]);
+        let rows_per_slice = if parameter.map.contains_key("sliceRecordCount") {
+            self.unsigned(parameter, "sliceRecordCount")?
+        } else {
+            self.error(
+                join(parameter.path, "sliceRecordCount"),
+                "is required: the rows each channel produces",
+            );
+            return None;
+        };
+        let Some(columns) = parameter.map.get("column") else {
+            self.error(
+                join(parameter.path, "column"),
+                "is required: a list like [{\"value\": \"DataX\", \"type\": \"string\"}]",
+            );
+            return None;
+        };
+        if !columns.is_array() {
+            self.error(join(parameter.path, "column"), "must be a list");
+            return None;
+        }
+        let Some(rows) = rows_per_slice.checked_mul(channels) else {
+            self.error(
+                join(parameter.path, "sliceRecordCount"),
+                "times the channel count is too large",
+            );
+            return None;
+        };
+        let mut options = BTreeMap::new();
+        options.insert("rows".to_string(), Value::from(rows));
+        // The stream connector checks each column and names the bad one.
+        options.insert("columns".to_string(), columns.clone());
+        Some(SourceSpec {
+            connection: Some(InlineConnection {
+                kind: "stream".into(),
+                options,
+            }),
+            ..SourceSpec::default()
+        })
+    }
+
+    /// `streamwriter`: prints the rows on the worker (`print: true`, the default) or drops them.
+    fn stream_writer(&mut self, parameter: Node<'_>) -> Option<SinkSpec> {
+        self.check_keys(
+            parameter,
+            &[
+                "print",
+                "encoding",
+                "fieldDelimiter",
+                "path",
+                "fileName",
+                "recordNumBeforeSleep",
+                "sleepTime",
+            ],
+        );
+        for key in ["path", "fileName", "recordNumBeforeSleep", "sleepTime"] {
+            if parameter.map.contains_key(key) {
+                self.not_yet(
+                    join(parameter.path, key),
+                    &format!("streamwriter {key}; use a txtfilewriter to write files"),
+                );
+            }
+        }
+        self.check_encoding(parameter);
+        let mut options = BTreeMap::new();
+        match parameter.map.get("print") {
+            None => {}
+            Some(Value::Bool(print)) => {
+                options.insert("print".to_string(), Value::Bool(*print));
+            }
+            Some(Value::String(text)) if matches!(text.as_str(), "true" | "false") => {
+                options.insert("print".to_string(), Value::Bool(text == "true"));
+            }
+            Some(_) => self.error(join(parameter.path, "print"), "must be true or false"),
+        }
+        if let Some(delimiter) = self.string(parameter, "fieldDelimiter") {
+            options.insert("field_delimiter".to_string(), Value::String(delimiter));
+        }
+        Some(SinkSpec {
+            connection: Some(InlineConnection {
+                kind: "stream".into(),
+                options,
+            }),
+            ..SinkSpec::default()
+        })
     }
 
     fn unknown_plugin(&mut self, path: &str, name: &str, known: &[&str]) {
@@ -383,10 +472,14 @@ impl Translator {
         }
     }
 
-    fn rdbms_reader(&mut self, plugin: &str, parameter: Node<'_>) -> Option<SourceSpec> {
-        self.check_keys(
-            parameter,
-            &[
+    fn rdbms_reader(
+        &mut self,
+        plugin: &str,
+        parameter: Node<'_>,
+        flavor: Flavor,
+    ) -> Option<SourceSpec> {
+        let known: &[&str] = match flavor {
+            Flavor::DataX => &[
                 "username",
                 "password",
                 "column",
@@ -397,15 +490,29 @@ impl Translator {
                 "jdbcConfig",
                 "session",
             ],
-        );
+            Flavor::DataWorks => &[
+                "datasource",
+                "table",
+                "querySql",
+                "column",
+                "splitPk",
+                "where",
+                "connection",
+                "fetchSize",
+                "encoding",
+                "session",
+            ],
+        };
+        self.check_keys(parameter, known);
         for unsupported in ["jdbcConfig", "session"] {
             if parameter.map.contains_key(unsupported) {
                 self.not_yet(
                     join(parameter.path, unsupported),
-                    "connection properties; put supported options in the jdbcUrl query",
+                    "connection properties; put supported options in the jdbcUrl query or the data source's options",
                 );
             }
         }
+        self.check_encoding(parameter);
         if let Some(value) = parameter.map.get("fetchSize") {
             if !value.is_u64() {
                 self.error(
@@ -414,39 +521,22 @@ impl Translator {
                 );
             }
         }
-        let entry_path = format!("{}.connection[0]", parameter.path);
-        let entry = self.connection_entry(parameter, &entry_path)?;
-        self.check_keys(entry, &["jdbcUrl", "table", "querySql"]);
-        let url = self.single(entry, "jdbcUrl", "JDBC URLs (fail-over lists)");
-        if !entry.map.contains_key("jdbcUrl") {
-            self.error(join(entry.path, "jdbcUrl"), "is required");
-        }
-        let mut connection = url.and_then(|url| {
-            self.jdbc_connection(&join(entry.path, "jdbcUrl"), plugin, &url, Role::Reader)
-        })?;
-        self.credentials(parameter, &mut connection);
-        let query = if entry.map.contains_key("querySql") {
-            self.single(entry, "querySql", "queries")
-        } else {
-            None
+        let (endpoint, table) = match flavor {
+            Flavor::DataX => self.jdbc_reader_location(plugin, parameter)?,
+            Flavor::DataWorks => self.datasource_location(parameter, Role::Reader)?,
         };
-        if let Some(query) = query {
+        let TableOrQuery::Table(table) = table else {
+            let TableOrQuery::Query(query) = table else {
+                return None;
+            };
             // DataX ignores table, column, where and splitPk when querySql is given.
-            return Some(SourceSpec {
-                connection: Some(connection),
+            let mut source = SourceSpec {
                 query: Some(query.trim().trim_end_matches(';').to_string()),
                 ..SourceSpec::default()
-            });
-        }
-        let table = if entry.map.contains_key("table") {
-            self.single(entry, "table", "tables")
-        } else {
-            self.error(
-                join(entry.path, "table"),
-                "is required unless querySql is given",
-            );
-            None
-        }?;
+            };
+            endpoint.apply_to_source(&mut source);
+            return Some(source);
+        };
         let where_clause = self
             .string(parameter, "where")
             .filter(|text| !text.trim().is_empty());
@@ -466,10 +556,8 @@ impl Translator {
             }
         };
         let columns_path = join(parameter.path, "column");
-        let mut source = SourceSpec {
-            connection: Some(connection),
-            ..SourceSpec::default()
-        };
+        let mut source = SourceSpec::default();
+        endpoint.apply_to_source(&mut source);
         if is_every_column(&columns) {
             source.table = Some(table);
             source.where_clause = where_clause;
@@ -505,15 +593,149 @@ impl Translator {
         Some(source)
     }
 
+    /// DataX's reader location: `connection[0].jdbcUrl` with `username`/`password`, and
+    /// `connection[0].table` or `connection[0].querySql`.
+    fn jdbc_reader_location(
+        &mut self,
+        plugin: &str,
+        parameter: Node<'_>,
+    ) -> Option<(Endpoint, TableOrQuery)> {
+        let entry_path = format!("{}.connection[0]", parameter.path);
+        let entry = self.connection_entry(parameter, &entry_path)?;
+        self.check_keys(entry, &["jdbcUrl", "table", "querySql"]);
+        let url = self.single(entry, "jdbcUrl", "JDBC URLs (fail-over lists)");
+        if !entry.map.contains_key("jdbcUrl") {
+            self.error(join(entry.path, "jdbcUrl"), "is required");
+        }
+        let mut connection = url.and_then(|url| {
+            self.jdbc_connection(&join(entry.path, "jdbcUrl"), plugin, &url, Role::Reader)
+        })?;
+        self.credentials(parameter, &mut connection);
+        let table = self.table_or_query(&[entry], Role::Reader)?;
+        Some((Endpoint::Inline(connection), table))
+    }
+
+    /// DataX's writer location: `connection[0].jdbcUrl` with `username`/`password`, and
+    /// `connection[0].table`.
+    fn jdbc_writer_location(
+        &mut self,
+        plugin: &str,
+        parameter: Node<'_>,
+    ) -> Option<(Endpoint, TableOrQuery)> {
+        let entry_path = format!("{}.connection[0]", parameter.path);
+        let entry = self.connection_entry(parameter, &entry_path)?;
+        self.check_keys(entry, &["jdbcUrl", "table"]);
+        if !entry.map.contains_key("jdbcUrl") {
+            self.error(join(entry.path, "jdbcUrl"), "is required");
+        }
+        let url = self.single(entry, "jdbcUrl", "JDBC URLs");
+        let table = self.table_or_query(&[entry], Role::Writer);
+        let mut connection = url.and_then(|url| {
+            self.jdbc_connection(&join(entry.path, "jdbcUrl"), plugin, &url, Role::Writer)
+        })?;
+        self.credentials(parameter, &mut connection);
+        Some((Endpoint::Inline(connection), table?))
+    }
+
+    /// DataWorks' location: a `datasource` name resolved in the job's workspace, at the
+    /// parameter level or in `connection[0]`, with `table` (and, for readers, `querySql`) at
+    /// either level.
+    fn datasource_location(
+        &mut self,
+        parameter: Node<'_>,
+        role: Role,
+    ) -> Option<(Endpoint, TableOrQuery)> {
+        let mut nodes = vec![parameter];
+        let entry_path = format!("{}.connection[0]", parameter.path);
+        if parameter.map.contains_key("connection") {
+            let entry = self.connection_entry(parameter, &entry_path)?;
+            let known: &[&str] = match role {
+                Role::Reader => &["datasource", "table", "querySql"],
+                Role::Writer => &["datasource", "table"],
+            };
+            self.check_keys(entry, known);
+            nodes.push(entry);
+        }
+        let mut datasource = None;
+        for node in &nodes {
+            if node.map.contains_key("datasource") {
+                let name = self.string(*node, "datasource");
+                match (&datasource, name) {
+                    (Some(first), Some(name)) if *first != name => {
+                        self.error(
+                            join(node.path, "datasource"),
+                            format!("names \"{name}\" but the parameter names \"{first}\"; give one data source"),
+                        );
+                    }
+                    (None, Some(name)) => datasource = Some(name),
+                    _ => {}
+                }
+            }
+        }
+        let Some(datasource) = datasource.filter(|name| !name.trim().is_empty()) else {
+            self.error(
+                join(parameter.path, "datasource"),
+                "is required: the name of a data source of the job's workspace (sluice ds list)",
+            );
+            return None;
+        };
+        let table = self.table_or_query(&nodes, role)?;
+        Some((Endpoint::DataSource(datasource), table))
+    }
+
+    /// The one table, or (readers) the one query, found in any of `nodes`.
+    fn table_or_query(&mut self, nodes: &[Node<'_>], role: Role) -> Option<TableOrQuery> {
+        let mut found = None;
+        for node in nodes {
+            if role == Role::Reader && node.map.contains_key("querySql") {
+                if let Some(query) = self.single(*node, "querySql", "queries") {
+                    // A query wins over a table, as in DataX.
+                    return Some(TableOrQuery::Query(query));
+                }
+                return None;
+            }
+            if node.map.contains_key("table") && found.is_none() {
+                found = Some(self.single(*node, "table", "tables")?);
+            }
+        }
+        match found {
+            Some(table) => Some(TableOrQuery::Table(table)),
+            None => {
+                let path = join(nodes.last().map_or("", |node| node.path), "table");
+                self.error(
+                    path,
+                    match role {
+                        Role::Reader => "is required unless querySql is given",
+                        Role::Writer => "is required",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// `encoding`, where a plugin takes it: only UTF-8 is read and written.
+    fn check_encoding(&mut self, parameter: Node<'_>) {
+        if let Some(encoding) = self.string(parameter, "encoding") {
+            let normalized = encoding.replace(['-', '_'], "").to_ascii_lowercase();
+            if normalized != "utf8" {
+                self.not_yet(
+                    join(parameter.path, "encoding"),
+                    &format!("encoding {encoding} (Sluice reads and writes UTF-8 here)"),
+                );
+            }
+        }
+    }
+
     fn rdbms_writer(
         &mut self,
         plugin: &str,
         parameter: Node<'_>,
         settings: &mut Settings,
+        flavor: Flavor,
     ) -> Option<SinkSpec> {
-        self.check_keys(
-            parameter,
-            &[
+        let known: &[&str] = match flavor {
+            Flavor::DataX => &[
                 "username",
                 "password",
                 "column",
@@ -524,13 +746,27 @@ impl Translator {
                 "batchSize",
                 "session",
             ],
-        );
+            Flavor::DataWorks => &[
+                "datasource",
+                "table",
+                "column",
+                "connection",
+                "preSql",
+                "postSql",
+                "writeMode",
+                "batchSize",
+                "encoding",
+                "session",
+            ],
+        };
+        self.check_keys(parameter, known);
         if parameter.map.contains_key("session") {
             self.not_yet(
                 join(parameter.path, "session"),
                 "session statements; use preSql",
             );
         }
+        self.check_encoding(parameter);
         if let Some(batch) = self.unsigned(parameter, "batchSize") {
             match u32::try_from(batch) {
                 Ok(rows) if rows > 0 => settings.batch_rows = rows,
@@ -540,40 +776,39 @@ impl Translator {
                 ),
             }
         }
+        let is_mysql = plugin == "mysqlwriter" || plugin == "mysql";
         let write_mode = self.string(parameter, "writeMode");
         let write_mode_path = join(parameter.path, "writeMode");
-        match write_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("insert") => {}
-            Some("replace" | "update") if plugin == "mysqlwriter" => self.not_yet(
-                write_mode_path,
-                "writeMode replace/update from a DataX job: Sluice's upsert needs the key columns; write a Sluice spec with write_mode: upsert and keys",
-            ),
-            Some(other) => self.error(
-                write_mode_path,
-                format!(
-                    "\"{other}\" is not a write mode of {plugin}; allowed: {}",
-                    if plugin == "mysqlwriter" { "insert, replace, update" } else { "insert" }
-                ),
-            ),
-        }
-        let entry_path = format!("{}.connection[0]", parameter.path);
-        let entry = self.connection_entry(parameter, &entry_path)?;
-        self.check_keys(entry, &["jdbcUrl", "table"]);
-        if !entry.map.contains_key("jdbcUrl") {
-            self.error(join(entry.path, "jdbcUrl"), "is required");
-        }
-        let url = self.single(entry, "jdbcUrl", "JDBC URLs");
-        let table = if entry.map.contains_key("table") {
-            self.single(entry, "table", "tables")
-        } else {
-            self.error(join(entry.path, "table"), "is required");
-            None
+        let sink_mode = match write_mode
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("insert") => None,
+            // The table's own primary and unique keys decide, as in DataX.
+            Some(mode @ ("replace" | "update")) if is_mysql => Some(mode.to_string()),
+            Some(other) => {
+                self.error(
+                    write_mode_path,
+                    format!(
+                        "\"{other}\" is not a write mode of {plugin}; allowed: {}",
+                        if is_mysql {
+                            "insert, replace, update"
+                        } else {
+                            "insert"
+                        }
+                    ),
+                );
+                None
+            }
         };
-        let mut connection = url.and_then(|url| {
-            self.jdbc_connection(&join(entry.path, "jdbcUrl"), plugin, &url, Role::Writer)
-        })?;
-        self.credentials(parameter, &mut connection);
-        let table = table?;
+        let (endpoint, table) = match flavor {
+            Flavor::DataX => self.jdbc_writer_location(plugin, parameter)?,
+            Flavor::DataWorks => self.datasource_location(parameter, Role::Writer)?,
+        };
+        let TableOrQuery::Table(table) = table else {
+            return None;
+        };
         let columns = match self.strings(parameter, "column") {
             Some(columns) if is_every_column(&columns) => Vec::new(),
             Some(columns) => {
@@ -607,14 +842,16 @@ impl Translator {
         };
         let pre_sql = with_table(self.strings(parameter, "preSql").unwrap_or_default());
         let post_sql = with_table(self.strings(parameter, "postSql").unwrap_or_default());
-        Some(SinkSpec {
-            connection: Some(connection),
+        let mut sink = SinkSpec {
             table: Some(table.clone()),
             columns,
             pre_sql,
             post_sql,
+            write_mode: sink_mode,
             ..SinkSpec::default()
-        })
+        };
+        endpoint.apply_to_sink(&mut sink);
+        Some(sink)
     }
 
     fn credentials(&mut self, parameter: Node<'_>, connection: &mut InlineConnection) {
@@ -1111,6 +1348,45 @@ impl Translator {
     }
 }
 
+/// Which job format a plugin's parameters come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// DataX: connections by `jdbcUrl`, `username` and `password`.
+    DataX,
+    /// DataWorks script mode: connections by `datasource` name.
+    DataWorks,
+}
+
+/// Where a reader or writer connects.
+enum Endpoint {
+    /// A connection written in the job.
+    Inline(InlineConnection),
+    /// A data source of the job's workspace.
+    DataSource(String),
+}
+
+impl Endpoint {
+    fn apply_to_source(self, source: &mut SourceSpec) {
+        match self {
+            Endpoint::Inline(connection) => source.connection = Some(connection),
+            Endpoint::DataSource(name) => source.datasource = Some(name),
+        }
+    }
+
+    fn apply_to_sink(self, sink: &mut SinkSpec) {
+        match self {
+            Endpoint::Inline(connection) => sink.connection = Some(connection),
+            Endpoint::DataSource(name) => sink.datasource = Some(name),
+        }
+    }
+}
+
+/// What a reader reads: a table, or a query.
+enum TableOrQuery {
+    Table(String),
+    Query(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Reader,
@@ -1123,11 +1399,17 @@ const READERS: &[&str] = &[
     "postgresqlreader",
     "rdbmsreader (jdbc:sqlite, jdbc:mysql, jdbc:postgresql)",
     "sqlitereader",
+    "streamreader",
     "txtfilereader",
 ];
 
 /// Writer plugins Sluice translates.
-const WRITERS: &[&str] = &["mysqlwriter", "postgresqlwriter", "txtfilewriter"];
+const WRITERS: &[&str] = &[
+    "mysqlwriter",
+    "postgresqlwriter",
+    "streamwriter",
+    "txtfilewriter",
+];
 
 /// Other DataX plugins: named as "not supported yet" rather than unknown.
 const DATAX_PLUGINS: &[&str] = &[
@@ -1192,8 +1474,6 @@ const DATAX_PLUGINS: &[&str] = &[
     "mysql8reader",
     "mysql8writer",
     "sqlitewriter",
-    "streamreader",
-    "streamwriter",
 ];
 
 fn join(path: &str, key: &str) -> String {
@@ -1370,10 +1650,10 @@ mod tests {
             ),
             "{message}"
         );
-        let writer = r#"{"name": "streamwriter", "parameter": {"print": true}}"#;
+        let writer = r#"{"name": "streamwriter", "parameter": {"print": true, "path": "/tmp/x"}}"#;
         let message = translate(&job(MYSQL_READER, writer, "")).expect_err("refused");
         assert!(
-            message.contains("not supported yet: streamwriter"),
+            message.contains("parameter.path: not supported yet: streamwriter path"),
             "{message}"
         );
         let writer = PG_WRITER.replace("\"batchSize\": 512", "\"writeMode\": \"update\"");
@@ -1382,6 +1662,34 @@ mod tests {
             message.contains("\"update\" is not a write mode of postgresqlwriter"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn stream_reader_and_writer_and_mysql_write_modes() {
+        let reader = r#"{"name": "streamreader", "parameter": {"sliceRecordCount": 10,
+            "column": [{"value": "DataX", "type": "string"}, {"value": 19890604, "type": "long"}]}}"#;
+        let writer =
+            r#"{"name": "streamwriter", "parameter": {"print": false, "encoding": "UTF-8"}}"#;
+        let text = r#"{"job": {"setting": {"speed": {"channel": 3}}, "content": [{"reader": READER, "writer": WRITER}]}}"#
+            .replace("READER", reader)
+            .replace("WRITER", writer);
+        let spec = translate(&text).expect("translates");
+        let source = spec.source.connection.expect("inline source");
+        assert_eq!(source.kind, "stream");
+        assert_eq!(source.options.get("rows"), Some(&Value::from(30u64)));
+        assert!(source.options["columns"].is_array());
+        let sink = spec.sink.connection.expect("inline sink");
+        assert_eq!(sink.kind, "stream");
+        assert_eq!(sink.options.get("print"), Some(&Value::Bool(false)));
+        for mode in ["replace", "update"] {
+            let writer = MYSQL_READER.replace("mysqlreader", "mysqlwriter").replace(
+                ", \"splitPk\": \"id\", \"where\": \"id > 0\"",
+                &format!(", \"writeMode\": \"{mode}\""),
+            );
+            let spec = translate(&job(MYSQL_READER, &writer, "")).expect(mode);
+            assert_eq!(spec.sink.write_mode.as_deref(), Some(mode));
+            assert!(spec.sink.keys.is_empty());
+        }
     }
 
     #[test]

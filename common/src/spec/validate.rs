@@ -15,16 +15,25 @@ pub enum WriteMode {
     Upsert,
     /// Empty the table once before the first shard, then insert.
     Truncate,
+    /// MySQL/MariaDB and SQLite: a row whose primary or unique key exists replaces the old row
+    /// (`REPLACE INTO`, DataX's `writeMode: replace`).
+    Replace,
+    /// MySQL/MariaDB: a row whose primary or unique key exists updates every written column
+    /// of the old row (`INSERT ... ON DUPLICATE KEY UPDATE`, DataX's `writeMode: update`);
+    /// no `sink.keys` needed, the table's own keys decide.
+    Update,
 }
 
 impl WriteMode {
-    const NAMES: &'static str = "insert, upsert, truncate";
+    const NAMES: &'static str = "insert, upsert, truncate, replace, update";
 
     fn parse(text: &str) -> Option<WriteMode> {
         match text {
             "insert" => Some(WriteMode::Insert),
             "upsert" => Some(WriteMode::Upsert),
             "truncate" => Some(WriteMode::Truncate),
+            "replace" => Some(WriteMode::Replace),
+            "update" => Some(WriteMode::Update),
             _ => None,
         }
     }
@@ -393,6 +402,11 @@ pub fn inline_connection_config(
             serde_json::Value::String(text) => text.clone(),
             serde_json::Value::Number(number) => number.to_string(),
             serde_json::Value::Bool(flag) => flag.to_string(),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_)
+                if super::connection_types::takes_json(&inline.kind, name) =>
+            {
+                value.to_string()
+            }
             _ => {
                 errors.push(SpecError::new(
                     name.clone(),
@@ -442,7 +456,7 @@ mod tests {
         let errors = validate(spec).expect_err("invalid");
         assert_eq!(
             errors.0[0].to_string(),
-            "sink.write_mode: \"upsrt\" is not one of insert, upsert, truncate"
+            "sink.write_mode: \"upsrt\" is not one of insert, upsert, truncate, replace, update"
         );
     }
 

@@ -80,15 +80,11 @@ impl FileSink {
         connection: &ConnectionConfig,
     ) -> Result<Self> {
         let sink = &spec.sink;
-        if write_mode == WriteMode::Upsert {
-            return Err(ConnectorError::config(
-                "sink.write_mode",
-                format!(
-                    "upsert is not supported by a {} sink; use insert or truncate",
-                    connection.kind
-                ),
-            ));
-        }
+        crate::mapping::check_write_mode(
+            &connection.kind,
+            write_mode,
+            &[WriteMode::Insert, WriteMode::Truncate],
+        )?;
         for (present, field) in [
             (!sink.pre_sql.is_empty(), "sink.pre_sql"),
             (!sink.post_sql.is_empty(), "sink.post_sql"),

@@ -16,7 +16,10 @@
 //! `upsert` appends `ON DUPLICATE KEY UPDATE c = VALUES(c)` for every non-key column: MySQL's
 //! `replace` semantics without `REPLACE`'s delete-and-insert (which would fire deletes and
 //! change auto-increment values). The table's own primary and unique keys decide what a
-//! duplicate is; `sink.keys` is used when the sink creates the table.
+//! duplicate is; `sink.keys` is used when the sink creates the table. `update` (DataX's
+//! `writeMode: update`) is the same statement for every written column, without `sink.keys`;
+//! `replace` (DataX's `writeMode: replace`) writes `REPLACE INTO` (or `LOAD DATA ... REPLACE`):
+//! the old row is deleted and the new one inserted.
 
 use super::config::MySqlSettings;
 use super::encode::{render_batch, render_tsv, RenderedRows};
@@ -157,7 +160,7 @@ impl MySqlSink {
             .map(|name| quote_identifier(name))
             .collect::<Vec<_>>()
             .join(", ");
-        let suffix = if self.write_mode == WriteMode::Upsert {
+        let suffix = if matches!(self.write_mode, WriteMode::Upsert | WriteMode::Update) {
             let updates: Vec<String> = names
                 .iter()
                 .filter(|name| !self.keys.contains(name))
@@ -206,19 +209,30 @@ impl MySqlSink {
         } else {
             format!(" SET {}", load_assignments.join(", "))
         };
-        let load_sql =
-            (self.settings.load_data && self.write_mode != WriteMode::Upsert).then(|| {
-                format!(
-                    "LOAD DATA LOCAL INFILE 'sluice-batch' INTO TABLE {} CHARACTER SET binary \
+        let load_sql = (self.settings.load_data
+            && !matches!(self.write_mode, WriteMode::Upsert | WriteMode::Update))
+        .then(|| {
+            format!(
+                "LOAD DATA LOCAL INFILE 'sluice-batch' {}INTO TABLE {} CHARACTER SET binary \
                  FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' ({}){load_set}",
-                    self.table.quoted(),
-                    load_targets.join(", ")
-                )
-            });
+                if self.write_mode == WriteMode::Replace {
+                    "REPLACE "
+                } else {
+                    ""
+                },
+                self.table.quoted(),
+                load_targets.join(", ")
+            )
+        });
         Ok(Target {
             load_sql,
             prefix: format!(
-                "INSERT INTO {} ({column_list}) VALUES ",
+                "{} INTO {} ({column_list}) VALUES ",
+                if self.write_mode == WriteMode::Replace {
+                    "REPLACE"
+                } else {
+                    "INSERT"
+                },
                 self.table.quoted()
             ),
             suffix,

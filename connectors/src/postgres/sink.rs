@@ -69,6 +69,11 @@ impl PostgresSink {
         let table = spec.sink.table.as_deref().ok_or_else(|| {
             ConnectorError::config("sink.table", "is required for a postgresql sink")
         })?;
+        crate::mapping::check_write_mode(
+            &connection.kind,
+            write_mode,
+            &[WriteMode::Insert, WriteMode::Upsert, WriteMode::Truncate],
+        )?;
         if write_mode == WriteMode::Upsert && spec.sink.keys.is_empty() {
             return Err(ConnectorError::config(
                 "sink.keys",

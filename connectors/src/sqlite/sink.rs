@@ -40,6 +40,16 @@ impl SqliteSink {
             spec.sink.table.clone().ok_or_else(|| {
                 ConnectorError::config("sink.table", "is required for a sqlite sink")
             })?;
+        crate::mapping::check_write_mode(
+            "sqlite",
+            write_mode,
+            &[
+                WriteMode::Insert,
+                WriteMode::Upsert,
+                WriteMode::Truncate,
+                WriteMode::Replace,
+            ],
+        )?;
         Ok(SqliteSink {
             location: SqliteLocation::from_connection(connection, "sink")?,
             table,
@@ -72,7 +82,12 @@ impl SqliteSink {
             .map(|index| format!("?{index}"))
             .collect();
         let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
+            "{} INTO {} ({}) VALUES ({})",
+            if self.write_mode == WriteMode::Replace {
+                "INSERT OR REPLACE"
+            } else {
+                "INSERT"
+            },
             quote_identifier(&self.table),
             column_list.join(", "),
             placeholders.join(", ")
