@@ -152,6 +152,10 @@ pub struct Settings {
     /// means [`DEFAULT_RESOURCE_GROUP`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_group: Option<String>,
+    /// A table in the sink's database that receives every dirty record of each shard in the
+    /// shard's own transaction (created when missing), besides the cluster's dirty-data store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_table: Option<String>,
 }
 
 /// Resource group of workers started without `--group`, and of jobs without
@@ -226,6 +230,7 @@ impl Default for Settings {
             error_limit: None,
             speed: None,
             resource_group: None,
+            dirty_table: None,
         }
     }
 }

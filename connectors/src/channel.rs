@@ -118,6 +118,15 @@ impl ShardCounters {
             .unwrap_or_default()
     }
 
+    /// Returns a copy of every dirty record kept for the store so far, with its stage (a sink
+    /// writes them into its dirty table in the shard's transaction).
+    pub fn stored_dirty(&self) -> Vec<(DirtyStage, DirtySample)> {
+        self.dirty_stored
+            .lock()
+            .map(|stored| stored.clone())
+            .unwrap_or_default()
+    }
+
     /// Adds one batch's per-transformer counts (in chain order).
     pub fn add_transformer_counts(&self, counts: &[TransformerCounts]) {
         if let Ok(mut totals) = self.transformers.lock() {

@@ -11,6 +11,7 @@
 pub mod channel;
 pub mod checksum;
 pub mod dirty_store;
+pub mod dirty_table;
 pub mod error;
 pub mod file;
 pub mod generator;

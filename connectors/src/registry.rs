@@ -70,7 +70,7 @@ pub fn open_sink(spec: &ValidatedJobSpec, connection: &ConnectionConfig) -> Resu
             spec.write_mode,
             connection,
         )?)),
-        "stream" => Ok(Box::new(StreamSink::new(connection)?)),
+        "stream" => Ok(Box::new(StreamSink::new(&spec.spec, connection)?)),
         "file" | "s3" => Ok(Box::new(FileSink::new(
             &spec.spec,
             spec.write_mode,

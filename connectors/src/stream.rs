@@ -355,8 +355,15 @@ impl StreamSink {
     /// Builds a stream sink from its connection (`print`, `field_delimiter`).
     ///
     /// # Errors
-    /// [`ConnectorError::Config`] when `print` is not a boolean.
-    pub fn new(connection: &ConnectionConfig) -> Result<Self> {
+    /// [`ConnectorError::Config`] when `print` is not a boolean or the job asks for a dirty
+    /// table.
+    pub fn new(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
+        if spec.settings.dirty_table.is_some() {
+            return Err(ConnectorError::config(
+                "settings.dirty_table",
+                "a stream sink has no tables; leave it out (dirty records are kept in the cluster's dirty-data store: sluice job dirty ID)",
+            ));
+        }
         let print = match connection.option("print") {
             None => true,
             Some(text) => text.parse::<bool>().map_err(|_| {

@@ -1,9 +1,12 @@
 //! End-to-end: the dirty-data store. Rows the PostgreSQL sink refuses become dirty records:
 //! the job commits the rest, and `sluice job dirty` lists every refused row in full (values,
-//! column, stage, the database's error) from the cluster's data location, once each.
+//! column, stage, the database's error) from the cluster's data location, once each; with
+//! `settings.dirty_table` the same records also land in a table of the sink's database
+//! (PostgreSQL and MariaDB), committed with their shards: exactly the committed attempts'.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+use sluice_e2e::mysql::MyDatabase;
 use sluice_e2e::postgres::PgDatabase;
 use sluice_e2e::{job_client, sluice_binary, submit, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
@@ -109,4 +112,82 @@ async fn refused_rows_are_stored_in_full_and_listed_once() {
     assert_eq!(pages.records.len(), 35);
     assert!(pages.next_page_token.is_empty());
     database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dirty_records_land_in_a_table_of_the_sink_with_their_shards() {
+    let source = PgDatabase::create().await;
+    source
+        .client()
+        .await
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, code text);
+             INSERT INTO src SELECT g, CASE WHEN g % 40 = 0 THEN 'too-long-' || g ELSE 'c' || (g % 1000) END
+             FROM generate_series(1, 2000) g;
+             CREATE TABLE dst (id bigint PRIMARY KEY, code varchar(5));",
+        )
+        .await
+        .expect("tables");
+    let maria = MyDatabase::create().await;
+    maria
+        .execute("CREATE TABLE dst (id BIGINT PRIMARY KEY, code VARCHAR(5)) ENGINE=InnoDB")
+        .await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let expected: BTreeSet<i64> = (1..=2000).filter(|id| id % 40 == 0).collect();
+    for sink in [source.connection_yaml(), maria.connection_yaml()] {
+        let job_id = submit(
+            &mut client,
+            &format!(
+                "source: {{connection: {}, table: src, split_pk: id}}\n\
+                 sink: {{connection: {sink}, table: dst}}\n\
+                 settings: {{parallelism: 4, shard_rows: 1000, batch_rows: 100, dirty_table: sluice_dirty}}\n",
+                source.connection_yaml()
+            ),
+        )
+        .await;
+        let job = wait_for_end(&mut client, &job_id, Duration::from_secs(120)).await;
+        assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
+        assert_eq!(job.counters.unwrap_or_default().dirty_records, 50);
+        // Each stored record names its shard's committed attempt.
+        let query = format!(
+            "SELECT d.row_values, d.stage, d.column_name, d.error FROM sluice_dirty d \
+             JOIN _sluice_commits c ON c.job_id = d.job_id AND c.shard_id = d.shard_id AND c.attempt = d.attempt \
+             WHERE d.job_id = '{job_id}'"
+        );
+        let rows: Vec<Vec<String>> = if sink.contains("mariadb") {
+            maria
+                .text_rows(&query)
+                .await
+                .into_iter()
+                .map(|row| row.into_iter().map(Option::unwrap_or_default).collect())
+                .collect()
+        } else {
+            source
+                .client()
+                .await
+                .query(query.as_str(), &[])
+                .await
+                .expect("dirty table")
+                .iter()
+                .map(|row| (0..4).map(|index| row.get::<_, String>(index)).collect())
+                .collect()
+        };
+        let mut ids = BTreeSet::new();
+        for row in &rows {
+            let values: serde_json::Value = serde_json::from_str(&row[0]).expect("row as JSON");
+            let id = values["id"].as_i64().expect("id");
+            assert_eq!(values["code"], format!("too-long-{id}"), "{row:?}");
+            assert_eq!(row[1], "write", "{row:?}");
+            assert!(row[3].to_lowercase().contains("too long"), "{row:?}");
+            ids.insert(id);
+        }
+        assert_eq!(rows.len(), 50, "{sink}: one row per dirty record");
+        assert_eq!(ids, expected, "{sink}: every refused row exactly once");
+    }
+    source.drop_database().await;
+    maria.drop_database().await;
 }

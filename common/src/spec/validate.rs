@@ -171,6 +171,19 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             "is required when sink.write_mode is upsert: list the key columns",
         ));
     }
+    if let Some(table) = &spec.settings.dirty_table {
+        let valid = !table.is_empty()
+            && table.split('.').count() <= 2
+            && table.split('.').all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !valid {
+            errors.push(SpecError::new(
+                "settings.dirty_table",
+                format!("\"{table}\" is not a table name; use letters, digits and _ (optionally schema.table)"),
+            ));
+        }
+    }
     if let Some(speed) = spec.settings.speed {
         for (field, value) in [
             (

@@ -85,6 +85,15 @@ impl FileSink {
             write_mode,
             &[WriteMode::Insert, WriteMode::Truncate],
         )?;
+        if spec.settings.dirty_table.is_some() {
+            return Err(ConnectorError::config(
+                "settings.dirty_table",
+                format!(
+                    "a {} sink has no tables; leave it out (dirty records are kept in the cluster's dirty-data store: sluice job dirty ID)",
+                    connection.kind
+                ),
+            ));
+        }
         for (present, field) in [
             (!sink.pre_sql.is_empty(), "sink.pre_sql"),
             (!sink.post_sql.is_empty(), "sink.post_sql"),

@@ -27,6 +27,7 @@ use super::source::table_columns;
 use super::types::sql_type_for_field;
 use super::{describe_error, is_row_error, quote_identifier, TableName};
 use crate::channel::{BatchReceiver, DirtySample};
+use crate::dirty_table::{self, Dialect};
 use crate::error::{ConnectorError, Result};
 use crate::postgres::copy_encode::describe_row;
 use crate::{ShardIdentity, Sink, WriteOutcome};
@@ -56,6 +57,8 @@ pub struct MySqlSink {
     create_table: bool,
     pre_sql: Vec<String>,
     post_sql: Vec<String>,
+    /// `settings.dirty_table`, resolved in the sink's database.
+    dirty_table: Option<TableName>,
 }
 
 /// What a shard writes into, resolved at its first batch.
@@ -88,14 +91,52 @@ impl MySqlSink {
         Ok(MySqlSink {
             table: TableName::parse(table, &settings.database),
             commit_table: TableName::parse(&settings.commit_table, &settings.database),
-            settings,
             columns: spec.sink.columns.clone(),
             keys: spec.sink.keys.clone(),
             write_mode,
             create_table: spec.sink.create_table,
             pre_sql: spec.sink.pre_sql.clone(),
             post_sql: spec.sink.post_sql.clone(),
+            dirty_table: spec
+                .settings
+                .dirty_table
+                .as_deref()
+                .map(|name| TableName::parse(name, &settings.database)),
+            settings,
         })
+    }
+
+    /// Writes the shard's dirty records into `settings.dirty_table`, in the open transaction.
+    async fn write_dirty_table(
+        &self,
+        conn: &mut Conn,
+        shard: &ShardIdentity,
+        input: &BatchReceiver,
+    ) -> Result<()> {
+        let Some(table) = &self.dirty_table else {
+            return Ok(());
+        };
+        let rows = dirty_table::rows(shard, input.counters().stored_dirty());
+        for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
+            let sql = dirty_table::insert_sql(&table.quoted(), Dialect::MySql, chunk.len());
+            let mut parameters: Vec<mysql_async::Value> =
+                Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
+            for row in chunk {
+                parameters.push(row.job_id.as_str().into());
+                parameters.push(row.shard_id.into());
+                parameters.push(row.attempt.into());
+                parameters.push(row.stage.into());
+                parameters.push(row.column.as_str().into());
+                parameters.push(row.error.as_str().into());
+                parameters.push(row.row.as_str().into());
+            }
+            conn.exec_drop(sql, mysql_async::Params::Positional(parameters))
+                .await
+                .map_err(ConnectorError::mysql(format!(
+                    "write dirty records into {table}"
+                )))?;
+        }
+        Ok(())
     }
 
     fn target_names(&self, schema: &SchemaRef) -> Result<Vec<String>> {
@@ -473,6 +514,13 @@ impl Sink for MySqlSink {
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let mut conn = self.settings.connect().await?;
         self.ensure_commit_table(&mut conn).await?;
+        if let Some(table) = &self.dirty_table {
+            conn.query_drop(dirty_table::create_sql(&table.quoted(), Dialect::MySql))
+                .await
+                .map_err(ConnectorError::mysql(format!(
+                    "create dirty table {table} (settings.dirty_table)"
+                )))?;
+        }
         if self.table_engine(&mut conn).await?.is_none() {
             if !self.create_table {
                 return Err(ConnectorError::config(
@@ -572,6 +620,10 @@ impl Sink for MySqlSink {
                 return Err(error);
             }
         };
+        if let Err(error) = self.write_dirty_table(&mut conn, shard, &input).await {
+            let _ = rollback(&mut conn).await;
+            return Err(error);
+        }
         conn.query_drop("COMMIT")
             .await
             .map_err(ConnectorError::mysql(format!(

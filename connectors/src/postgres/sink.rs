@@ -20,6 +20,7 @@ use super::source::table_columns;
 use super::types::{sql_type_for_field, PgType};
 use super::{describe_error, is_row_error, quote_identifier, TableName};
 use crate::channel::{BatchReceiver, DirtySample};
+use crate::dirty_table::{self, Dialect};
 use crate::error::{ConnectorError, Result};
 use crate::{ShardIdentity, Sink, WriteOutcome};
 use arrow_array::RecordBatch;
@@ -45,6 +46,8 @@ pub struct PostgresSink {
     create_table: bool,
     pre_sql: Vec<String>,
     post_sql: Vec<String>,
+    /// `settings.dirty_table`, resolved in the sink's schema.
+    dirty_table: Option<TableName>,
 }
 
 /// What a shard writes into, resolved at its first batch.
@@ -83,14 +86,53 @@ impl PostgresSink {
         Ok(PostgresSink {
             table: TableName::parse(table, &settings.schema),
             commit_table: TableName::parse(&settings.commit_table, &settings.schema),
-            settings,
             columns: spec.sink.columns.clone(),
             keys: spec.sink.keys.clone(),
             write_mode,
             create_table: spec.sink.create_table,
             pre_sql: spec.sink.pre_sql.clone(),
             post_sql: spec.sink.post_sql.clone(),
+            dirty_table: spec
+                .settings
+                .dirty_table
+                .as_deref()
+                .map(|name| TableName::parse(name, &settings.schema)),
+            settings,
         })
+    }
+
+    /// Writes the shard's dirty records into `settings.dirty_table`, in the open transaction.
+    async fn write_dirty_table(
+        &self,
+        client: &Client,
+        shard: &ShardIdentity,
+        input: &BatchReceiver,
+    ) -> Result<()> {
+        let Some(table) = &self.dirty_table else {
+            return Ok(());
+        };
+        let rows = dirty_table::rows(shard, input.counters().stored_dirty());
+        for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
+            let sql = dirty_table::insert_sql(&table.quoted(), Dialect::Postgres, chunk.len());
+            let mut parameters: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
+            for row in chunk {
+                parameters.push(&row.job_id);
+                parameters.push(&row.shard_id);
+                parameters.push(&row.attempt);
+                parameters.push(&row.stage);
+                parameters.push(&row.column);
+                parameters.push(&row.error);
+                parameters.push(&row.row);
+            }
+            client
+                .execute(sql.as_str(), &parameters)
+                .await
+                .map_err(ConnectorError::postgres(format!(
+                    "write dirty records into {table}"
+                )))?;
+        }
+        Ok(())
     }
 
     /// Returns the commit-marker table of this sink.
@@ -324,6 +366,14 @@ impl Sink for PostgresSink {
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let client = self.settings.connect().await?;
         self.ensure_commit_table(&client).await?;
+        if let Some(table) = &self.dirty_table {
+            client
+                .batch_execute(&dirty_table::create_sql(&table.quoted(), Dialect::Postgres))
+                .await
+                .map_err(ConnectorError::postgres(format!(
+                    "create dirty table {table} (settings.dirty_table)"
+                )))?;
+        }
         let exists: Option<String> = client
             .query_one("SELECT to_regclass($1)::text", &[&self.table.quoted()])
             .await
@@ -454,6 +504,7 @@ impl Sink for PostgresSink {
             input.counters().add_written(written, bytes);
             rows_written += written;
         }
+        self.write_dirty_table(&client, shard, &input).await?;
         client
             .batch_execute("COMMIT")
             .await

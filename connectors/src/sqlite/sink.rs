@@ -4,6 +4,7 @@ use super::column_metadata::record_columns;
 use super::types::{declared_type_for_field, sqlite_value};
 use super::{list_tables, quote_identifier, run_blocking, SqliteLocation, COMMIT_TABLE};
 use crate::channel::{BatchReceiver, DirtySample};
+use crate::dirty_table::{self, Dialect};
 use crate::error::{ConnectorError, Result};
 use crate::postgres::copy_encode::describe_row;
 use crate::{ShardIdentity, Sink, WriteOutcome};
@@ -24,6 +25,8 @@ pub struct SqliteSink {
     create_table: bool,
     pre_sql: Vec<String>,
     post_sql: Vec<String>,
+    /// `settings.dirty_table`.
+    dirty_table: Option<String>,
 }
 
 impl SqliteSink {
@@ -59,6 +62,7 @@ impl SqliteSink {
             create_table: spec.sink.create_table,
             pre_sql: spec.sink.pre_sql.clone(),
             post_sql: spec.sink.post_sql.clone(),
+            dirty_table: spec.settings.dirty_table.clone(),
         })
     }
 
@@ -182,6 +186,16 @@ impl Sink for SqliteSink {
         run_blocking(move || {
             let mut connection = sink.open()?;
             Self::ensure_commit_table(&connection)?;
+            if let Some(table) = &sink.dirty_table {
+                connection
+                    .execute_batch(&dirty_table::create_sql(
+                        &quote_identifier(table),
+                        Dialect::Sqlite,
+                    ))
+                    .map_err(ConnectorError::sqlite(format!(
+                        "create dirty table {table} (settings.dirty_table)"
+                    )))?;
+            }
             if !sink.table_exists(&connection)? {
                 if !sink.create_table {
                     return Err(ConnectorError::config(
@@ -344,6 +358,29 @@ impl SqliteSink {
                 return Ok(WriteOutcome::AlreadyCommitted);
             }
             Err(error) => return Err(ConnectorError::sqlite("insert commit marker")(error)),
+        }
+        if let Some(table) = &self.dirty_table {
+            let quoted = quote_identifier(table);
+            let rows = dirty_table::rows(shard, input.counters().stored_dirty());
+            for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
+                let sql = dirty_table::insert_sql(&quoted, Dialect::Sqlite, chunk.len());
+                let mut values: Vec<rusqlite::types::Value> =
+                    Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
+                for row in chunk {
+                    values.push(row.job_id.clone().into());
+                    values.push(row.shard_id.into());
+                    values.push(row.attempt.into());
+                    values.push(row.stage.to_string().into());
+                    values.push(row.column.clone().into());
+                    values.push(row.error.clone().into());
+                    values.push(row.row.clone().into());
+                }
+                transaction
+                    .execute(&sql, rusqlite::params_from_iter(values))
+                    .map_err(ConnectorError::sqlite(format!(
+                        "write dirty records into {table}"
+                    )))?;
+            }
         }
         transaction
             .commit()
