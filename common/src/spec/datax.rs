@@ -220,6 +220,7 @@ impl Translator {
             sink: sink?,
             settings,
             transformers,
+            mapping: None,
         })
     }
 
