@@ -162,9 +162,13 @@ async fn read_target_schema(
     };
     match reader.schema().await {
         Ok(schema) => Ok(Some(schema)),
-        // The table does not exist: `prepare` creates it or says so.
-        Err(ConnectorError::Config { field, .. }) if field == "sink.table" => Ok(None),
-        Err(error) => Err(error),
+        // A lost connection, a lock: planning is tried again.
+        Err(error) if error.is_retryable() => Err(error),
+        // The table (or an SQLite file) does not exist yet: `prepare` creates it or says so.
+        Err(error) => {
+            tracing::debug!(error = %error, "no sink table to check the column types against");
+            Ok(None)
+        }
     }
 }
 
