@@ -4,7 +4,7 @@
 //! ```
 //! use sluice_common::spec::{parse_job_spec, validate, MappingBy, SpecFormat};
 //! let text = r#"
-//! source: {connection: {type: sqlite, path: /tmp/in.db}, table: people}
+//! source: {connection: {type: postgresql, host: db, database: crm, user: etl}, table: people}
 //! sink: {connection: {type: sqlite, path: /tmp/out.db}, table: people}
 //! mapping:
 //!   by: name
