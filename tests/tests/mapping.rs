@@ -286,10 +286,7 @@ async fn incremental_copies_only_rows_newer_than_the_target() {
     );
     let first = run(&cluster, "first run", &spec).await;
     assert_succeeded(&cluster, "first run", &first);
-    assert_eq!(
-        first.counters.unwrap_or_default().rows_written,
-        2_700
-    );
+    assert_eq!(first.counters.unwrap_or_default().rows_written, 2_700);
 
     // Newer rows, one row whose updated_at equals the largest copied one (strictly greater:
     // it is not copied), and an old row (not copied either).
