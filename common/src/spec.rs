@@ -17,12 +17,17 @@
 
 mod connection_types;
 mod datax;
+mod mapping;
 mod params;
 mod transformers;
 mod validate;
 
 pub use connection_types::{connection_type, ConnectionType, CONNECTION_TYPES};
 pub use datax::{is_dataworks_job, is_datax_job, translate_dataworks, translate_datax};
+pub use mapping::{
+    check_incremental_kinds, CastType, IncrementalSpec, MappingBy, MappingEntry, MappingSpec,
+    CAST_TYPE_NAMES, EXPRESSION_SOURCE_TYPES, INCREMENTAL_SINK_TYPES, SQL_SOURCE_TYPES,
+};
 pub use params::{expand_placeholders, substitute_params, ParamContext};
 pub use transformers::{
     is_decimal_text, parse_transformers, ColumnRef, DigestAlgorithm, FilterOp, HexCase, MapOp,
@@ -63,6 +68,10 @@ pub struct JobSpec {
     /// Transformers applied in order to every row between reader and writer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transformers: Vec<TransformerSpec>,
+    /// Column mapping: which source columns, expressions and constants reach which sink
+    /// columns, with casts (see `docs/mapping.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<MappingSpec>,
 }
 
 /// The source side of a job.
@@ -94,6 +103,9 @@ pub struct SourceSpec {
     /// An arbitrary query instead of `table`/`columns`/`where`/`split_pk`; runs as one shard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// Copy only rows newer than the sink's largest value of a column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalSpec>,
 }
 
 /// The sink side of a job.

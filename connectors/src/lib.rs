@@ -132,4 +132,18 @@ pub trait Sink: Send + Sync {
 
     /// Runs once per job after every shard committed: `post_sql`.
     async fn finalize(&self) -> Result<()>;
+
+    /// Returns the largest value of `column` in the target table as text, `None` when the
+    /// table does not exist, is empty or holds only NULLs there: the lower bound of an
+    /// incremental job (`source.incremental`). Called once per job, on a worker, while
+    /// planning and before [`Sink::prepare`].
+    ///
+    /// # Errors
+    /// [`ConnectorError::Unsupported`] for sinks without tables (the default), or the
+    /// store's error.
+    async fn max_value(&self, column: &str) -> Result<Option<String>> {
+        Err(ConnectorError::Unsupported(format!(
+            "reading the largest value of {column} from this sink (source.incremental needs a postgresql, mysql, mariadb or sqlite sink)"
+        )))
+    }
 }

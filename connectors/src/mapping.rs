@@ -1,4 +1,28 @@
-//! Column mapping shared by every sink.
+//! Column mapping shared by every source and sink: which source columns, expressions and
+//! constants a job writes, under which target names and types (`mapping` in the spec, see
+//! `docs/mapping.md`).
+//!
+//! - [`read_list`] is what a SQL source selects: the source columns the mapping uses and its
+//!   expressions, aliased, so the database evaluates them ([`source_filter`] adds the
+//!   incremental lower bound to the user's `where`).
+//! - [`MappedSource`] wraps any source and turns its batches into the mapping's output columns
+//!   on the worker: renames, order, constants, NULLs and casts (Arrow's cast kernel; a value
+//!   that does not cast is a dirty record).
+//! - [`check_target_types`] refuses a mapping whose column types cannot meet the sink table's
+//!   before anything is written.
+
+mod mapped_source;
+mod planning;
+mod read_list;
+mod type_check;
+
+pub use mapped_source::{cast_data_type, MappedSource};
+pub use planning::{check_written_types, resolve_planned_spec, PlannedMapping};
+pub use read_list::{
+    expression_alias, incremental_target_column, read_list, source_filter, target_column_names,
+    ReadList, SourceExpression,
+};
+pub use type_check::{check_target_types, describe_type, is_integer_type, WrittenColumn};
 
 use crate::error::{ConnectorError, Result};
 use arrow_schema::SchemaRef;

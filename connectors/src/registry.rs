@@ -3,19 +3,45 @@
 use crate::error::{ConnectorError, Result};
 use crate::file::{FileSink, FileSource};
 use crate::generator::GeneratorSource;
+use crate::mapping::{read_list, source_filter, target_column_names, MappedSource};
 use crate::mysql::{MySqlSink, MySqlSource};
 use crate::postgres::{PostgresSink, PostgresSource};
-use crate::sqlite::{SqliteSink, SqliteSource};
+use crate::sqlite::{quote_identifier as sqlite_quote_identifier, SqliteSink, SqliteSource};
 use crate::stream::{StreamSink, StreamSource};
 use crate::{Sink, Source};
 use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
 
-/// Returns the reader of a job's source.
+/// Returns the reader of a job's source: the connector's reader, wrapped in a
+/// [`MappedSource`] when the spec maps its columns (so its batches carry the mapping's output
+/// columns).
 ///
 /// # Errors
 /// [`ConnectorError::Unsupported`] for a type that cannot be read, or the connector's own
 /// configuration errors.
 pub fn open_source(
+    spec: &ValidatedJobSpec,
+    connection: &ConnectionConfig,
+) -> Result<Box<dyn Source>> {
+    let mapping = spec
+        .spec
+        .mapping
+        .as_ref()
+        .filter(|mapping| !mapping.columns.is_empty());
+    let Some(mapping) = mapping else {
+        return open_connector_source(spec, connection);
+    };
+    // The connector reads the columns the mapping uses (SQL connectors add its expressions).
+    let mut reading = spec.clone();
+    reading.spec.source.columns = read_list(&spec.spec).columns;
+    let inner = open_connector_source(&reading, connection)?;
+    Ok(Box::new(MappedSource::new(inner, mapping.clone())))
+}
+
+/// Returns the connector's own reader of a job's source, without the mapping.
+///
+/// # Errors
+/// As [`open_source`].
+pub(crate) fn open_connector_source(
     spec: &ValidatedJobSpec,
     connection: &ConnectionConfig,
 ) -> Result<Box<dyn Source>> {
@@ -37,7 +63,7 @@ pub fn open_source(
                 "source",
                 table,
                 source.columns.clone(),
-                source.where_clause.clone(),
+                source_filter(&spec.spec, sqlite_quote_identifier, sqlite_quote_literal),
                 source.split_pk.clone(),
                 spec.spec.settings.batch_rows as usize,
             )?))
@@ -46,6 +72,10 @@ pub fn open_source(
             "reading from a {other} connection"
         ))),
     }
+}
+
+fn sqlite_quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Returns the writer of a job's sink.
@@ -92,11 +122,7 @@ pub fn open_sink_as_source(
     connection: &ConnectionConfig,
 ) -> Result<Box<dyn Source>> {
     let sink = &spec.spec.sink;
-    let columns = if !sink.columns.is_empty() {
-        sink.columns.clone()
-    } else {
-        spec.spec.source.columns.clone()
-    };
+    let columns = target_column_names(&spec.spec);
     match connection.kind.as_str() {
         "postgresql" | "adb_postgresql" => Ok(Box::new(PostgresSource::sink_reader(
             &spec.spec, connection,

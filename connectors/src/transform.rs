@@ -37,6 +37,7 @@ mod null_default;
 mod strings;
 mod text;
 
+pub(crate) use text::describe_row;
 pub use text::text_values;
 
 use crate::channel::{BatchReceiver, BatchSender, DirtySample};

@@ -3,12 +3,15 @@
 
 use crate::pipeline::{error_chain, spec_of};
 use sluice_common::spec::parse_transformers;
+use sluice_connectors::mapping::{check_written_types, resolve_planned_spec};
 use sluice_connectors::transform::TransformChain;
 use sluice_connectors::{open_sink, open_source, PlanRequest};
 use sluice_proto::convert::{connection_from_proto, key_range_to_proto};
 use sluice_proto::v1 as pb;
 
-/// Plans a job: reads the source's key bounds, computes shard ranges and prepares the sink.
+/// Plans a job: resolves what the spec leaves to planning (mapping entries, the incremental
+/// lower bound), reads the source's key bounds, computes shard ranges, checks the column types
+/// against the sink table and prepares the sink. Nothing is written before the type check.
 pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
     let job_id = job.job_id.clone();
     let failure = |error: String, retryable: bool| pb::PlanResult {
@@ -19,14 +22,21 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         retryable,
         key_min: None,
         key_max: None,
+        planned_spec_json: String::new(),
     };
-    let validated = match spec_of(&job.spec_json) {
+    let submitted = match spec_of(&job.spec_json) {
         Ok(validated) => validated,
         Err(reason) => return failure(reason, false),
     };
     let source_connection = connection_from_proto(job.source_connection.as_ref());
     let sink_connection = connection_from_proto(job.sink_connection.as_ref());
-    let source = match open_source(&validated, &source_connection) {
+    let planned = match resolve_planned_spec(&submitted, &source_connection, &sink_connection).await
+    {
+        Ok(planned) => planned,
+        Err(error) => return failure(error_chain(&error), error.is_retryable()),
+    };
+    let validated = &planned.validated;
+    let source = match open_source(validated, &source_connection) {
         Ok(source) => source,
         Err(error) => return failure(error_chain(&error), error.is_retryable()),
     };
@@ -42,7 +52,7 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         Ok(schema) => schema,
         Err(error) => return failure(error_chain(&error), error.is_retryable()),
     };
-    // Transformers bind to the source's columns here, so a missing column fails the job before
+    // Transformers bind to the mapped columns here, so a missing column fails the job before
     // any shard runs, and the sink is prepared for the rows the chain produces.
     let transformers = match parse_transformers(&validated.spec.transformers) {
         Ok(transformers) => transformers,
@@ -56,13 +66,28 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
             Err(error) => return failure(error_chain(&error), error.is_retryable()),
         }
     };
-    let sink = match open_sink(&validated, &sink_connection) {
+    if let Some(target) = &planned.target_schema {
+        if let Err(error) = check_written_types(validated, &schema, target) {
+            return failure(error_chain(&error), false);
+        }
+    }
+    let sink = match open_sink(validated, &sink_connection) {
         Ok(sink) => sink,
         Err(error) => return failure(error_chain(&error), error.is_retryable()),
     };
     if let Err(error) = sink.prepare(schema).await {
         return failure(error_chain(&error), error.is_retryable());
     }
+    let planned_spec_json = if planned.changed {
+        match serde_json::to_string(&validated.spec) {
+            Ok(json) => json,
+            Err(error) => {
+                return failure(format!("cannot encode the planned spec: {error}"), false)
+            }
+        }
+    } else {
+        String::new()
+    };
     tracing::info!(job_id = %job_id, shards = plan.ranges.len(), estimated_rows = plan.estimated_rows, "planned job");
     pb::PlanResult {
         job_id,
@@ -72,6 +97,7 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         retryable: false,
         key_min: plan.key_bounds.map(|bounds| bounds.min),
         key_max: plan.key_bounds.map(|bounds| bounds.max),
+        planned_spec_json,
     }
 }
 

@@ -230,6 +230,7 @@ impl Translator {
             sink: sink?,
             settings,
             transformers,
+            mapping: None,
         })
     }
 

@@ -154,6 +154,7 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             errors.push(SpecError::new("source.split_pk", "must not be empty"));
         }
     }
+    super::mapping::check_mapping(&spec, &mut errors);
     if let Err(problems) = super::parse_transformers(&spec.transformers) {
         errors.extend(problems.0);
     }

@@ -63,11 +63,7 @@ impl FileSource {
     /// # Errors
     /// [`ConnectorError::Config`] for a bad option.
     pub fn sink_reader(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
-        let columns = if !spec.sink.columns.is_empty() {
-            spec.sink.columns.clone()
-        } else {
-            spec.source.columns.clone()
-        };
+        let columns = crate::mapping::target_column_names(spec);
         Ok(FileSource {
             settings: FileSettings::from_connection(
                 connection,

@@ -511,6 +511,26 @@ async fn rollback(conn: &mut Conn) -> Result<()> {
 
 #[async_trait]
 impl Sink for MySqlSink {
+    async fn max_value(&self, column: &str) -> Result<Option<String>> {
+        let mut conn = self.settings.connect().await?;
+        if self.table_engine(&mut conn).await?.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT CAST(MAX({}) AS CHAR) FROM {}",
+            quote_identifier(column),
+            self.table.quoted()
+        );
+        let value: Option<Option<String>> =
+            conn.query_first(sql.as_str())
+                .await
+                .map_err(ConnectorError::mysql(format!(
+                    "read the largest {column} of {} (source.incremental)",
+                    self.table
+                )))?;
+        Ok(value.flatten())
+    }
+
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let mut conn = self.settings.connect().await?;
         self.ensure_commit_table(&mut conn).await?;

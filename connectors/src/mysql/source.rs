@@ -4,9 +4,10 @@ use super::config::MySqlSettings;
 use super::decode::RowDecoder;
 use super::split::{self, KeyInfo};
 use super::types::MySqlType;
-use super::{quote_identifier, TableName};
+use super::{quote_identifier, quote_literal, TableName};
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
+use crate::mapping::{read_list, source_filter, SourceExpression};
 use crate::{PlanOutput, PlanRequest, Source};
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ enum Target {
     Table {
         name: TableName,
         columns: Vec<String>,
+        /// Expressions of the job's mapping, selected after the columns.
+        expressions: Vec<SourceExpression>,
         where_clause: Option<String>,
         split_pk: Option<String>,
         split_bounds: Vec<serde_json::Value>,
@@ -37,6 +40,8 @@ pub struct MySqlSource {
     batch_rows: usize,
     /// Field path prefix for errors (`source`, or `sink` when reading a sink back).
     role: String,
+    /// Whether the columns read are those of the job's `mapping`.
+    mapped: bool,
 }
 
 /// The resolved projection of a read.
@@ -55,12 +60,14 @@ impl MySqlSource {
     pub fn new(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
         let settings = MySqlSettings::from_connection(connection, "source")?;
         let source = &spec.source;
+        let read = read_list(spec);
         let target = match (&source.query, &source.table) {
             (Some(query), _) => Target::Query(query.trim().trim_end_matches(';').to_string()),
             (None, Some(table)) => Target::Table {
                 name: TableName::parse(table, &settings.database),
-                columns: source.columns.clone(),
-                where_clause: source.where_clause.clone(),
+                columns: read.columns,
+                expressions: read.expressions,
+                where_clause: source_filter(spec, quote_identifier, quote_literal),
                 split_pk: source.split_pk.clone(),
                 split_bounds: source.split_bounds.clone(),
             },
@@ -79,6 +86,7 @@ impl MySqlSource {
             target,
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "source".into(),
+            mapped: spec.mapping.as_ref().is_some_and(|m| !m.columns.is_empty()),
         })
     }
 
@@ -94,15 +102,12 @@ impl MySqlSource {
                 format!("is required for a {} sink", connection.kind),
             )
         })?;
-        let columns = if !spec.sink.columns.is_empty() {
-            spec.sink.columns.clone()
-        } else {
-            spec.source.columns.clone()
-        };
+        let columns = crate::mapping::target_column_names(spec);
         Ok(MySqlSource {
             target: Target::Table {
                 name: TableName::parse(table, &settings.database),
                 columns,
+                expressions: Vec::new(),
                 where_clause: None,
                 split_pk: None,
                 split_bounds: Vec::new(),
@@ -110,6 +115,7 @@ impl MySqlSource {
             settings,
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "sink".into(),
+            mapped: false,
         })
     }
 
@@ -120,13 +126,18 @@ impl MySqlSource {
                 format!("{}.query", self.role),
                 HashMap::new(),
             ),
-            Target::Table { name, columns, .. } => {
+            Target::Table {
+                name,
+                columns,
+                expressions,
+                ..
+            } => {
                 let existing = table_columns(conn, name, &format!("{}.table", self.role)).await?;
                 let names: Vec<&String> = existing.iter().map(|(column, _)| column).collect();
                 for (position, column) in columns.iter().enumerate() {
                     if !names.contains(&column) {
                         return Err(ConnectorError::config(
-                            format!("{}.columns[{position}]", self.role),
+                            self.column_path(position),
                             format!(
                                 "\"{column}\" is not a column of {name}; columns are: {}",
                                 names
@@ -146,6 +157,13 @@ impl MySqlSource {
                 let list = selected
                     .iter()
                     .map(|column| quote_identifier(column))
+                    .chain(expressions.iter().map(|expression| {
+                        format!(
+                            "({}) AS {}",
+                            expression.sql,
+                            quote_identifier(&expression.alias)
+                        )
+                    }))
                     .collect::<Vec<_>>()
                     .join(", ");
                 (
@@ -192,6 +210,16 @@ impl MySqlSource {
             types,
             select: sql,
         })
+    }
+
+    /// Returns the field path of selected column `position`: `mapping.columns` when the job
+    /// maps its columns, else `{role}.columns[position]`.
+    fn column_path(&self, position: usize) -> String {
+        if self.mapped {
+            "mapping.columns".to_string()
+        } else {
+            format!("{}.columns[{position}]", self.role)
+        }
     }
 
     fn describe_target(&self) -> String {

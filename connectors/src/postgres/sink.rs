@@ -363,6 +363,34 @@ impl PostgresSink {
 
 #[async_trait]
 impl Sink for PostgresSink {
+    async fn max_value(&self, column: &str) -> Result<Option<String>> {
+        let client = self.settings.connect().await?;
+        let exists: Option<String> = client
+            .query_one("SELECT to_regclass($1)::text", &[&self.table.quoted()])
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "look up table {}",
+                self.table
+            )))?
+            .get(0);
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT max({})::text FROM {}",
+            quote_identifier(column),
+            self.table.quoted()
+        );
+        let row = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "read the largest {column} of {} (source.incremental)",
+                self.table
+            )))?;
+        Ok(row.get(0))
+    }
+
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let client = self.settings.connect().await?;
         self.ensure_commit_table(&client).await?;

@@ -4,9 +4,10 @@ use super::config::PgSettings;
 use super::copy_decode::CopyDecoder;
 use super::split::{self, KeyInfo, PlanContext};
 use super::types::PgType;
-use super::{quote_identifier, TableName};
+use super::{quote_identifier, quote_literal, TableName};
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
+use crate::mapping::{read_list, source_filter, SourceExpression};
 use crate::{PlanOutput, PlanRequest, Source};
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
@@ -21,6 +22,8 @@ enum Target {
     Table {
         name: TableName,
         columns: Vec<String>,
+        /// Expressions of the job's mapping, selected after the columns.
+        expressions: Vec<SourceExpression>,
         where_clause: Option<String>,
         split_pk: Option<String>,
         split_bounds: Vec<serde_json::Value>,
@@ -36,6 +39,8 @@ pub struct PostgresSource {
     batch_rows: usize,
     /// Field path prefix for errors (`source`, or `sink` when reading a sink back).
     role: String,
+    /// Whether the columns read are those of the job's `mapping`.
+    mapped: bool,
 }
 
 /// The resolved projection of a read.
@@ -54,12 +59,14 @@ impl PostgresSource {
     pub fn new(spec: &JobSpec, connection: &ConnectionConfig) -> Result<Self> {
         let settings = PgSettings::from_connection(connection, "source")?;
         let source = &spec.source;
+        let read = read_list(spec);
         let target = match (&source.query, &source.table) {
             (Some(query), _) => Target::Query(query.trim().trim_end_matches(';').to_string()),
             (None, Some(table)) => Target::Table {
                 name: TableName::parse(table, &settings.schema),
-                columns: source.columns.clone(),
-                where_clause: source.where_clause.clone(),
+                columns: read.columns,
+                expressions: read.expressions,
+                where_clause: source_filter(spec, quote_identifier, quote_literal),
                 split_pk: source.split_pk.clone(),
                 split_bounds: source.split_bounds.clone(),
             },
@@ -75,6 +82,7 @@ impl PostgresSource {
             target,
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "source".into(),
+            mapped: spec.mapping.as_ref().is_some_and(|m| !m.columns.is_empty()),
         })
     }
 
@@ -87,15 +95,12 @@ impl PostgresSource {
         let table = spec.sink.table.as_deref().ok_or_else(|| {
             ConnectorError::config("sink.table", "is required for a postgresql sink")
         })?;
-        let columns = if !spec.sink.columns.is_empty() {
-            spec.sink.columns.clone()
-        } else {
-            spec.source.columns.clone()
-        };
+        let columns = crate::mapping::target_column_names(spec);
         Ok(PostgresSource {
             target: Target::Table {
                 name: TableName::parse(table, &settings.schema),
                 columns,
+                expressions: Vec::new(),
                 where_clause: None,
                 split_pk: None,
                 split_bounds: Vec::new(),
@@ -103,6 +108,7 @@ impl PostgresSource {
             settings,
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "sink".into(),
+            mapped: false,
         })
     }
 
@@ -113,12 +119,17 @@ impl PostgresSource {
     async fn project(&self, client: &Client) -> Result<Projection> {
         let (sql, field_prefix) = match &self.target {
             Target::Query(query) => (query.clone(), format!("{}.query", self.role)),
-            Target::Table { name, columns, .. } => {
+            Target::Table {
+                name,
+                columns,
+                expressions,
+                ..
+            } => {
                 let existing = table_columns(client, name, &format!("{}.table", self.role)).await?;
                 for (position, column) in columns.iter().enumerate() {
                     if !existing.contains(column) {
                         return Err(ConnectorError::config(
-                            format!("{}.columns[{position}]", self.role),
+                            self.column_path(position),
                             format!(
                                 "\"{column}\" is not a column of {name}; columns are: {}",
                                 existing.join(", ")
@@ -126,19 +137,23 @@ impl PostgresSource {
                         ));
                     }
                 }
-                let list = if columns.is_empty() {
-                    existing
-                        .iter()
-                        .map(|column| quote_identifier(column))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                let selected = if columns.is_empty() {
+                    &existing
                 } else {
                     columns
-                        .iter()
-                        .map(|column| quote_identifier(column))
-                        .collect::<Vec<_>>()
-                        .join(", ")
                 };
+                let list = selected
+                    .iter()
+                    .map(|column| quote_identifier(column))
+                    .chain(expressions.iter().map(|expression| {
+                        format!(
+                            "({}) AS {}",
+                            expression.sql,
+                            quote_identifier(&expression.alias)
+                        )
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 (
                     format!("SELECT {list} FROM {}", name.quoted()),
                     format!("{}.columns", self.role),
@@ -170,6 +185,16 @@ impl PostgresSource {
             types,
             select: sql,
         })
+    }
+
+    /// Returns the field path of selected column `position`: `mapping.columns` when the job
+    /// maps its columns, else `{role}.columns[position]`.
+    fn column_path(&self, position: usize) -> String {
+        if self.mapped {
+            "mapping.columns".to_string()
+        } else {
+            format!("{}.columns[{position}]", self.role)
+        }
     }
 
     fn describe_target(&self) -> String {

@@ -181,6 +181,29 @@ impl SqliteSink {
 
 #[async_trait]
 impl Sink for SqliteSink {
+    async fn max_value(&self, column: &str) -> Result<Option<String>> {
+        let sink = self.clone();
+        let column = column.to_string();
+        run_blocking(move || {
+            let connection = sink.open()?;
+            if !sink.table_exists(&connection)? {
+                return Ok(None);
+            }
+            let sql = format!(
+                "SELECT CAST(max({}) AS TEXT) FROM {}",
+                quote_identifier(&column),
+                quote_identifier(&sink.table)
+            );
+            connection
+                .query_row(&sql, [], |row| row.get::<_, Option<String>>(0))
+                .map_err(ConnectorError::sqlite(format!(
+                    "read the largest {column} of {} (source.incremental)",
+                    sink.table
+                )))
+        })
+        .await
+    }
+
     async fn prepare(&self, source_schema: SchemaRef) -> Result<()> {
         let sink = self.clone();
         run_blocking(move || {

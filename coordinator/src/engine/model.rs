@@ -12,7 +12,9 @@ use sluice_common::records::{
     now_ms, sum_transformer_counts, Counters, JobRecord, JobState, KeyBounds, KeyRange,
     ShardRecord, ShardState, TransformerCounts, RECORD_VERSION,
 };
-use sluice_common::spec::{ConnectionConfig, ValidatedJobSpec};
+use sluice_common::spec::{
+    parse_job_spec, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec,
+};
 use sluice_proto::v1 as pb;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -188,6 +190,24 @@ impl JobRuntime {
         self.shards.iter().fold(Vec::new(), |sum, shard| {
             sum_transformer_counts(&sum, shard.transformer_counts())
         })
+    }
+
+    /// Takes over what planning resolved (`PlanResult.planned_spec_json`): the mapping's
+    /// entries and the incremental lower bound, and nothing else of the worker's copy, into the
+    /// job's stored spec and the spec its shards receive.
+    fn adopt_planned_spec(&mut self, planned_json: &str) -> Result<(), String> {
+        let planned = parse_job_spec(planned_json, SpecFormat::Json)
+            .map_err(|errors| format!("the planned spec does not parse: {errors}"))?;
+        let mut spec = self.validated.spec.clone();
+        spec.mapping = planned.mapping;
+        spec.source.incremental = planned.source.incremental;
+        let validated =
+            validate(spec).map_err(|errors| format!("the planned spec is not valid: {errors}"))?;
+        self.spec_json = serde_json::to_string(&validated.spec)
+            .map_err(|error| format!("cannot encode the planned spec: {error}"))?;
+        self.record.spec = validated.spec.clone();
+        self.validated = validated;
+        Ok(())
     }
 
     pub(crate) fn running_shards(&self) -> usize {
@@ -812,6 +832,15 @@ impl Model {
                 Some(format!("planning failed: {}", result.error)),
             );
         }
+        if !result.planned_spec_json.is_empty() {
+            if let Err(reason) = job.adopt_planned_spec(&result.planned_spec_json) {
+                return self.end_job(
+                    &job_id,
+                    JobState::Failed,
+                    Some(format!("planning failed: {reason}")),
+                );
+            }
+        }
         let ranges: Vec<KeyRange> = result
             .shards
             .iter()
@@ -1261,6 +1290,53 @@ mod tests {
         assert!(model.jobs[&job_id].waiting.is_none());
     }
 
+    #[test]
+    fn a_planned_spec_brings_its_mapping_and_incremental_bound_and_nothing_else() {
+        let mut model = Model::default();
+        let (record, validated) = job(2);
+        let job_id = record.id.clone();
+        model.add_job(
+            record,
+            validated.clone(),
+            OpenConnections::default(),
+            Vec::new(),
+            None,
+        );
+        let planner = worker(&mut model, "w1", 2, 1);
+        model.dispatch(Instant::now());
+        let mut planned = validated.spec.clone();
+        planned.mapping = Some(sluice_common::spec::MappingSpec {
+            by: sluice_common::spec::MappingBy::Name,
+            columns: vec![sluice_common::spec::MappingEntry {
+                source: Some("id".into()),
+                target: Some("key".into()),
+                ..Default::default()
+            }],
+        });
+        // A worker's copy may not change anything else.
+        planned.settings.parallelism = 99;
+        model.worker_message(
+            &planner,
+            1,
+            pb::worker_message::Body::PlanResult(pb::PlanResult {
+                job_id: job_id.to_string(),
+                shards: vec![convert::key_range_to_proto(&KeyRange::All)],
+                planned_spec_json: serde_json::to_string(&planned).expect("json"),
+                ..Default::default()
+            }),
+            Instant::now(),
+        );
+        let runtime = &model.jobs[&job_id];
+        assert_eq!(runtime.record.state, JobState::Running);
+        assert_eq!(runtime.record.spec.mapping, planned.mapping);
+        assert_eq!(runtime.validated.spec.settings.parallelism, 2);
+        assert!(
+            runtime.spec_json.contains("\"target\":\"key\""),
+            "{}",
+            runtime.spec_json
+        );
+    }
+
     fn planned_model(shards: usize, parallelism: u32) -> (Model, JobId, WorkerId, WorkerId) {
         let mut model = Model::default();
         let (record, validated) = job(parallelism);
@@ -1298,6 +1374,7 @@ mod tests {
                 retryable: false,
                 key_min: None,
                 key_max: None,
+                planned_spec_json: String::new(),
             }),
             Instant::now(),
         );

@@ -387,6 +387,7 @@ mod tests {
                 retryable: false,
                 key_min: Some(0),
                 key_max: Some(999_999),
+                planned_spec_json: String::new(),
             }),
             Instant::now(),
         );

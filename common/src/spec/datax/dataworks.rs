@@ -183,6 +183,7 @@ impl Translator {
             sink: sink?,
             settings,
             transformers: Vec::new(),
+            mapping: None,
         })
     }
 
