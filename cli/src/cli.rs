@@ -34,9 +34,38 @@ pub struct Cli {
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
+    /// TLS towards the coordinator (client commands and workers).
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// TLS settings of client commands and workers.
+#[derive(Debug, Args)]
+pub struct ClientTlsArgs {
+    /// CA certificate (PEM) that signed the coordinator's certificate; with it, coordinator
+    /// URLs are reached over TLS (use https:// URLs naming the host in the certificate).
+    #[arg(long, global = true, env = "SLUICE_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// This client's certificate (PEM), for a coordinator started with --tls-client-ca.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_TLS_CLIENT_CERT",
+        requires = "tls_client_key"
+    )]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The key (PEM) of --tls-client-cert.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_TLS_CLIENT_KEY",
+        requires = "tls_client_cert"
+    )]
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// Output format.
@@ -50,6 +79,10 @@ pub enum OutputFormat {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate the derive"
+)]
 pub enum Command {
     /// Run a coordinator (the control plane) on etcd.
     Coordinator(CoordinatorArgs),
@@ -128,6 +161,16 @@ pub struct CoordinatorArgs {
     /// (anyone who can read etcd can read them).
     #[arg(long, conflicts_with = "secret_key_file")]
     pub insecure_dev_secrets: bool,
+    /// Serve the gRPC API over TLS with this certificate chain (PEM, leaf first); clients
+    /// and workers then use https:// URLs and --tls-ca.
+    #[arg(long, env = "SLUICE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "SLUICE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require clients and workers to present a certificate signed by this CA (PEM): mutual TLS.
+    #[arg(long, env = "SLUICE_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// `sluice coordinator keygen|rotate-key`.
@@ -399,6 +442,86 @@ pub enum DataSourceCommand {
         #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
         workspace: String,
     },
+    /// Share one environment of a data source with another workspace: READ (its jobs may read
+    /// from it) or WRITE (also write to it). Its jobs name it OWNER/NAME, or --as NAME; they
+    /// never see its secrets. Sharing again changes the permission.
+    Share {
+        /// The data source (of --workspace).
+        name: String,
+        /// The workspace to share it with.
+        #[arg(long = "to")]
+        grantee: String,
+        /// Environment shared: grantee jobs of this environment use this environment's config.
+        #[arg(long, env = "SLUICE_ENV", default_value = "prod")]
+        env: String,
+        /// read (source only) or write (source and sink).
+        #[arg(long, value_enum, default_value_t = PermissionArg::Read)]
+        permission: PermissionArg,
+        /// A name grantee jobs may use instead of OWNER/NAME.
+        #[arg(long = "as", default_value = "")]
+        shared_name: String,
+        /// Owning workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+    /// Revoke a grant (one environment with --env, else all); jobs submitted afterwards can no
+    /// longer use the data source.
+    Unshare {
+        /// The data source (of --workspace).
+        name: String,
+        /// The workspace to revoke it from.
+        #[arg(long = "to")]
+        grantee: String,
+        /// Environment to revoke (default: every granted environment).
+        #[arg(long, default_value = "")]
+        env: String,
+        /// Owning workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+    /// List the grants a workspace has given (of one data source with NAME) and received.
+    Shares {
+        /// Only the grants of this data source.
+        name: Option<String>,
+        /// Workspace.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+    /// Create many data sources from a CSV or YAML file, all or none: every row is checked
+    /// first and each problem is reported with its line (CSV) or item (YAML) number.
+    ///
+    /// CSV: a header line with `name`, `type`, optionally `environment` and `description`,
+    /// then one column per option (host, port, database, user, password, path, ...); an empty
+    /// cell leaves the option unset; one row per data source and environment. YAML: a list of
+    /// {name, type, environment, description, options: {...}, secrets: {...}}.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Its format (default: from the extension, .csv or .yaml/.yml, else from the content).
+        #[arg(long, value_enum)]
+        format: Option<ImportFormatArg>,
+        /// Workspace the data sources are created in.
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
+        workspace: String,
+    },
+}
+
+/// Permission of a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionArg {
+    /// Usable as a job's source.
+    Read,
+    /// Usable as a job's source and sink.
+    Write,
+}
+
+/// Format of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormatArg {
+    /// CSV with a header line: name,type,environment,description, then one column per option.
+    Csv,
+    /// A YAML list of {name, type, environment, description, options, secrets}.
+    Yaml,
 }
 
 /// Role a data source is tested for.

@@ -17,6 +17,7 @@ pub async fn channel(coordinators: &[String]) -> anyhow::Result<Channel> {
                 format!("coordinator address {url:?} is not a URL like http://127.0.0.1:7070")
             })?
             .connect_timeout(Duration::from_secs(5));
+        let endpoint = crate::tls::apply(endpoint)?;
         match endpoint.connect().await {
             Ok(channel) => return Ok(channel),
             Err(error) => {

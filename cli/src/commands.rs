@@ -17,8 +17,10 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
     let Cli {
         coordinator,
         output,
+        tls,
         command,
     } = arguments;
+    crate::tls::configure_clients(&tls)?;
     match command {
         Command::Coordinator(args) => cluster::coordinator(args).await,
         Command::Worker(args) => cluster::worker(args, coordinator).await,

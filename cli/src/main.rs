@@ -9,6 +9,7 @@ mod params;
 mod progress;
 mod signals;
 mod spec_file;
+mod tls;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -221,7 +221,67 @@ pub fn data_source_json(data_source: &pb::DataSource) -> Value {
         "configs": configs,
         "created_at": time_json(data_source.created_at.as_ref()),
         "updated_at": time_json(data_source.updated_at.as_ref()),
+        "shared_from": data_source.shared_from,
+        "shared_as": data_source.shared_as,
+        "shared_permissions": data_source.shared_permissions,
     })
+}
+
+/// Returns `read` or `write`.
+pub fn permission_name(permission: i32) -> &'static str {
+    match pb::SharePermission::try_from(permission) {
+        Ok(pb::SharePermission::Write) => "write",
+        Ok(pb::SharePermission::Read) => "read",
+        _ => "unspecified",
+    }
+}
+
+/// Returns a grant as JSON.
+pub fn grant_json(grant: &pb::DataSourceGrant) -> Value {
+    json!({
+        "workspace": grant.workspace,
+        "name": grant.name,
+        "environment": grant.environment,
+        "grantee_workspace": grant.grantee_workspace,
+        "permission": permission_name(grant.permission),
+        "shared_name": grant.shared_name,
+        "granted_at": time_json(grant.granted_at.as_ref()),
+    })
+}
+
+/// Returns the given and received grants as two tables.
+pub fn grants_text(response: &pb::ListSharesResponse) -> String {
+    let mut lines = vec![format!(
+        "{:<12} {:<24} {:<6} {:<16} {:<10} SHARED NAME",
+        "GIVEN", "DATA SOURCE", "ENV", "TO", "PERMISSION"
+    )];
+    for grant in &response.given {
+        lines.push(format!(
+            "{:<12} {:<24} {:<6} {:<16} {:<10} {}",
+            "",
+            grant.name,
+            grant.environment,
+            grant.grantee_workspace,
+            permission_name(grant.permission),
+            grant.shared_name
+        ));
+    }
+    lines.push(format!(
+        "{:<12} {:<24} {:<6} {:<16} {:<10} SHARED NAME",
+        "RECEIVED", "DATA SOURCE", "ENV", "FROM", "PERMISSION"
+    ));
+    for grant in &response.received {
+        lines.push(format!(
+            "{:<12} {:<24} {:<6} {:<16} {:<10} {}",
+            "",
+            grant.name,
+            grant.environment,
+            grant.workspace,
+            permission_name(grant.permission),
+            grant.shared_name
+        ));
+    }
+    lines.join("\n")
 }
 
 fn sorted_pairs(pairs: &std::collections::HashMap<String, String>) -> String {
@@ -238,6 +298,14 @@ pub fn data_source_text(data_source: &pb::DataSource) -> String {
         format!("type         {}", data_source.r#type),
         format!("description  {}", data_source.description),
     ];
+    if !data_source.shared_from.is_empty() {
+        lines.push(format!(
+            "shared from  workspace {} as {} ({})",
+            data_source.shared_from,
+            data_source.shared_as,
+            sorted_pairs(&data_source.shared_permissions)
+        ));
+    }
     let mut environments: Vec<&String> = data_source.configs.keys().collect();
     environments.sort();
     for environment in environments {

@@ -159,6 +159,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// either all of them are stored or none. Returns the revision of the write.
     async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<i64>;
 
+    /// Creates every entry (no lease) in one atomic transaction if none of the keys exists:
+    /// either all are written, at one revision, or (when a key exists) none. Returns the
+    /// revision of the write, or `None` when a key existed and nothing was written.
+    async fn create_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<Option<i64>>;
+
     /// Deletes `key` if `condition` holds.
     async fn delete(&self, key: &str, condition: Precondition) -> MetaResult<DeleteOutcome>;
 

@@ -24,6 +24,8 @@ pub struct CoordinatorConfig {
     /// `s3://bucket/prefix`, shared by the coordinators and the workers; `None` keeps only
     /// samples of dirty records.
     pub data_location: Option<String>,
+    /// TLS on the gRPC listener; `None` serves plaintext.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl Default for CoordinatorConfig {
@@ -39,6 +41,7 @@ impl Default for CoordinatorConfig {
             // key (or says out loud that it runs with the public development key).
             secrets: SecretCipher::insecure_dev(),
             data_location: None,
+            tls: None,
         }
     }
 }

@@ -12,12 +12,15 @@ pub mod config;
 pub use sluice_proto::convert;
 pub mod engine;
 pub mod error;
+pub mod grants;
+pub mod import;
 pub mod leader;
 pub mod resolve;
 pub mod rotate;
 pub mod schedule;
 pub mod service;
 pub mod submit;
+pub mod tls;
 pub mod workspaces;
 
 pub use config::CoordinatorConfig;
@@ -64,7 +67,7 @@ pub async fn serve(
     let local_address = listener.local_addr().ok();
     if config.advertise_url.is_empty() {
         config.advertise_url = local_address
-            .map(|address| format!("http://{address}"))
+            .map(|address| format!("{}://{address}", tls::scheme(config.tls.as_ref())))
             .unwrap_or_default();
     }
     let slot = leader::LeaderSlot::default();
@@ -99,14 +102,14 @@ pub async fn serve(
     if config.secrets.is_insecure() {
         tracing::warn!("secrets are sealed under the public development key (--insecure-dev-secrets): anyone who can read the metadata store can read them; give --secret-key-file in production");
     }
-    tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, secret_key_id = %config.secrets.primary_key_id(), "coordinator serving");
+    tracing::info!(address = ?local_address, tls = config.tls.is_some(), store = %store.describe(), coordinator_id = %config.coordinator_id, secret_key_id = %config.secrets.primary_key_id(), "coordinator serving");
     // Open worker streams would hold a graceful shutdown forever: give them a grace period.
     let (stopping_sender, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown_then_notify = async move {
         shutdown.await;
         let _ = stopping_sender.send(());
     };
-    let server = tonic::transport::Server::builder()
+    let server = tls::server_builder(config.tls.as_ref())?
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -5,10 +5,16 @@
 //! a data source without a config there is a submit error that says how to add one. In the
 //! `dev` environment of a standard workspace inline connections are refused (the `generator`
 //! aside, which touches no store), so a dev job opens only what dev configs name.
+//!
+//! A data source of another workspace resolves only through a grant ([`crate::grants`]) of
+//! the job's environment, READ for a source and WRITE for a sink.
 
 use crate::error::{CoordinatorError, Result};
+use crate::grants;
 use sluice_common::meta::{keys, MetaStore};
-use sluice_common::records::{self, DataSourceRecord, WorkspaceMode, WorkspaceRecord, ENV_DEV};
+use sluice_common::records::{
+    self, DataSourceRecord, GrantRecord, WorkspaceMode, WorkspaceRecord, ENV_DEV,
+};
 use sluice_common::secrets::SecretCipher;
 use sluice_common::spec::{
     check_connection, connection_type, inline_connection_config, ConnectionConfig,
@@ -128,30 +134,63 @@ async fn resolve_one(
     let Some(name) = datasource else {
         return Ok(None);
     };
-    let Some(key_value) = store.get(&keys::datasource(workspace, name)).await? else {
-        let known: Vec<String> = store
-            .list_prefix(&keys::datasources_prefix(workspace))
-            .await?
-            .into_iter()
-            .filter_map(|kv| kv.key.rsplit('/').next().map(str::to_string))
-            .collect();
-        errors.push(SpecError::new(
-            format!("{path}.datasource"),
-            format!(
-                "\"{name}\" is not a data source of workspace {workspace}; known: {}; create it with `sluice ds create`",
-                if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
-            ),
-        ));
-        return Ok(None);
+    let own = if grants::is_qualified(name) {
+        None
+    } else {
+        store.get(&keys::datasource(workspace, name)).await?
     };
-    let record: DataSourceRecord = records::decode(&key_value)?;
+    let record: DataSourceRecord = match own {
+        Some(key_value) => records::decode(&key_value)?,
+        None => match grants::find_shared(store, workspace, name).await? {
+            Some((grant, record)) => {
+                if let Err(refused) =
+                    grants::check_use(&grant, environment, role, &format!("{path}.datasource"))
+                {
+                    errors.push(refused);
+                    return Ok(None);
+                }
+                record
+            }
+            None if grants::is_qualified(name) => {
+                errors.push(SpecError::new(
+                    format!("{path}.datasource"),
+                    grants::not_shared_message(name, workspace),
+                ));
+                return Ok(None);
+            }
+            None => {
+                let mut known: Vec<String> = store
+                    .list_prefix(&keys::datasources_prefix(workspace))
+                    .await?
+                    .into_iter()
+                    .filter_map(|kv| kv.key.rsplit('/').next().map(str::to_string))
+                    .collect();
+                known.extend(
+                    grants::received(store, workspace)
+                        .await?
+                        .iter()
+                        .map(GrantRecord::shared_as),
+                );
+                errors.push(SpecError::new(
+                    format!("{path}.datasource"),
+                    format!(
+                        "\"{name}\" is not a data source of workspace {workspace}; known: {}; create it with `sluice ds create`",
+                        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                    ),
+                ));
+                return Ok(None);
+            }
+        },
+    };
     let Some(sealed) = record.connection(environment) else {
         let has: Vec<&str> = record.configs.keys().map(String::as_str).collect();
         errors.push(SpecError::new(
             format!("{path}.datasource"),
             format!(
-                "data source \"{name}\" has no {environment} config (it has: {}); add one with `sluice ds update {name} --workspace {workspace} --env {environment} --option KEY=VALUE ... --secret KEY=VALUE`",
-                if has.is_empty() { "none".to_string() } else { has.join(", ") }
+                "data source \"{name}\" has no {environment} config (it has: {}); add one with `sluice ds update {} --workspace {} --env {environment} --option KEY=VALUE ... --secret KEY=VALUE`",
+                if has.is_empty() { "none".to_string() } else { has.join(", ") },
+                record.name,
+                record.workspace
             ),
         ));
         return Ok(None);
@@ -293,5 +332,77 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_grantee_resolves_only_what_its_grant_allows() {
+        use sluice_common::records::{GrantRecord, SharePermission};
+        let cipher = SecretCipher::new(SecretKey::generate().expect("key"));
+        let (_directory, store) =
+            store_with(&[(ENV_PROD, "prod_db"), (ENV_DEV, "dev_db")], &cipher).await;
+        let grantee = WorkspaceRecord {
+            name: "other".into(),
+            ..standard()
+        };
+        let scope = |environment| ResolveScope {
+            workspace: &grantee,
+            environment,
+            secrets: &cipher,
+        };
+        let read_spec = "{datasource: ws/pg, table: t}";
+        let source_spec = |name: &str| {
+            let text = format!(
+                "source: {{datasource: {name}, table: t}}\nsink: {{connection: {{type: sqlite, path: x.db}}, table: t}}\n"
+            );
+            validate(parse_job_spec(&text, SpecFormat::Yaml).expect("parse")).expect("valid")
+        };
+        let error = resolve_connections(&store, &scope(ENV_PROD), &source_spec("ws/pg"))
+            .await
+            .expect_err("no grant yet");
+        assert!(
+            error
+                .to_string()
+                .contains("is not shared with workspace other"),
+            "{error}"
+        );
+        let mut grant = GrantRecord {
+            v: 1,
+            workspace: "ws".into(),
+            name: "pg".into(),
+            grantee: "other".into(),
+            shared_name: Some("their_pg".into()),
+            environments: BTreeMap::from([(ENV_PROD.to_string(), SharePermission::Read)]),
+            updated_at_ms: 1,
+        };
+        records::put_record(&store, &keys::grant("ws", "pg", "other"), &grant)
+            .await
+            .expect("put");
+        for name in ["ws/pg", "their_pg"] {
+            let (source, _) = resolve_connections(&store, &scope(ENV_PROD), &source_spec(name))
+                .await
+                .expect("a READ grant is a source");
+            assert_eq!(source.option("database"), Some("prod_db"));
+        }
+        let error = resolve_connections(&store, &scope(ENV_DEV), &source_spec("ws/pg"))
+            .await
+            .expect_err("dev is not granted");
+        assert!(
+            error.to_string().contains("for prod only, not dev"),
+            "{error}"
+        );
+        let error = resolve_connections(&store, &scope(ENV_PROD), &spec(read_spec))
+            .await
+            .expect_err("READ is not a sink");
+        assert!(error.to_string().contains("is READ"), "{error}");
+        grant
+            .environments
+            .insert(ENV_PROD.to_string(), SharePermission::Write);
+        records::put_record(&store, &keys::grant("ws", "pg", "other"), &grant)
+            .await
+            .expect("put");
+        let (_, sink) = resolve_connections(&store, &scope(ENV_PROD), &spec(read_spec))
+            .await
+            .expect("WRITE is a sink");
+        assert_eq!(sink.secrets["password"], "pw-prod_db");
     }
 }

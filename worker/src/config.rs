@@ -20,6 +20,8 @@ pub struct WorkerConfig {
     pub channel_batches: usize,
     /// How often progress is reported.
     pub report_interval: Duration,
+    /// TLS towards the coordinator (used for `https://` URLs, or whenever it is set).
+    pub tls: crate::tls::ClientTls,
 }
 
 impl WorkerConfig {
@@ -33,6 +35,7 @@ impl WorkerConfig {
             drain_timeout: Duration::from_secs(60),
             channel_batches: 4,
             report_interval: Duration::from_secs(1),
+            tls: crate::tls::ClientTls::default(),
         }
     }
 }

@@ -56,6 +56,13 @@ pub async fn run(
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true);
+        let endpoint = config
+            .tls
+            .apply(endpoint)
+            .map_err(|error| WorkerError::BadAddress {
+                url: url.clone(),
+                message: format!("TLS settings (--tls-ca, --tls-client-cert): {error}"),
+            })?;
         endpoints.push(endpoint);
     }
     let (shutdown_sender, mut shutdown_receiver) = watch::channel(false);

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod report;
 pub mod slots;
 pub mod tasks;
+pub mod tls;
 
 pub use config::WorkerConfig;
 pub use error::WorkerError;

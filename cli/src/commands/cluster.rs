@@ -115,6 +115,11 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
         advertise_url: args.advertise_url.unwrap_or_default(),
         secrets,
         data_location: args.data_location,
+        tls: crate::tls::server_tls(
+            args.tls_cert.as_deref(),
+            args.tls_key.as_deref(),
+            args.tls_client_ca.as_deref(),
+        )?,
         ..CoordinatorConfig::default()
     };
     if let Some(id) = args.id {
@@ -138,6 +143,7 @@ pub async fn worker(args: WorkerArgs, coordinators: Vec<String>) -> anyhow::Resu
     if let Some(id) = args.id {
         config.worker_id = WorkerId(id);
     }
+    config.tls = crate::tls::client_tls();
     sluice_worker::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,8 @@
 //! `sluice ds ...`
 
-use crate::cli::{DataSourceArgs, DataSourceCommand, OutputFormat, TestRole};
+use crate::cli::{
+    DataSourceArgs, DataSourceCommand, ImportFormatArg, OutputFormat, PermissionArg, TestRole,
+};
 use crate::client::{self, status_error};
 use crate::output;
 use anyhow::Context;
@@ -42,6 +44,7 @@ fn message(args: DataSourceArgs) -> anyhow::Result<pb::DataSource> {
         updated_at: None,
         environment: args.env,
         configs: HashMap::new(),
+        ..Default::default()
     })
 }
 
@@ -121,9 +124,14 @@ pub async fn data_source(
                         let mut environments: Vec<&str> =
                             data_source.configs.keys().map(String::as_str).collect();
                         environments.sort_unstable();
+                        let name = if data_source.shared_from.is_empty() {
+                            data_source.name.clone()
+                        } else {
+                            format!("{} (shared)", data_source.shared_as)
+                        };
                         println!(
                             "{:<24} {:<16} {:<10} {}",
-                            data_source.name,
+                            name,
                             data_source.r#type,
                             environments.join(","),
                             data_source.description
@@ -181,6 +189,148 @@ pub async fn data_source(
             } else {
                 ExitCode::FAILURE
             });
+        }
+        DataSourceCommand::Share {
+            name,
+            grantee,
+            env,
+            permission,
+            shared_name,
+            workspace,
+        } => {
+            let grant = client
+                .share_data_source(pb::ShareDataSourceRequest {
+                    workspace,
+                    name,
+                    environment: env,
+                    grantee_workspace: grantee,
+                    permission: match permission {
+                        PermissionArg::Read => pb::SharePermission::Read,
+                        PermissionArg::Write => pb::SharePermission::Write,
+                    } as i32,
+                    shared_name,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            match output_format {
+                OutputFormat::Json => output::print_json(&output::grant_json(&grant)),
+                OutputFormat::Text => println!(
+                    "shared data source {} of workspace {} with workspace {} in {}: {}; its jobs name it {}",
+                    grant.name,
+                    grant.workspace,
+                    grant.grantee_workspace,
+                    grant.environment,
+                    output::permission_name(grant.permission),
+                    if grant.shared_name.is_empty() {
+                        format!("{}/{}", grant.workspace, grant.name)
+                    } else {
+                        grant.shared_name.clone()
+                    }
+                ),
+            }
+        }
+        DataSourceCommand::Unshare {
+            name,
+            grantee,
+            env,
+            workspace,
+        } => {
+            let response = client
+                .unshare_data_source(pb::UnshareDataSourceRequest {
+                    workspace,
+                    name,
+                    grantee_workspace: grantee,
+                    environment: env,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            match output_format {
+                OutputFormat::Json => output::print_json(&serde_json::json!(response
+                    .revoked
+                    .iter()
+                    .map(output::grant_json)
+                    .collect::<Vec<_>>())),
+                OutputFormat::Text => {
+                    for grant in &response.revoked {
+                        println!(
+                            "revoked {} on data source {} of workspace {} from workspace {} in {}",
+                            output::permission_name(grant.permission),
+                            grant.name,
+                            grant.workspace,
+                            grant.grantee_workspace,
+                            grant.environment
+                        );
+                    }
+                }
+            }
+        }
+        DataSourceCommand::Shares { name, workspace } => {
+            let response = client
+                .list_shares(pb::ListSharesRequest {
+                    workspace,
+                    name: name.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            match output_format {
+                OutputFormat::Json => output::print_json(&serde_json::json!({
+                    "given": response.given.iter().map(output::grant_json).collect::<Vec<_>>(),
+                    "received": response.received.iter().map(output::grant_json).collect::<Vec<_>>(),
+                })),
+                OutputFormat::Text => println!("{}", output::grants_text(&response)),
+            }
+        }
+        DataSourceCommand::Import {
+            file,
+            format,
+            workspace,
+        } => {
+            let content = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let extension = file
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .map(str::to_ascii_lowercase);
+            let format = match (format, extension.as_deref()) {
+                (Some(ImportFormatArg::Csv), _) | (None, Some("csv")) => pb::ImportFormat::Csv,
+                (Some(ImportFormatArg::Yaml), _) | (None, Some("yaml" | "yml")) => {
+                    pb::ImportFormat::Yaml
+                }
+                (None, _) => pb::ImportFormat::Unspecified,
+            };
+            let response = client
+                .import_data_sources(pb::ImportDataSourcesRequest {
+                    workspace,
+                    content,
+                    format: format as i32,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            match output_format {
+                OutputFormat::Json => output::print_json(&serde_json::json!(response
+                    .data_sources
+                    .iter()
+                    .map(output::data_source_json)
+                    .collect::<Vec<_>>())),
+                OutputFormat::Text => {
+                    println!("imported {} data sources:", response.data_sources.len());
+                    for data_source in &response.data_sources {
+                        let mut environments: Vec<&str> =
+                            data_source.configs.keys().map(String::as_str).collect();
+                        environments.sort_unstable();
+                        println!(
+                            "  {:<24} {:<16} {}",
+                            data_source.name,
+                            data_source.r#type,
+                            environments.join(",")
+                        );
+                    }
+                }
+            }
         }
         DataSourceCommand::Delete { name, workspace } => {
             client

@@ -16,6 +16,7 @@ macro_rules! meta_store_conformance {
             put_then_get_returns_value_and_revisions,
             put_if_absent_conflicts_when_present,
             put_all_writes_every_key_at_one_revision,
+            create_all_writes_all_or_nothing,
             stale_revision_compare_and_swap_fails,
             concurrent_compare_and_swap_has_exactly_one_winner,
             concurrent_writers_lose_no_update,
@@ -67,6 +68,38 @@ pub async fn put_then_get_returns_value_and_revisions<S: MetaStore>(store: Arc<S
     assert_eq!(updated.create_revision, revision, "create revision is kept");
     assert_eq!(updated.value, b"two");
     assert!(store.get("a/missing").await.expect("get").is_none());
+}
+
+/// `create_all` writes every key at one revision when none exists, and nothing when one does.
+pub async fn create_all_writes_all_or_nothing<S: MetaStore>(store: Arc<S>) {
+    store
+        .put("create/taken", b"before".to_vec(), Precondition::None, None)
+        .await
+        .expect("put");
+    let refused = store
+        .create_all(vec![
+            ("create/first".to_string(), b"1".to_vec()),
+            ("create/taken".to_string(), b"2".to_vec()),
+        ])
+        .await
+        .expect("create_all");
+    assert_eq!(refused, None, "a key existed: nothing may be written");
+    assert!(store.get("create/first").await.expect("get").is_none());
+    let taken = store.get("create/taken").await.expect("get").expect("kept");
+    assert_eq!(taken.value, b"before");
+    let revision = store
+        .create_all(vec![
+            ("create/first".to_string(), b"1".to_vec()),
+            ("create/second".to_string(), b"2".to_vec()),
+        ])
+        .await
+        .expect("create_all")
+        .expect("written");
+    for key in ["create/first", "create/second"] {
+        let created = store.get(key).await.expect("get").expect("present");
+        assert_eq!(created.mod_revision, revision);
+        assert_eq!(created.create_revision, revision);
+    }
 }
 
 /// `put_all` writes several keys (new and existing) at one revision, visible together.

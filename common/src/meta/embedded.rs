@@ -374,6 +374,43 @@ impl MetaStore for EmbeddedStore {
         Ok(PutOutcome::Written { revision })
     }
 
+    async fn create_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<Option<i64>> {
+        let mut state = self.inner.lock();
+        if entries
+            .iter()
+            .any(|(key, _)| state.entries.contains_key(key))
+        {
+            return Ok(None);
+        }
+        let revision = state.revision + 1;
+        let written: Vec<(String, Entry)> = entries
+            .into_iter()
+            .map(|(key, value)| {
+                (
+                    key,
+                    Entry {
+                        value,
+                        create_revision: revision,
+                        mod_revision: revision,
+                        lease: None,
+                    },
+                )
+            })
+            .collect();
+        let upserts: Vec<(&str, &Entry)> = written
+            .iter()
+            .map(|(key, entry)| (key.as_str(), entry))
+            .collect();
+        self.inner.persist(revision, &upserts, &[])?;
+        state.revision = revision;
+        for (key, entry) in written {
+            let event = WatchEvent::Put(to_key_value(&key, &entry));
+            state.entries.insert(key, entry);
+            self.inner.publish(&mut state, event);
+        }
+        Ok(Some(revision))
+    }
+
     async fn put_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<i64> {
         let mut state = self.inner.lock();
         let revision = state.revision + 1;

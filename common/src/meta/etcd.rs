@@ -164,6 +164,29 @@ impl MetaStore for EtcdStore {
         Ok(response.header().map_or(0, |header| header.revision()))
     }
 
+    async fn create_all(&self, entries: Vec<(String, Vec<u8>)>) -> MetaResult<Option<i64>> {
+        let description = format!("create {} keys", entries.len());
+        let mut compares = Vec::with_capacity(entries.len());
+        let mut operations = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let full_key = self.full_key(&key);
+            compares.push(Compare::version(full_key.clone(), CompareOp::Equal, 0));
+            operations.push(TxnOp::put(full_key, value, None));
+        }
+        let response = self
+            .client
+            .clone()
+            .txn(Txn::new().when(compares).and_then(operations))
+            .await
+            .map_err(etcd_error(description))?;
+        if !response.succeeded() {
+            return Ok(None);
+        }
+        Ok(Some(
+            response.header().map_or(0, |header| header.revision()),
+        ))
+    }
+
     async fn delete(&self, key: &str, condition: Precondition) -> MetaResult<DeleteOutcome> {
         let full_key = self.full_key(key);
         let delete_op = TxnOp::delete(full_key, Some(DeleteOptions::new()));

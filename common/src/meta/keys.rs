@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `workspaces/{ws}` | [`WorkspaceRecord`](crate::records::WorkspaceRecord): mode, description (`default` may have none: it is then basic) | WorkspaceService |
 //! | `datasources/{ws}/{name}` | [`DataSourceRecord`](crate::records::DataSourceRecord): one config per environment, secrets sealed | DataSourceService, `rotate-key` |
-//! | `grants/{ws}/{name}/{grantee}` | reserved for sharing | coordinator |
+//! | `grants/{ws}/{name}/{grantee}` | [`GrantRecord`](crate::records::GrantRecord): the environments of data source `name` of workspace `ws` shared with workspace `grantee`, READ or WRITE each, and an optional shared name | DataSourceService (share, unshare) |
 //! | `jobs/{job_id}` | [`JobRecord`](crate::records::JobRecord): spec (inline secrets masked), resolved connections (secrets sealed), state, counters | coordinator, at transitions and on a timer; `rotate-key` |
 //! | `shards/{job_id}/{shard:06}` | [`ShardRecord`](crate::records::ShardRecord): range, state, attempt, worker | coordinator, at shard transitions |
 //! | `workers/{worker_id}` | [`WorkerRecord`](crate::records::WorkerRecord), bound to the worker's lease | coordinator, on register |
@@ -33,6 +33,19 @@ pub fn datasources_prefix(workspace: &str) -> String {
 /// Key of one data source.
 pub fn datasource(workspace: &str, name: &str) -> String {
     format!("datasources/{workspace}/{name}")
+}
+
+/// Prefix of every grant of every workspace.
+pub const GRANTS_PREFIX: &str = "grants/";
+
+/// Prefix of the grants of one data source.
+pub fn grants_of_datasource(workspace: &str, name: &str) -> String {
+    format!("grants/{workspace}/{name}/")
+}
+
+/// Key of the grant of data source `name` of `workspace` to `grantee`.
+pub fn grant(workspace: &str, name: &str, grantee: &str) -> String {
+    format!("grants/{workspace}/{name}/{grantee}")
 }
 
 /// Prefix of every schedule of every workspace.

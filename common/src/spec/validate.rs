@@ -302,10 +302,15 @@ fn check_endpoint(
             "missing `datasource` (a data source name) or `connection` (e.g. {type: sqlite, path: ...})",
         )),
         (Some(name), None) => {
-            if !is_valid_name(name) {
+            // `OWNER/NAME` names a data source another workspace shares with the job's.
+            let valid = match name.split_once('/') {
+                Some((owner, shared)) => is_valid_name(owner) && is_valid_name(shared),
+                None => is_valid_name(name),
+            };
+            if !valid {
                 errors.push(SpecError::new(
                     format!("{path}.datasource"),
-                    format!("\"{name}\" is not a valid name: use letters, digits, `_` and `-`"),
+                    format!("\"{name}\" is not a valid name: use letters, digits, `_` and `-`, or OWNER_WORKSPACE/NAME for a shared data source"),
                 ));
             }
         }

@@ -1,10 +1,14 @@
-//! `sluice.v1.DataSourceService`: data sources stored under `datasources/{ws}/{name}`.
+//! `sluice.v1.DataSourceService`: data sources stored under `datasources/{ws}/{name}`, their
+//! grants to other workspaces under `grants/{ws}/{name}/{grantee}`.
+
+mod importing;
+mod sharing;
 
 use crate::convert;
 use crate::engine::Event;
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LeaderSlot;
-use crate::workspaces;
+use crate::{grants, workspaces};
 use sluice_common::meta::{keys, DeleteOutcome, Precondition, PutOutcome, SharedMetaStore};
 use sluice_common::records::{
     self, now_ms, DataSourceRecord, EnvironmentConfig, SealedConnection,
@@ -210,6 +214,9 @@ pub fn to_proto(record: &DataSourceRecord) -> pb::DataSource {
         created_at: Some(convert::timestamp(record.created_at_ms)),
         updated_at: Some(convert::timestamp(record.updated_at_ms)),
         environment: String::new(),
+        shared_from: String::new(),
+        shared_permissions: HashMap::new(),
+        shared_as: String::new(),
         configs: record
             .configs
             .iter()
@@ -257,13 +264,30 @@ impl DataSourceService for DataSourceServiceImpl {
         request: Request<pb::GetDataSourceRequest>,
     ) -> std::result::Result<Response<pb::DataSource>, Status> {
         let request = request.into_inner();
-        let (record, _) = self
-            .load(
-                &workspaces::name_or_default(&request.workspace),
-                &request.name,
-            )
-            .await?;
-        Ok(Response::new(to_proto(&record)))
+        let workspace = workspaces::name_or_default(&request.workspace);
+        let own = if grants::is_qualified(&request.name) {
+            None
+        } else {
+            self.store
+                .get(&keys::datasource(&workspace, &request.name))
+                .await
+                .map_err(CoordinatorError::from)?
+        };
+        if let Some(key_value) = own {
+            let record: DataSourceRecord =
+                records::decode(&key_value).map_err(CoordinatorError::from)?;
+            return Ok(Response::new(to_proto(&record)));
+        }
+        // Not its own: a data source shared with the workspace, by `OWNER/NAME` or shared name.
+        match grants::find_shared(self.store.as_ref(), &workspace, &request.name).await? {
+            Some((grant, record)) => Ok(Response::new(sharing::shared_to_proto(&record, &grant))),
+            None => Err(CoordinatorError::NotFound {
+                kind: "data source",
+                name: request.name,
+                hint: format!(" in workspace {workspace}, nor shared with it"),
+            }
+            .into()),
+        }
     }
 
     async fn list(
@@ -298,6 +322,10 @@ impl DataSourceService for DataSourceServiceImpl {
             let record: DataSourceRecord =
                 records::decode(key_value).map_err(CoordinatorError::from)?;
             data_sources.push(to_proto(&record));
+        }
+        // The data sources shared with the workspace follow its own, on the last page.
+        if next_page_token.is_empty() {
+            data_sources.extend(self.shared_with(&workspace).await?);
         }
         Ok(Response::new(pb::ListDataSourcesResponse {
             data_sources,
@@ -458,12 +486,41 @@ impl DataSourceService for DataSourceServiceImpl {
         Ok(Response::new(response))
     }
 
+    async fn share_data_source(
+        &self,
+        request: Request<pb::ShareDataSourceRequest>,
+    ) -> std::result::Result<Response<pb::DataSourceGrant>, Status> {
+        Ok(Response::new(self.share(request.into_inner()).await?))
+    }
+
+    async fn unshare_data_source(
+        &self,
+        request: Request<pb::UnshareDataSourceRequest>,
+    ) -> std::result::Result<Response<pb::UnshareDataSourceResponse>, Status> {
+        Ok(Response::new(self.unshare(request.into_inner()).await?))
+    }
+
+    async fn list_shares(
+        &self,
+        request: Request<pb::ListSharesRequest>,
+    ) -> std::result::Result<Response<pb::ListSharesResponse>, Status> {
+        Ok(Response::new(self.list_grants(request.into_inner()).await?))
+    }
+
+    async fn import_data_sources(
+        &self,
+        request: Request<pb::ImportDataSourcesRequest>,
+    ) -> std::result::Result<Response<pb::ImportDataSourcesResponse>, Status> {
+        Ok(Response::new(self.import(request.into_inner()).await?))
+    }
+
     async fn delete(
         &self,
         request: Request<pb::DeleteDataSourceRequest>,
     ) -> std::result::Result<Response<pb::DeleteDataSourceResponse>, Status> {
         let request = request.into_inner();
         let workspace = workspaces::name_or_default(&request.workspace);
+        self.refuse_if_shared(&workspace, &request.name).await?;
         match self
             .store
             .delete(
