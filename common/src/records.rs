@@ -1,7 +1,10 @@
 //! Values persisted in the metadata store. Each record is JSON with a `"v"` format version, so
 //! stored values stay readable as the code changes.
 
+mod member;
 mod schedule;
+
+pub use member::{MemberRecord, Role, TokenRecord};
 
 pub use schedule::{
     Backfill, BackfillDate, OverlapPolicy, ScheduleRecord, ScheduleRun, SCHEDULE_RUNS_KEPT,

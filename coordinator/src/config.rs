@@ -24,6 +24,8 @@ pub struct CoordinatorConfig {
     /// `s3://bucket/prefix`, shared by the coordinators and the workers; `None` keeps only
     /// samples of dirty records.
     pub data_location: Option<String>,
+    /// Whether calls need a bearer token, and the cluster admin and worker tokens' hashes.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -39,6 +41,8 @@ impl Default for CoordinatorConfig {
             // key (or says out loud that it runs with the public development key).
             secrets: SecretCipher::insecure_dev(),
             data_location: None,
+            // Like the key: the `sluice` binary always says how it authenticates.
+            auth: crate::auth::AuthConfig::Disabled,
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct WorkerConfig {
     pub channel_batches: usize,
     /// How often progress is reported.
     pub report_interval: Duration,
+    /// The cluster token presented to the coordinator (`--cluster-token-file`); `None` when
+    /// the coordinator runs without authentication.
+    pub cluster_token: Option<sluice_common::tokens::Token>,
 }
 
 impl WorkerConfig {
@@ -33,6 +36,7 @@ impl WorkerConfig {
             drain_timeout: Duration::from_secs(60),
             channel_batches: 4,
             report_interval: Duration::from_secs(1),
+            cluster_token: None,
         }
     }
 }
