@@ -61,7 +61,7 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a coordinator (the control plane) on etcd.
-    Coordinator(CoordinatorArgs),
+    Coordinator(Box<CoordinatorArgs>),
     /// Run a worker (the data plane) connected to the coordinator(s) given by --coordinator.
     Worker(WorkerArgs),
     /// Run a coordinator and N workers in one process on an embedded metadata store.

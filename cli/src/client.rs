@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use sluice_common::tokens::Token;
-use sluice_proto::v1::member_service_client::MemberServiceClient;
 use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
 use sluice_proto::v1::job_service_client::JobServiceClient;
+use sluice_proto::v1::member_service_client::MemberServiceClient;
 use sluice_proto::v1::schedule_service_client::ScheduleServiceClient;
 use sluice_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use std::sync::OnceLock;
@@ -40,9 +40,14 @@ impl BearerToken {
 }
 
 impl tonic::service::Interceptor for BearerToken {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(header) = &self.header {
-            request.metadata_mut().insert("authorization", header.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
         }
         Ok(request)
     }
@@ -145,9 +150,7 @@ pub async fn workspaces(
 }
 
 /// Returns a member API client.
-pub async fn members(
-    coordinators: &[String],
-) -> anyhow::Result<MemberServiceClient<AuthChannel>> {
+pub async fn members(coordinators: &[String]) -> anyhow::Result<MemberServiceClient<AuthChannel>> {
     Ok(MemberServiceClient::new(with_token(
         channel(coordinators).await?,
     )))

@@ -30,7 +30,7 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
         crate::connection::default_coordinators(coordinator)
     };
     match command {
-        Command::Coordinator(args) => cluster::coordinator(args).await,
+        Command::Coordinator(args) => cluster::coordinator(*args).await,
         Command::Worker(args) => cluster::worker(args, coordinator).await,
         Command::Standalone(args) => cluster::standalone(args).await,
         Command::Run(args) => run::run(args, output).await,

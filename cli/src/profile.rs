@@ -81,7 +81,10 @@ pub fn load(path: &Path, explicit: bool) -> anyhow::Result<Profile> {
         ),
         (Some(text), None) => {
             check_private(path)?;
-            Some(Token::parse(&text, &format!("`token` of the profile {}", path.display()))?)
+            Some(Token::parse(
+                &text,
+                &format!("`token` of the profile {}", path.display()),
+            )?)
         }
         (None, Some(token_file)) => {
             check_private(&token_file)?;
@@ -100,8 +103,8 @@ fn check_private(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let metadata = std::fs::metadata(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let metadata =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             anyhow::bail!(
@@ -120,50 +123,51 @@ mod tests {
 
     fn write(directory: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
         let path = directory.join(name);
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text).expect("must succeed");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .expect("must succeed");
         }
         path
     }
 
     #[test]
     fn profiles_give_coordinators_and_a_token() {
-        let directory = tempfile::tempdir().unwrap();
-        let token = Token::generate().unwrap();
+        let directory = tempfile::tempdir().expect("must succeed");
+        let token = Token::generate().expect("must succeed");
         let path = write(
             directory.path(),
             "p.yaml",
             &format!("coordinator: http://h:7070\ntoken: {}\n", token.expose()),
             0o600,
         );
-        let profile = load(&path, true).unwrap();
+        let profile = load(&path, true).expect("must succeed");
         assert_eq!(profile.coordinators, vec!["http://h:7070".to_string()]);
         assert_eq!(profile.token, Some(token));
     }
 
     #[test]
     fn readable_profiles_with_tokens_are_refused() {
-        let directory = tempfile::tempdir().unwrap();
-        let token = Token::generate().unwrap();
+        let directory = tempfile::tempdir().expect("must succeed");
+        let token = Token::generate().expect("must succeed");
         let path = write(
             directory.path(),
             "p.yaml",
             &format!("token: {}\n", token.expose()),
             0o644,
         );
-        let error = load(&path, true).unwrap_err().to_string();
+        let error = load(&path, true).expect_err("must fail").to_string();
         assert!(error.contains("chmod 600"), "{error}");
         assert!(!error.contains(token.expose()));
     }
 
     #[test]
     fn a_missing_default_profile_is_empty_and_unknown_keys_are_errors() {
-        let directory = tempfile::tempdir().unwrap();
+        let directory = tempfile::tempdir().expect("must succeed");
         let missing = directory.path().join("none.yaml");
-        assert!(load(&missing, false).unwrap().token.is_none());
+        assert!(load(&missing, false).expect("must succeed").token.is_none());
         assert!(load(&missing, true).is_err());
         let path = write(directory.path(), "p.yaml", "colour: red\n", 0o600);
         assert!(load(&path, true).is_err());

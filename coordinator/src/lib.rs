@@ -114,20 +114,23 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping_sender.send(());
     };
-    let guard = auth::guarded::Guard::new(auth::Authenticator::new(config.auth.clone(), store.clone()));
+    let guard =
+        auth::guarded::Guard::new(auth::Authenticator::new(config.auth.clone(), store.clone()));
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(JobServiceServer::new(auth::guarded::GuardedJobService::new(
-            service::job::JobServiceImpl::new(
-                slot.clone(),
-                store.clone(),
-                config.secrets.clone(),
-                config.data_location.clone(),
+        .add_service(JobServiceServer::new(
+            auth::guarded::GuardedJobService::new(
+                service::job::JobServiceImpl::new(
+                    slot.clone(),
+                    store.clone(),
+                    config.secrets.clone(),
+                    config.data_location.clone(),
+                ),
+                guard.clone(),
             ),
-            guard.clone(),
-        )))
+        ))
         .add_service(DataSourceServiceServer::new(
             auth::guarded::GuardedDataSourceService::new(
                 service::datasource::DataSourceServiceImpl::new(

@@ -230,7 +230,11 @@ pub async fn list_tokens(
 ///
 /// # Errors
 /// `InvalidArgument` for a too short id, `NotFound` when no token of the workspace has it.
-pub async fn find_token(store: &dyn MetaStore, workspace: &str, id: &str) -> Result<(String, TokenRecord)> {
+pub async fn find_token(
+    store: &dyn MetaStore,
+    workspace: &str,
+    id: &str,
+) -> Result<(String, TokenRecord)> {
     let id = id.trim().to_ascii_lowercase();
     if id.len() < TOKEN_ID_LENGTH || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(CoordinatorError::invalid(

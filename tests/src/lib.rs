@@ -72,7 +72,9 @@ pub fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     if let Some(token) = token {
         request.metadata_mut().insert(
             "authorization",
-            format!("Bearer {token}").parse().expect("a token is a valid header value"),
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is a valid header value"),
         );
     }
     request

@@ -312,7 +312,12 @@ impl Cluster {
     /// Returns the cluster admin token (with authentication).
     pub fn admin_token(&self) -> Option<String> {
         let path = self.admin_token_file.as_ref()?;
-        Some(std::fs::read_to_string(path).expect("read the admin token").trim().to_string())
+        Some(
+            std::fs::read_to_string(path)
+                .expect("read the admin token")
+                .trim()
+                .to_string(),
+        )
     }
 
     /// Starts a coordinator process and waits until its API answers; returns its URL.

@@ -472,7 +472,10 @@ async fn perform(
             ))
             .await),
         Call::ScheduleList => ok(schedules
-            .list(with_token(pb::ListSchedulesRequest { workspace: ws }, token))
+            .list(with_token(
+                pb::ListSchedulesRequest { workspace: ws },
+                token,
+            ))
             .await),
         Call::ScheduleGet => ok(schedules
             .get(with_token(
@@ -766,7 +769,10 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     let mut failures = Vec::new();
     println!("{:<34} admin developer operator viewer", "call");
     for (call, expected) in TABLE {
-        let expected: Vec<bool> = expected.split_whitespace().map(|cell| cell == "Y").collect();
+        let expected: Vec<bool> = expected
+            .split_whitespace()
+            .map(|cell| cell == "Y")
+            .collect();
         assert_eq!(expected.len(), MEMBERS.len(), "{call:?}");
         let mut line = format!("{:<34}", format!("{call:?}"));
         for ((member, role), allowed) in MEMBERS.iter().zip(&expected) {
@@ -784,7 +790,11 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
             if !right {
                 failures.push(format!(
                     "{call:?} as {role} ({member}): expected {}, got {outcome:?}",
-                    if *allowed { "allowed" } else { "PERMISSION_DENIED" }
+                    if *allowed {
+                        "allowed"
+                    } else {
+                        "PERMISSION_DENIED"
+                    }
                 ));
             }
         }
@@ -799,7 +809,10 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
 
     // Members see only their workspace in the workspace list; the allowed submits ran.
     let listed = WorkspaceServiceClient::new(channel.clone())
-        .list(with_token(pb::ListWorkspacesRequest {}, Some(&tokens["vic"])))
+        .list(with_token(
+            pb::ListWorkspacesRequest {},
+            Some(&tokens["vic"]),
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -820,7 +833,11 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         .unwrap()
         .into_inner()
         .jobs;
-    assert_eq!(sales_jobs.len(), 2 + 4, "seed jobs and the 4 allowed submits");
+    assert_eq!(
+        sales_jobs.len(),
+        2 + 4,
+        "seed jobs and the 4 allowed submits"
+    );
     assert!(sales_jobs.iter().all(|job| job.workspace == WORKSPACE));
 
     // Cross-workspace: sales tokens are refused in hr, hal's in sales.
@@ -836,7 +853,9 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert!(
-        refused.message().contains("belongs to workspace sales, not hr"),
+        refused
+            .message()
+            .contains("belongs to workspace sales, not hr"),
         "{}",
         refused.message()
     );
@@ -874,7 +893,11 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         .unwrap();
 
     // No token, a malformed one, an unknown one: UNAUTHENTICATED saying how to get one.
-    for presented in [None, Some("not-a-token"), Some("slu_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
+    for presented in [
+        None,
+        Some("not-a-token"),
+        Some("slu_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
         let refused = jobs
             .list(with_token(pb::ListJobsRequest::default(), presented))
             .await
@@ -889,7 +912,10 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     }
     // The cluster (worker) token opens no API call.
     let refused = jobs
-        .list(with_token(pb::ListJobsRequest::default(), Some(&all_tokens[1])))
+        .list(with_token(
+            pb::ListJobsRequest::default(),
+            Some(&all_tokens[1]),
+        ))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
@@ -897,11 +923,24 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     // The CLI: members, tokens, --token, SLUICE_TOKEN, a profile; revocation and removal.
     let no_token = cli(&url, None, &["job", "list"]);
     assert!(!no_token.status.success());
-    assert!(text(&no_token).contains("sluice member token issue"), "{}", text(&no_token));
+    assert!(
+        text(&no_token).contains("sluice member token issue"),
+        "{}",
+        text(&no_token)
+    );
     let added = cli(
         &url,
         Some(&tokens["ann"]),
-        &["member", "add", "cy", "--role", "viewer", "-w", WORKSPACE, "--issue-token"],
+        &[
+            "member",
+            "add",
+            "cy",
+            "--role",
+            "viewer",
+            "-w",
+            WORKSPACE,
+            "--issue-token",
+        ],
     );
     assert!(added.status.success(), "{}", text(&added));
     let cy = String::from_utf8_lossy(&added.stdout).trim().to_string();
@@ -910,10 +949,22 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     let listed = cli(&url, None, &["--token", &cy, "ds", "list", "-w", WORKSPACE]);
     assert!(listed.status.success(), "{}", text(&listed));
     assert!(text(&listed).contains("wh"));
-    let denied = cli(&url, Some(&cy), &["ws", "update", WORKSPACE, "--description", "x"]);
+    let denied = cli(
+        &url,
+        Some(&cy),
+        &["ws", "update", WORKSPACE, "--description", "x"],
+    );
     assert!(!denied.status.success());
-    assert!(text(&denied).contains("permission denied"), "{}", text(&denied));
-    let members_listed = cli(&url, Some(&tokens["ann"]), &["-o", "json", "member", "list", "-w", WORKSPACE]);
+    assert!(
+        text(&denied).contains("permission denied"),
+        "{}",
+        text(&denied)
+    );
+    let members_listed = cli(
+        &url,
+        Some(&tokens["ann"]),
+        &["-o", "json", "member", "list", "-w", WORKSPACE],
+    );
     assert!(members_listed.status.success());
     for name in ["ann", "dave", "olga", "vic", "cy"] {
         assert!(text(&members_listed).contains(name), "{name}");
@@ -943,28 +994,49 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     let token_list = cli(
         &url,
         Some(&tokens["ann"]),
-        &["-o", "json", "member", "token", "list", "--member", "cy", "-w", WORKSPACE],
+        &[
+            "-o", "json", "member", "token", "list", "--member", "cy", "-w", WORKSPACE,
+        ],
     );
     let listed: serde_json::Value = serde_json::from_slice(&token_list.stdout).unwrap();
     let id = listed[0]["id"].as_str().unwrap().to_string();
     assert!(!text(&token_list).contains(&cy));
-    let revoked = cli(&url, Some(&tokens["ann"]), &["member", "token", "revoke", &id, "-w", WORKSPACE]);
+    let revoked = cli(
+        &url,
+        Some(&tokens["ann"]),
+        &["member", "token", "revoke", &id, "-w", WORKSPACE],
+    );
     assert!(revoked.status.success(), "{}", text(&revoked));
     let refused = jobs
         .list(with_token(pb::ListJobsRequest::default(), Some(&cy)))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    assert!(refused.message().contains("revoked"), "{}", refused.message());
+    assert!(
+        refused.message().contains("revoked"),
+        "{}",
+        refused.message()
+    );
     // Removing a member revokes its tokens; a role change applies at the next call.
-    let removed = cli(&url, Some(&tokens["ann"]), &["member", "remove", "vic", "-w", WORKSPACE]);
+    let removed = cli(
+        &url,
+        Some(&tokens["ann"]),
+        &["member", "remove", "vic", "-w", WORKSPACE],
+    );
     assert!(removed.status.success(), "{}", text(&removed));
     let refused = jobs
-        .list(with_token(pb::ListJobsRequest::default(), Some(&tokens["vic"])))
+        .list(with_token(
+            pb::ListJobsRequest::default(),
+            Some(&tokens["vic"]),
+        ))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    let promoted = cli(&url, Some(&tokens["ann"]), &["member", "set-role", "olga", "admin", "-w", WORKSPACE]);
+    let promoted = cli(
+        &url,
+        Some(&tokens["ann"]),
+        &["member", "set-role", "olga", "admin", "-w", WORKSPACE],
+    );
     assert!(promoted.status.success(), "{}", text(&promoted));
     members
         .list_members(with_token(
@@ -997,7 +1069,9 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     }
     let metrics = sluice_e2e::fetch_metrics(&cluster.coordinator_metrics[0]);
     assert!(
-        metrics.lines().any(|line| line.trim() == "sluice_workers 1"),
+        metrics
+            .lines()
+            .any(|line| line.trim() == "sluice_workers 1"),
         "only the worker with the cluster token registers:\n{metrics}"
     );
 
@@ -1005,9 +1079,15 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
     let dump = cluster.etcd.dump();
     assert!(dump.contains("tokens/"), "token records are in etcd");
     for token in &all_tokens {
-        assert!(!dump.contains(token.as_str()), "a token is in etcd in plaintext");
+        assert!(
+            !dump.contains(token.as_str()),
+            "a token is in etcd in plaintext"
+        );
         for (name, log) in cluster.all_logs() {
-            assert!(!log.contains(token.as_str()), "a token is in the log {name}");
+            assert!(
+                !log.contains(token.as_str()),
+                "a token is in the log {name}"
+            );
         }
     }
     println!("access control test took {:?}", started.elapsed());

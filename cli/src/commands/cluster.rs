@@ -59,7 +59,7 @@ fn coordinator_cipher(args: &CoordinatorArgs) -> anyhow::Result<SecretCipher> {
 
 /// Reads a token file, warning when others than its owner may read it.
 fn read_token_file(path: &Path, flag: &str) -> anyhow::Result<Token> {
-    let token = Token::read_file(path).with_context(|| format!("{flag}"))?;
+    let token = Token::read_file(path).with_context(|| flag.to_string())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

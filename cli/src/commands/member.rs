@@ -138,7 +138,11 @@ pub async fn member(
                 )
                 .await?;
                 if output_format == OutputFormat::Text {
-                    eprintln!("added member {name} ({}) to workspace {}", role_name(added.role), added.workspace);
+                    eprintln!(
+                        "added member {name} ({}) to workspace {}",
+                        role_name(added.role),
+                        added.workspace
+                    );
                 }
             } else {
                 show_member(&added, output_format);
@@ -239,7 +243,10 @@ pub async fn member(
                     output::print_json(&json!(tokens.iter().map(token_json).collect::<Vec<_>>()))
                 }
                 OutputFormat::Text => {
-                    println!("{:<14} {:<24} {:<24} {:<28} DESCRIPTION", "ID", "MEMBER", "WORKSPACE", "ISSUED");
+                    println!(
+                        "{:<14} {:<24} {:<24} {:<28} DESCRIPTION",
+                        "ID", "MEMBER", "WORKSPACE", "ISSUED"
+                    );
                     for token in &tokens {
                         println!(
                             "{:<14} {:<24} {:<24} {:<28} {}",

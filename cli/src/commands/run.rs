@@ -24,7 +24,8 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let listen = "127.0.0.1:0".parse().context("loopback address")?;
-    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots, None, None).await?;
+    let cluster =
+        LocalCluster::start(&data_dir, listen, args.workers, args.slots, None, None).await?;
     let request = pb::SubmitJobRequest {
         workspace: String::new(),
         environment: String::new(),

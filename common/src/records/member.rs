@@ -86,7 +86,7 @@ mod tests {
     fn roles_round_trip_by_name_and_in_json() {
         for role in Role::ALL {
             assert_eq!(Role::from_name(role.name()), Some(role));
-            let json = serde_json::to_string(&role).unwrap();
+            let json = serde_json::to_string(&role).expect("must succeed");
             assert_eq!(json, format!("\"{}\"", role.name()));
         }
         assert_eq!(Role::from_name("owner"), None);

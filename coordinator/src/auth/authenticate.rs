@@ -66,8 +66,9 @@ impl Authenticator {
         if cluster_token.as_ref() == Some(&hash) {
             return Ok(Principal::Worker);
         }
-        let unavailable =
-            |error: sluice_common::MetaError| Status::unavailable(format!("metadata store: {error}"));
+        let unavailable = |error: sluice_common::MetaError| {
+            Status::unavailable(format!("metadata store: {error}"))
+        };
         let Some(stored) = self
             .store
             .get(&keys::token(hash.as_hex()))

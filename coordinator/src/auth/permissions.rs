@@ -99,7 +99,11 @@ impl fmt::Display for Operation {
                 write!(formatter, "change data sources in {}", environment.name())
             }
             Operation::RunJobs(environment) => {
-                write!(formatter, "run and cancel jobs and schedules in {}", environment.name())
+                write!(
+                    formatter,
+                    "run and cancel jobs and schedules in {}",
+                    environment.name()
+                )
             }
             Operation::ManageWorkspace => formatter.write_str("change the workspace"),
             Operation::ManageMembers => formatter.write_str("manage members and their tokens"),
@@ -153,7 +157,10 @@ mod tests {
         (Operation::Read, [true, true, true, true]),
         (Operation::ManageOwnTokens, [true, true, true, true]),
         (Operation::WriteDataSource(Dev), [true, true, false, false]),
-        (Operation::WriteDataSource(Prod), [true, false, false, false]),
+        (
+            Operation::WriteDataSource(Prod),
+            [true, false, false, false],
+        ),
         (Operation::RunJobs(Dev), [true, true, false, false]),
         (Operation::RunJobs(Prod), [true, false, true, false]),
         (Operation::ManageWorkspace, [true, false, false, false]),

@@ -148,9 +148,11 @@ mod tests {
             .is_ok());
         let refused = admin
             .authorize("JobService.Submit", Some("hr"), Operation::Read)
-            .unwrap_err();
+            .expect_err("must fail");
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-        assert!(refused.message().contains("belongs to workspace sales, not hr"));
+        assert!(refused
+            .message()
+            .contains("belongs to workspace sales, not hr"));
         // A blank workspace is `default`, which is not theirs either.
         assert!(admin.authorize("x", Some(""), Operation::Read).is_err());
     }
@@ -163,7 +165,7 @@ mod tests {
                 Some("sales"),
                 Operation::RunJobs(Environment::Prod),
             )
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(
             refused.message().contains("admin or operator"),
             "{}",
@@ -181,13 +183,21 @@ mod tests {
             .authorize("JobService.List", Some("default"), Operation::Read)
             .is_err());
         assert!(Principal::ClusterAdmin
-            .authorize("WorkspaceService.Create", None, Operation::AdministerCluster)
+            .authorize(
+                "WorkspaceService.Create",
+                None,
+                Operation::AdministerCluster
+            )
             .is_ok());
         assert!(Principal::ClusterAdmin
             .authorize("WorkerService.Session", None, Operation::WorkerSession)
             .is_err());
         assert!(member(Role::Admin)
-            .authorize("WorkspaceService.Create", None, Operation::AdministerCluster)
+            .authorize(
+                "WorkspaceService.Create",
+                None,
+                Operation::AdministerCluster
+            )
             .is_err());
         assert!(Principal::Unrestricted
             .authorize("anything", Some("hr"), Operation::AdministerCluster)

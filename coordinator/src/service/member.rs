@@ -150,7 +150,8 @@ impl MemberService for MemberServiceImpl {
             .await?;
         let message = request.into_inner();
         let role = role_from_proto(message.role)?;
-        let record = members::set_role(self.store.as_ref(), &workspace, &message.name, role).await?;
+        let record =
+            members::set_role(self.store.as_ref(), &workspace, &message.name, role).await?;
         tracing::info!(workspace = %workspace, member = %record.name, role = %role, "member role set");
         Ok(Response::new(member_to_proto(&record)))
     }
@@ -168,8 +169,7 @@ impl MemberService for MemberServiceImpl {
             )
             .await?;
         let name = request.into_inner().name;
-        let tokens_revoked =
-            members::remove_member(self.store.as_ref(), &workspace, &name).await?;
+        let tokens_revoked = members::remove_member(self.store.as_ref(), &workspace, &name).await?;
         tracing::info!(workspace = %workspace, member = %name, tokens_revoked, "member removed");
         Ok(Response::new(pb::RemoveMemberResponse { tokens_revoked }))
     }
@@ -196,7 +196,11 @@ impl MemberService for MemberServiceImpl {
             .await?;
         let message = request.into_inner();
         if message.member.trim().is_empty() {
-            return Err(CoordinatorError::invalid("member", "is required: name the member the token is for").into());
+            return Err(CoordinatorError::invalid(
+                "member",
+                "is required: name the member the token is for",
+            )
+            .into());
         }
         let (token, record) = members::issue_token(
             self.store.as_ref(),

@@ -60,7 +60,8 @@ impl<S: JobService> JobService for GuardedJobService<S> {
                 message.workspace = workspace.clone();
             }
         }
-        let workspace = (!message.workspace.trim().is_empty()).then_some(message.workspace.as_str());
+        let workspace =
+            (!message.workspace.trim().is_empty()).then_some(message.workspace.as_str());
         principal.authorize("JobService.List", workspace, Operation::Read)?;
         self.inner.list(request).await
     }
