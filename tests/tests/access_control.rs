@@ -248,7 +248,7 @@ async fn perform(
             .set_member_role(with_token(
                 pb::SetMemberRoleRequest {
                     workspace: ws,
-                    name: "vic".to_string(),
+                    name: "tess".to_string(),
                     role: pb::Role::Viewer as i32,
                 },
                 token,
@@ -268,8 +268,8 @@ async fn perform(
             .issue_token(with_token(
                 pb::IssueTokenRequest {
                     workspace: ws,
-                    member: "vic".to_string(),
-                    description: format!("for vic by {member}"),
+                    member: "tess".to_string(),
+                    description: format!("for tess by {member}"),
                 },
                 token,
             ))
@@ -640,6 +640,18 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         all_tokens.push(token.clone());
         tokens.insert(member.to_string(), token);
     }
+    // tess: the member the others' calls act on.
+    members
+        .add_member(with_token(
+            pb::AddMemberRequest {
+                workspace: WORKSPACE.to_string(),
+                name: "tess".to_string(),
+                role: pb::Role::Viewer as i32,
+            },
+            admin_token,
+        ))
+        .await
+        .unwrap();
     members
         .add_member(with_token(
             pb::AddMemberRequest {
@@ -966,7 +978,7 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         &["-o", "json", "member", "list", "-w", WORKSPACE],
     );
     assert!(members_listed.status.success());
-    for name in ["ann", "dave", "olga", "vic", "cy"] {
+    for name in ["ann", "dave", "olga", "vic", "tess", "cy"] {
         assert!(text(&members_listed).contains(name), "{name}");
     }
     // A profile holding a token must be private.
