@@ -105,7 +105,13 @@ pub async fn serve(
         tracing::warn!("secrets are sealed under the public development key (--insecure-dev-secrets): anyone who can read the metadata store can read them; give --secret-key-file in production");
     }
     if !config.auth.is_enabled() {
-        tracing::warn!("authentication is off: every call is allowed without a token; give --admin-token-file and --cluster-token-file in production");
+        if local_address.is_some_and(|address| address.ip().is_loopback()) {
+            tracing::info!(
+                "authentication is off: every call from this machine is allowed without a token"
+            );
+        } else {
+            tracing::warn!("authentication is off: every call is allowed without a token; give --admin-token-file and --cluster-token-file in production");
+        }
     }
     tracing::info!(address = ?local_address, store = %store.describe(), coordinator_id = %config.coordinator_id, secret_key_id = %config.secrets.primary_key_id(), "coordinator serving");
     // Open worker streams would hold a graceful shutdown forever: give them a grace period.

@@ -1087,6 +1087,38 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         "only the worker with the cluster token registers:\n{metrics}"
     );
 
+    // A coordinator without token files does not start (unless --insecure-no-auth); neither
+    // does a standalone reachable from other machines without an admin token.
+    let no_tokens = Command::new(sluice_binary())
+        .args([
+            "coordinator",
+            "--etcd",
+            cluster.etcd.endpoint.as_str(),
+            "--insecure-dev-secrets",
+        ])
+        .env_remove("SLUICE_ADMIN_TOKEN_FILE")
+        .env_remove("SLUICE_CLUSTER_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert!(!no_tokens.status.success());
+    assert!(
+        text(&no_tokens).contains("--admin-token-file") && text(&no_tokens).contains("token-gen"),
+        "{}",
+        text(&no_tokens)
+    );
+    let open_standalone = Command::new(sluice_binary())
+        .args(["standalone", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(directory.path().join("standalone"))
+        .env_remove("SLUICE_ADMIN_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert!(!open_standalone.status.success());
+    assert!(
+        text(&open_standalone).contains("--admin-token-file"),
+        "{}",
+        text(&open_standalone)
+    );
+
     // No plaintext token in etcd (only hashes), nor in any log.
     let dump = cluster.etcd.dump();
     assert!(dump.contains("tokens/"), "token records are in etcd");
