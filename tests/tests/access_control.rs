@@ -1058,6 +1058,22 @@ async fn each_role_is_allowed_and_refused_where_it_should_be() {
         .await
         .unwrap();
 
+    // Deleting a workspace (the cluster admin's call) revokes its members' tokens.
+    WorkspaceServiceClient::new(channel.clone())
+        .delete(with_token(
+            pb::DeleteWorkspaceRequest {
+                name: OTHER_WORKSPACE.to_string(),
+            },
+            admin_token,
+        ))
+        .await
+        .unwrap();
+    let refused = jobs
+        .list(with_token(pb::ListJobsRequest::default(), Some(&hal)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+
     // Workers: without the cluster token, or with another token, they are refused and never
     // register.
     cluster.worker_token_file = None;
