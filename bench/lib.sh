@@ -73,14 +73,18 @@ start_cluster() {
     sleep 0.2
   done
   [ -f "$work/secret.key" ] || "$sluice" coordinator keygen --out "$work/secret.key" >/dev/null
+  [ -f "$work/admin.token" ] || "$sluice" coordinator token-gen --out "$work/admin.token" >/dev/null
+  [ -f "$work/cluster.token" ] || "$sluice" coordinator token-gen --out "$work/cluster.token" >/dev/null
+  export SLUICE_TOKEN; SLUICE_TOKEN=$(cat "$work/admin.token")
   "$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" \
-    --metrics "127.0.0.1:${ports[3]}" --secret-key-file "$work/secret.key" >"$work/coordinator.log" 2>&1 & pids+=($!)
+    --metrics "127.0.0.1:${ports[3]}" --secret-key-file "$work/secret.key" \
+    --admin-token-file "$work/admin.token" --cluster-token-file "$work/cluster.token" >"$work/coordinator.log" 2>&1 & pids+=($!)
   coordinator_pid=$!
   coordinator="http://127.0.0.1:${ports[2]}"
   worker_pids=()
   for index in 1 2; do
     /usr/bin/time -f "%M" -o "$work/worker$index.rss" "$sluice" worker --coordinator "$coordinator" --slots 2 --id "bench-$index" \
-      >"$work/worker$index.log" 2>&1 & pids+=($!)
+      --cluster-token-file "$work/cluster.token" >"$work/worker$index.log" 2>&1 & pids+=($!)
     worker_pids+=($!)
   done
   for _ in $(seq 1 150); do

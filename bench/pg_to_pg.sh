@@ -92,12 +92,16 @@ etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:${ports[0]}"
   --initial-cluster "default=http://127.0.0.1:${ports[1]}" >"$work/etcd.log" 2>&1 & pids+=($!)
 sleep 2
 "$sluice" coordinator keygen --out "$work/secret.key" >/dev/null
+"$sluice" coordinator token-gen --out "$work/admin.token" >/dev/null
+"$sluice" coordinator token-gen --out "$work/cluster.token" >/dev/null
+export SLUICE_TOKEN; SLUICE_TOKEN=$(cat "$work/admin.token")
 "$sluice" coordinator --etcd "http://127.0.0.1:${ports[0]}" --listen "127.0.0.1:${ports[2]}" \
-  --secret-key-file "$work/secret.key" >"$work/coordinator.log" 2>&1 & pids+=($!)
+  --secret-key-file "$work/secret.key" --admin-token-file "$work/admin.token" \
+  --cluster-token-file "$work/cluster.token" >"$work/coordinator.log" 2>&1 & pids+=($!)
 coordinator="http://127.0.0.1:${ports[2]}"
 for index in 1 2; do
   /usr/bin/time -f "%M" -o "$work/worker$index.rss" "$sluice" worker --coordinator "$coordinator" --slots 2 --id "bench-$index" \
-    >"$work/worker$index.log" 2>&1 & pids+=($!)
+    --cluster-token-file "$work/cluster.token" >"$work/worker$index.log" 2>&1 & pids+=($!)
 done
 sleep 2
 start=$(now)

@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "sluice/v1/worker.proto",
         "sluice/v1/schedule.proto",
         "sluice/v1/workspace.proto",
+        "sluice/v1/member.proto",
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={proto}");

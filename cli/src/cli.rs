@@ -12,6 +12,11 @@ use std::time::Duration;
 /// Quick start: `sluice run examples/quickstart-generate.yaml` runs a job on an in-process
 /// cluster. A real cluster is etcd + `sluice coordinator` + any number of `sluice worker`s;
 /// `sluice job submit` sends it work.
+///
+/// Client commands authenticate with a bearer token: --token, else SLUICE_TOKEN, else the
+/// `token` (or `token_file`) of the profile file (--profile, SLUICE_PROFILE, default
+/// ~/.config/sluice/profile.yaml, which may also name the coordinators). An admin issues
+/// tokens with `sluice member token issue MEMBER --workspace WS`.
 #[derive(Debug, Parser)]
 #[command(
     name = "sluice",
@@ -20,15 +25,19 @@ use std::time::Duration;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Coordinator URL(s) for client commands and workers (comma-separated or repeated).
-    #[arg(
-        long,
-        global = true,
-        env = "SLUICE_COORDINATOR",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:7070"
-    )]
+    /// Coordinator URL(s) for client commands and workers (comma-separated or repeated;
+    /// default: the profile's `coordinator`, else http://127.0.0.1:7070).
+    #[arg(long, global = true, env = "SLUICE_COORDINATOR", value_delimiter = ',')]
     pub coordinator: Vec<String>,
+
+    /// Bearer token of client commands (`slu_...`); issued by `sluice member token issue`.
+    #[arg(long, global = true, env = "SLUICE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Profile file (YAML: `coordinator`, `token` or `token_file`); must not be readable by
+    /// others when it holds a token. Default: ~/.config/sluice/profile.yaml when it exists.
+    #[arg(long, global = true, env = "SLUICE_PROFILE")]
+    pub profile: Option<PathBuf>,
 
     /// Output format of read commands.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
@@ -79,13 +88,9 @@ pub enum OutputFormat {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once per process; boxing would only complicate the derive"
-)]
 pub enum Command {
     /// Run a coordinator (the control plane) on etcd.
-    Coordinator(CoordinatorArgs),
+    Coordinator(Box<CoordinatorArgs>),
     /// Run a worker (the data plane) connected to the coordinator(s) given by --coordinator.
     Worker(WorkerArgs),
     /// Run a coordinator and N workers in one process on an embedded metadata store.
@@ -104,11 +109,29 @@ pub enum Command {
     /// Manage workspaces (basic: prod only; standard: dev and prod) on a running cluster.
     #[command(subcommand, name = "ws", alias = "workspace")]
     Workspace(WorkspaceCommand),
+    /// Manage the members of a workspace, their roles (admin, developer, operator, viewer)
+    /// and their tokens.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// Compare a job's source and sink: row count and an order-independent checksum of all columns.
     ///
     /// Reads both ends directly (no cluster needed) through the same connectors the workers use.
     /// Exits 0 only if they match.
     Compare(CompareArgs),
+}
+
+impl Command {
+    /// Returns whether the command calls a running cluster's API (and so needs a token).
+    pub fn is_client(&self) -> bool {
+        matches!(
+            self,
+            Command::Job(_)
+                | Command::DataSource(_)
+                | Command::Schedule(_)
+                | Command::Workspace(_)
+                | Command::Member(_)
+        )
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -171,6 +194,19 @@ pub struct CoordinatorArgs {
     /// Require clients and workers to present a certificate signed by this CA (PEM): mutual TLS.
     #[arg(long, env = "SLUICE_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// File holding the cluster admin token (creates workspaces and their first members;
+    /// everything in every workspace). Create it with `sluice coordinator token-gen --out
+    /// FILE`. Required unless --insecure-no-auth.
+    #[arg(long, env = "SLUICE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the cluster token workers present (`sluice worker --cluster-token-file`).
+    /// Required unless --insecure-no-auth.
+    #[arg(long, env = "SLUICE_CLUSTER_TOKEN_FILE")]
+    pub cluster_token_file: Option<PathBuf>,
+    /// Development only: serve every call without a token (anyone who reaches the port may
+    /// do anything).
+    #[arg(long, conflicts_with_all = ["admin_token_file", "cluster_token_file"])]
+    pub insecure_no_auth: bool,
 }
 
 /// `sluice coordinator keygen|rotate-key`.
@@ -185,6 +221,13 @@ pub enum CoordinatorAction {
     /// Seal every stored secret again under a new key. Stop every coordinator first, then
     /// start them with --secret-key-file set to the new key.
     RotateKey(RotateKeyArgs),
+    /// Write a new random token file (mode 0600) for --admin-token-file or
+    /// --cluster-token-file.
+    TokenGen {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Arguments of `sluice coordinator rotate-key`.
@@ -231,6 +274,10 @@ pub struct WorkerArgs {
     /// Worker id (default: host name and a random suffix).
     #[arg(long)]
     pub id: Option<String>,
+    /// File holding the cluster token (the coordinators' --cluster-token-file); needed
+    /// unless the coordinators run with --insecure-no-auth.
+    #[arg(long, env = "SLUICE_CLUSTER_TOKEN_FILE")]
+    pub cluster_token_file: Option<PathBuf>,
 }
 
 /// Arguments of `sluice standalone`.
@@ -255,6 +302,14 @@ pub struct StandaloneArgs {
     /// first start).
     #[arg(long, env = "SLUICE_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// File holding the cluster admin token: calls then need tokens (see `sluice member`).
+    /// Without it a standalone on a loopback address serves every call without a token, and
+    /// one on another address refuses to start unless --insecure-no-auth.
+    #[arg(long, env = "SLUICE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Serve every call without a token even on a non-loopback --listen address.
+    #[arg(long, conflicts_with = "admin_token_file")]
+    pub insecure_no_auth: bool,
 }
 
 /// Arguments of `sluice run`.
@@ -705,4 +760,102 @@ pub struct BackfillArgs {
     /// Workspace.
     #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "default")]
     pub workspace: String,
+}
+
+/// `sluice member ...`
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member to a workspace with a role.
+    Add {
+        /// Name: letters, digits, `_`, `-`, `.` and `@`.
+        name: String,
+        /// Its role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+        /// Also issue a token and print it (shown once).
+        #[arg(long)]
+        issue_token: bool,
+    },
+    /// List the members of a workspace.
+    List {
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+    },
+    /// Change a member's role (takes effect on its next call).
+    SetRole {
+        /// The member.
+        name: String,
+        /// The new role.
+        #[arg(value_enum)]
+        role: RoleArg,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+    },
+    /// Remove a member; its tokens are revoked.
+    Remove {
+        /// The member.
+        name: String,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+    },
+    /// Issue, list and revoke tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `sluice member token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token to a member and print it: it is shown this once (the coordinator keeps
+    /// only its hash). Admins issue for anyone; every member for itself.
+    Issue {
+        /// The member (default: the caller).
+        member: Option<String>,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+        /// Also write the token to this new file (mode 0600), for SLUICE_TOKEN or a profile's
+        /// `token_file`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List tokens (ids, members, descriptions; never the tokens themselves).
+    List {
+        /// Only this member's.
+        #[arg(long)]
+        member: Option<String>,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+    },
+    /// Revoke a token by id: calls with it are refused from then on.
+    Revoke {
+        /// Token id, as `sluice member token list` shows it.
+        id: String,
+        /// Workspace (default: the token's own).
+        #[arg(long, short = 'w', env = "SLUICE_WORKSPACE", default_value = "")]
+        workspace: String,
+    },
+}
+
+/// Roles of members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything in the workspace, members included.
+    Admin,
+    /// Jobs, schedules and data sources in dev; reads prod metadata.
+    Developer,
+    /// Runs and cancels prod jobs and schedules; reads everything.
+    Operator,
+    /// Reads only.
+    Viewer,
 }

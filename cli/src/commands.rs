@@ -4,6 +4,7 @@ mod cluster;
 mod compare;
 mod data_source;
 mod job;
+mod member;
 mod preview;
 mod run;
 mod schedule;
@@ -16,13 +17,22 @@ use std::process::ExitCode;
 pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
     let Cli {
         coordinator,
+        token,
+        profile,
         output,
         tls,
         command,
     } = arguments;
     crate::tls::configure_clients(&tls)?;
+    let coordinator = if command.is_client() {
+        let connection = crate::connection::resolve(coordinator, token, profile)?;
+        crate::client::set_token(connection.token);
+        connection.coordinators
+    } else {
+        crate::connection::default_coordinators(coordinator)
+    };
     match command {
-        Command::Coordinator(args) => cluster::coordinator(args).await,
+        Command::Coordinator(args) => cluster::coordinator(*args).await,
         Command::Worker(args) => cluster::worker(args, coordinator).await,
         Command::Standalone(args) => cluster::standalone(args).await,
         Command::Run(args) => run::run(args, output).await,
@@ -32,6 +42,7 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Schedule(command) => schedule::schedule(command, &coordinator, output).await,
         Command::Workspace(command) => workspace::workspace(command, &coordinator, output).await,
+        Command::Member(command) => member::member(command, &coordinator, output).await,
         Command::Compare(args) => compare::compare(args, output).await,
     }
 }

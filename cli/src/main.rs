@@ -4,8 +4,10 @@
 mod cli;
 mod client;
 mod commands;
+mod connection;
 mod output;
 mod params;
+mod profile;
 mod progress;
 mod signals;
 mod spec_file;

@@ -6,7 +6,6 @@ use sluice_proto::v1 as pb;
 use sluice_proto::v1::job_service_client::JobServiceClient;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 /// Watches a job until it ends, drawing a progress bar on a terminal (a line every few seconds
 /// otherwise); returns the final job.
@@ -14,7 +13,7 @@ use tonic::transport::Channel;
 /// When the stream breaks because the coordinator stopped leading (or died), the watch is
 /// resumed on whichever of `coordinators` leads next, for up to a minute.
 pub async fn watch(
-    client: &mut JobServiceClient<Channel>,
+    client: &mut JobServiceClient<crate::client::AuthChannel>,
     coordinators: &[String],
     job_id: &str,
     quiet: bool,

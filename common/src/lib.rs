@@ -13,6 +13,7 @@ pub mod records;
 pub mod secrets;
 pub mod spec;
 pub mod telemetry;
+pub mod tokens;
 
 pub use error::{MetaError, SpecError, SpecErrors};
 

@@ -2,9 +2,11 @@
 //! stored values stay readable as the code changes.
 
 mod grant;
+mod member;
 mod schedule;
 
 pub use grant::{GrantRecord, SharePermission, GRANT_RECORD_VERSION};
+pub use member::{MemberRecord, Role, TokenRecord};
 
 pub use schedule::{
     Backfill, BackfillDate, OverlapPolicy, ScheduleRecord, ScheduleRun, SCHEDULE_RUNS_KEPT,

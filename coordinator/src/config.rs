@@ -26,6 +26,8 @@ pub struct CoordinatorConfig {
     pub data_location: Option<String>,
     /// TLS on the gRPC listener; `None` serves plaintext.
     pub tls: Option<crate::tls::ServerTls>,
+    /// Whether calls need a bearer token, and the cluster admin and worker tokens' hashes.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -42,6 +44,8 @@ impl Default for CoordinatorConfig {
             secrets: SecretCipher::insecure_dev(),
             data_location: None,
             tls: None,
+            // Like the key: the `sluice` binary always says how it authenticates.
+            auth: crate::auth::AuthConfig::Disabled,
         }
     }
 }

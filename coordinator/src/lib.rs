@@ -1,13 +1,13 @@
 //! The Sluice coordinator: the control plane.
 //!
-//! It serves the public API (workspaces, data sources, jobs, schedules), the internal worker
-//! protocol, gRPC health and
-//! reflection, keeps its truth in a [`MetaStore`](sluice_common::meta::MetaStore), and hands
+//! It serves the public API (workspaces, members, data sources, jobs, schedules) behind bearer
+//! tokens ([`auth`]), the internal worker protocol, gRPC health and reflection, keeps its truth in a [`MetaStore`](sluice_common::meta::MetaStore), and hands
 //! shards to workers as they have free slots. It never connects to a user's data store:
 //! planning and finalisation run on workers too.
 
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod auth;
 pub mod config;
 pub use sluice_proto::convert;
 pub mod engine;
@@ -15,6 +15,7 @@ pub mod error;
 pub mod grants;
 pub mod import;
 pub mod leader;
+pub mod members;
 pub mod resolve;
 pub mod rotate;
 pub mod schedule;
@@ -29,6 +30,7 @@ pub use error::{CoordinatorError, Result};
 use sluice_common::meta::SharedMetaStore;
 use sluice_proto::v1::data_source_service_server::DataSourceServiceServer;
 use sluice_proto::v1::job_service_server::JobServiceServer;
+use sluice_proto::v1::member_service_server::MemberServiceServer;
 use sluice_proto::v1::schedule_service_server::ScheduleServiceServer;
 use sluice_proto::v1::worker_service_server::WorkerServiceServer;
 use sluice_proto::v1::workspace_service_server::WorkspaceServiceServer;
@@ -83,6 +85,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<WorkspaceServiceServer<service::workspace::WorkspaceServiceImpl>>()
         .await;
+    health_reporter
+        .set_serving::<MemberServiceServer<service::member::MemberServiceImpl>>()
+        .await;
     set_leader_services(&health_reporter, false).await;
     let leadership = tokio::spawn(lead_while_elected(
         store.clone(),
@@ -102,6 +107,15 @@ pub async fn serve(
     if config.secrets.is_insecure() {
         tracing::warn!("secrets are sealed under the public development key (--insecure-dev-secrets): anyone who can read the metadata store can read them; give --secret-key-file in production");
     }
+    if !config.auth.is_enabled() {
+        if local_address.is_some_and(|address| address.ip().is_loopback()) {
+            tracing::info!(
+                "authentication is off: every call from this machine is allowed without a token"
+            );
+        } else {
+            tracing::warn!("authentication is off: every call is allowed without a token; give --admin-token-file and --cluster-token-file in production");
+        }
+    }
     tracing::info!(address = ?local_address, tls = config.tls.is_some(), store = %store.describe(), coordinator_id = %config.coordinator_id, secret_key_id = %config.secrets.primary_key_id(), "coordinator serving");
     // Open worker streams would hold a graceful shutdown forever: give them a grace period.
     let (stopping_sender, stopping) = tokio::sync::oneshot::channel::<()>();
@@ -109,31 +123,53 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping_sender.send(());
     };
+    let guard =
+        auth::guarded::Guard::new(auth::Authenticator::new(config.auth.clone(), store.clone()));
     let server = tls::server_builder(config.tls.as_ref())?
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(JobServiceServer::new(service::job::JobServiceImpl::new(
-            slot.clone(),
-            store.clone(),
-            config.secrets.clone(),
-            config.data_location.clone(),
-        )))
+        .add_service(JobServiceServer::new(
+            auth::guarded::GuardedJobService::new(
+                service::job::JobServiceImpl::new(
+                    slot.clone(),
+                    store.clone(),
+                    config.secrets.clone(),
+                    config.data_location.clone(),
+                ),
+                guard.clone(),
+            ),
+        ))
         .add_service(DataSourceServiceServer::new(
-            service::datasource::DataSourceServiceImpl::new(
-                store.clone(),
-                config.secrets.clone(),
-                slot.clone(),
+            auth::guarded::GuardedDataSourceService::new(
+                service::datasource::DataSourceServiceImpl::new(
+                    store.clone(),
+                    config.secrets.clone(),
+                    slot.clone(),
+                ),
+                guard.clone(),
             ),
         ))
         .add_service(WorkspaceServiceServer::new(
-            service::workspace::WorkspaceServiceImpl::new(store.clone()),
+            auth::guarded::GuardedWorkspaceService::new(
+                service::workspace::WorkspaceServiceImpl::new(store.clone()),
+                guard.clone(),
+            ),
         ))
         .add_service(ScheduleServiceServer::new(
-            service::schedule::ScheduleServiceImpl::new(store.clone()),
+            auth::guarded::GuardedScheduleService::new(
+                service::schedule::ScheduleServiceImpl::new(store.clone()),
+                guard.clone(),
+            ),
+        ))
+        .add_service(MemberServiceServer::new(
+            service::member::MemberServiceImpl::new(store.clone(), guard.clone()),
         ))
         .add_service(WorkerServiceServer::new(
-            service::worker::WorkerServiceImpl::new(slot, config),
+            auth::guarded::GuardedWorkerService::new(
+                service::worker::WorkerServiceImpl::new(slot, config),
+                guard,
+            ),
         ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_then_notify);
     let grace_expired = async move {

@@ -3,6 +3,7 @@
 
 pub mod datasource;
 pub mod job;
+pub mod member;
 pub mod schedule;
 pub mod worker;
 pub mod workspace;

@@ -1,7 +1,7 @@
 //! Generated code of the Sluice gRPC API (`sluice.v1`).
 //!
 //! The `.proto` files under `proto/sluice/v1/` are the API contract: one file per service
-//! (`job.proto`, `datasource.proto`, `workspace.proto`, `worker.proto`) plus shared types (`common.proto`), and
+//! (`job.proto`, `datasource.proto`, `workspace.proto`, `member.proto`, `worker.proto`) plus shared types (`common.proto`), and
 //! [`convert`], the one place where API messages meet the domain types.
 
 pub mod convert;

@@ -66,6 +66,20 @@ pub async fn job_client(url: &str, timeout: Duration) -> JobServiceClient<Channe
     }
 }
 
+/// Returns `message` as a request carrying `authorization: Bearer TOKEN` (when given).
+pub fn with_token<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is a valid header value"),
+        );
+    }
+    request
+}
+
 /// Runs the `sluice` CLI against the coordinator at `url`, prints the command and both of its
 /// streams (for failing tests), and returns its output.
 pub fn sluice_cli(url: &str, arguments: &[&str]) -> std::process::Output {

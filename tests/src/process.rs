@@ -235,6 +235,13 @@ pub struct Cluster {
     pub secret_key_file: PathBuf,
     /// `SLUICE_LOG` of processes started from now on (default: their own, info).
     pub log_filter: Option<String>,
+    /// With authentication ([`Cluster::start_with_auth`]): the cluster admin token file
+    /// coordinators start with; `None`: coordinators run with `--insecure-no-auth`.
+    pub admin_token_file: Option<PathBuf>,
+    /// With authentication: the cluster token file coordinators start with.
+    pub cluster_token_file: Option<PathBuf>,
+    /// `--cluster-token-file` of workers started from now on (by default the cluster's).
+    pub worker_token_file: Option<PathBuf>,
     prefix: String,
 }
 
@@ -270,8 +277,47 @@ impl Cluster {
             data_location: None,
             secret_key_file,
             log_filter: None,
+            admin_token_file: None,
+            cluster_token_file: None,
+            worker_token_file: None,
             prefix: "/sluice-e2e".to_string(),
         }
+    }
+
+    /// Starts etcd only; coordinators started from now on need tokens: the cluster admin
+    /// token ([`Cluster::admin_token`]) and the cluster token workers present, each written
+    /// by `sluice coordinator token-gen`.
+    pub async fn start_with_auth() -> Cluster {
+        let mut cluster = Cluster::start().await;
+        let admin = cluster.logs.path().join("admin.token");
+        let workers = cluster.logs.path().join("cluster.token");
+        for path in [&admin, &workers] {
+            let generated = Command::new(sluice_binary())
+                .args(["coordinator", "token-gen", "--out"])
+                .arg(path)
+                .output()
+                .expect("run sluice coordinator token-gen");
+            assert!(
+                generated.status.success(),
+                "sluice coordinator token-gen failed: {}",
+                String::from_utf8_lossy(&generated.stderr)
+            );
+        }
+        cluster.admin_token_file = Some(admin);
+        cluster.cluster_token_file = Some(workers.clone());
+        cluster.worker_token_file = Some(workers);
+        cluster
+    }
+
+    /// Returns the cluster admin token (with authentication).
+    pub fn admin_token(&self) -> Option<String> {
+        let path = self.admin_token_file.as_ref()?;
+        Some(
+            std::fs::read_to_string(path)
+                .expect("read the admin token")
+                .trim()
+                .to_string(),
+        )
     }
 
     /// Starts a coordinator process and waits until its API answers; returns its URL.
@@ -301,6 +347,18 @@ impl Cluster {
         if let Some(location) = &self.data_location {
             command.arg("--data-location").arg(location);
         }
+        match (&self.admin_token_file, &self.cluster_token_file) {
+            (Some(admin), Some(workers)) => {
+                command
+                    .arg("--admin-token-file")
+                    .arg(admin)
+                    .arg("--cluster-token-file")
+                    .arg(workers);
+            }
+            _ => {
+                command.arg("--insecure-no-auth");
+            }
+        }
         if let Some(filter) = &self.log_filter {
             command.env("SLUICE_LOG", filter);
         }
@@ -314,14 +372,17 @@ impl Cluster {
         if self.coordinators.is_empty() {
             // The first coordinator wins the election: wait until it serves jobs.
             let deadline = Instant::now() + Duration::from_secs(20);
-            while client
-                .list(sluice_proto::v1::ListJobsRequest {
-                    page_size: 1,
-                    ..Default::default()
-                })
-                .await
-                .is_err()
-            {
+            let admin_token = self.admin_token();
+            let probe = || {
+                crate::with_token(
+                    sluice_proto::v1::ListJobsRequest {
+                        page_size: 1,
+                        ..Default::default()
+                    },
+                    admin_token.as_deref(),
+                )
+            };
+            while client.list(probe()).await.is_err() {
                 assert!(
                     Instant::now() < deadline,
                     "coordinator-{index} did not become leader"
@@ -361,6 +422,9 @@ impl Cluster {
             .arg(&self.worker_report_interval);
         if let Some(group) = group {
             command.arg("--group").arg(group);
+        }
+        if let Some(token_file) = &self.worker_token_file {
+            command.arg("--cluster-token-file").arg(token_file);
         }
         if let Some(filter) = &self.log_filter {
             command.env("SLUICE_LOG", filter);

@@ -22,6 +22,9 @@ pub struct WorkerConfig {
     pub report_interval: Duration,
     /// TLS towards the coordinator (used for `https://` URLs, or whenever it is set).
     pub tls: crate::tls::ClientTls,
+    /// The cluster token presented to the coordinator (`--cluster-token-file`); `None` when
+    /// the coordinator runs without authentication.
+    pub cluster_token: Option<sluice_common::tokens::Token>,
 }
 
 impl WorkerConfig {
@@ -36,6 +39,7 @@ impl WorkerConfig {
             channel_batches: 4,
             report_interval: Duration::from_secs(1),
             tls: crate::tls::ClientTls::default(),
+            cluster_token: None,
         }
     }
 }

@@ -85,12 +85,12 @@ pub async fn run(
         let endpoint = &endpoints[endpoint_index % endpoints.len()];
         endpoint_index += 1;
         match endpoint.connect().await {
-            Ok(channel) => {
-                backoff = Duration::from_millis(200);
-                if state.session(channel, &mut shutdown_receiver).await == SessionEnd::Finished {
-                    return Ok(());
-                }
-            }
+            Ok(channel) => match state.session(channel, &mut shutdown_receiver).await {
+                SessionEnd::Finished => return Ok(()),
+                // Refused (wrong cluster token): keep backing off rather than hammering.
+                SessionEnd::Refused => {}
+                SessionEnd::Lost => backoff = Duration::from_millis(200),
+            },
             Err(error) => {
                 tracing::warn!(coordinator = %endpoint.uri(), error = %error, "cannot reach the coordinator; retrying");
             }
@@ -109,6 +109,8 @@ pub async fn run(
 
 #[derive(Debug, PartialEq, Eq)]
 enum SessionEnd {
+    /// The coordinator refused the worker's credentials; retry after a growing pause.
+    Refused,
     /// The stream broke; reconnect.
     Lost,
     /// Drained; exit.
@@ -182,8 +184,29 @@ impl WorkerState {
             }
         }
         let mut client = WorkerServiceClient::new(channel);
-        let mut inbound = match client.session(ReceiverStream::new(stream_receiver)).await {
+        let mut request = tonic::Request::new(ReceiverStream::new(stream_receiver));
+        if let Some(token) = &self.config.cluster_token {
+            match format!("Bearer {}", token.expose()).parse() {
+                Ok(value) => {
+                    request.metadata_mut().insert("authorization", value);
+                }
+                Err(_) => {
+                    tracing::error!("the cluster token is not a valid header value");
+                    return SessionEnd::Lost;
+                }
+            }
+        }
+        let mut inbound = match client.session(request).await {
             Ok(response) => response.into_inner(),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
+                tracing::error!(error = %status.message(), "coordinator refused the worker: check the cluster token");
+                return SessionEnd::Refused;
+            }
             Err(status) => {
                 tracing::warn!(error = %status.message(), "coordinator refused the worker stream");
                 return SessionEnd::Lost;

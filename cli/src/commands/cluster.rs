@@ -10,6 +10,8 @@ use sluice_common::meta::etcd::EtcdStore;
 use sluice_common::meta::SharedMetaStore;
 use sluice_common::secrets::{SecretCipher, SecretKey};
 use sluice_common::telemetry;
+use sluice_common::tokens::Token;
+use sluice_coordinator::auth::AuthConfig;
 use sluice_coordinator::CoordinatorConfig;
 use sluice_worker::WorkerConfig;
 use std::net::SocketAddr;
@@ -55,6 +57,58 @@ fn coordinator_cipher(args: &CoordinatorArgs) -> anyhow::Result<SecretCipher> {
     }
 }
 
+/// Reads a token file, warning when others than its owner may read it.
+fn read_token_file(path: &Path, flag: &str) -> anyhow::Result<Token> {
+    let token = Token::read_file(path).with_context(|| flag.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the token file may be read by others than its owner: chmod 600 it");
+            }
+        }
+    }
+    Ok(token)
+}
+
+/// Returns how `sluice coordinator` authenticates calls, or why it must not start.
+fn coordinator_auth(args: &CoordinatorArgs) -> anyhow::Result<AuthConfig> {
+    if args.insecure_no_auth {
+        return Ok(AuthConfig::Disabled);
+    }
+    match (&args.admin_token_file, &args.cluster_token_file) {
+        (Some(admin), Some(cluster)) => {
+            let admin_token = read_token_file(admin, "--admin-token-file")?;
+            let cluster_token = read_token_file(cluster, "--cluster-token-file")?;
+            anyhow::ensure!(
+                admin_token != cluster_token,
+                "--admin-token-file and --cluster-token-file hold the same token: give workers their own (`sluice coordinator token-gen --out FILE`)"
+            );
+            Ok(AuthConfig::Enabled {
+                admin_token: Some(admin_token.hash()),
+                cluster_token: Some(cluster_token.hash()),
+            })
+        }
+        _ => anyhow::bail!(
+            "no tokens: give --admin-token-file FILE and --cluster-token-file FILE (or SLUICE_ADMIN_TOKEN_FILE and SLUICE_CLUSTER_TOKEN_FILE) so every call is authenticated; create each with `sluice coordinator token-gen --out FILE`. For a throwaway development cluster only, --insecure-no-auth serves every call without a token"
+        ),
+    }
+}
+
+/// `sluice coordinator token-gen --out FILE`.
+fn token_gen(out: &Path) -> anyhow::Result<ExitCode> {
+    let token = Token::generate()?;
+    token.write_new_file(out)?;
+    println!(
+        "wrote a new token ({}) to {} (mode 0600); give it to coordinators as --admin-token-file or --cluster-token-file, and to workers as --cluster-token-file",
+        token.hash().id(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `sluice coordinator keygen --out FILE`.
 fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
     let key = SecretKey::generate()?;
@@ -98,10 +152,12 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         Some(CoordinatorAction::Keygen { out }) => return keygen(&out),
         Some(CoordinatorAction::RotateKey(rotate)) => return rotate_key(rotate).await,
+        Some(CoordinatorAction::TokenGen { out }) => return token_gen(&out),
         None => {}
     }
     telemetry::init_tracing("info");
     let secrets = coordinator_cipher(&args)?;
+    let auth = coordinator_auth(&args)?;
     start_metrics(args.metrics)?;
     let store = EtcdStore::connect(&args.etcd, &args.etcd_prefix)
         .await
@@ -120,6 +176,7 @@ pub async fn coordinator(args: CoordinatorArgs) -> anyhow::Result<ExitCode> {
             args.tls_key.as_deref(),
             args.tls_client_ca.as_deref(),
         )?,
+        auth,
         ..CoordinatorConfig::default()
     };
     if let Some(id) = args.id {
@@ -144,6 +201,9 @@ pub async fn worker(args: WorkerArgs, coordinators: Vec<String>) -> anyhow::Resu
         config.worker_id = WorkerId(id);
     }
     config.tls = crate::tls::client_tls();
+    if let Some(path) = &args.cluster_token_file {
+        config.cluster_token = Some(read_token_file(path, "--cluster-token-file")?);
+    }
     sluice_worker::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -169,6 +229,7 @@ impl LocalCluster {
         workers: u32,
         slots: u32,
         secret_key_file: Option<&Path>,
+        admin_token: Option<&Token>,
     ) -> anyhow::Result<LocalCluster> {
         let secrets = SecretCipher::new(match secret_key_file {
             Some(path) => read_key_file(path)?,
@@ -187,6 +248,19 @@ impl LocalCluster {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         let url = format!("http://{address}");
+        // With an admin token, calls need tokens; the in-process workers then present a
+        // cluster token drawn for this process only.
+        let cluster_token = match admin_token {
+            Some(_) => Some(Token::generate()?),
+            None => None,
+        };
+        let auth = match (admin_token, &cluster_token) {
+            (Some(admin), Some(cluster)) => AuthConfig::Enabled {
+                admin_token: Some(admin.hash()),
+                cluster_token: Some(cluster.hash()),
+            },
+            _ => AuthConfig::Disabled,
+        };
         let (stop_coordinator, coordinator_stop) = watch::channel(false);
         let coordinator_task = tokio::spawn(sluice_coordinator::serve(
             listener,
@@ -195,18 +269,20 @@ impl LocalCluster {
                 coordinator_id: "standalone".to_string(),
                 secrets,
                 data_location: Some(data_dir.join("data").display().to_string()),
+                auth,
                 ..CoordinatorConfig::default()
             },
             wait_for(coordinator_stop),
         ));
         // Workers connect once the coordinator leads, so none is turned away at start.
-        wait_until_leading(&url).await?;
+        wait_until_leading(&url, admin_token).await?;
         let (stop_workers, workers_stop) = watch::channel(false);
         let mut worker_tasks = Vec::new();
         for index in 0..workers {
             let mut config = WorkerConfig::new(vec![url.clone()]);
             config.slots = slots;
             config.worker_id = WorkerId(format!("local-{}", index + 1));
+            config.cluster_token = cluster_token.clone();
             worker_tasks.push(tokio::spawn(sluice_worker::run(
                 config,
                 wait_for(workers_stop.clone()),
@@ -248,19 +324,23 @@ fn key_in_data_dir(data_dir: &Path) -> anyhow::Result<SecretKey> {
 }
 
 /// Waits until the in-process coordinator has won its election and serves jobs.
-async fn wait_until_leading(url: &str) -> anyhow::Result<()> {
+async fn wait_until_leading(url: &str, token: Option<&Token>) -> anyhow::Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         if let Ok(mut client) =
             sluice_proto::v1::job_service_client::JobServiceClient::connect(url.to_string()).await
         {
-            let probe = client
-                .list(sluice_proto::v1::ListJobsRequest {
-                    page_size: 1,
-                    ..Default::default()
-                })
-                .await;
-            if probe.is_ok() {
+            let mut request = tonic::Request::new(sluice_proto::v1::ListJobsRequest {
+                page_size: 1,
+                ..Default::default()
+            });
+            if let Some(token) = token {
+                let header = format!("Bearer {}", token.expose())
+                    .parse()
+                    .context("the admin token is not a valid header value")?;
+                request.metadata_mut().insert("authorization", header);
+            }
+            if client.list(request).await.is_ok() {
                 return Ok(());
             }
         }
@@ -281,12 +361,28 @@ pub async fn standalone(args: StandaloneArgs) -> anyhow::Result<ExitCode> {
     start_metrics(args.metrics)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    let admin_token = match &args.admin_token_file {
+        Some(path) => Some(read_token_file(path, "--admin-token-file")?),
+        None if args.listen.ip().is_loopback() => {
+            tracing::info!("no --admin-token-file: calls need no token (only this machine can reach {})", args.listen);
+            None
+        }
+        None if args.insecure_no_auth => {
+            tracing::warn!(listen = %args.listen, "--insecure-no-auth: anyone who reaches this address may do anything");
+            None
+        }
+        None => anyhow::bail!(
+            "--listen {} is reachable from other machines: give --admin-token-file FILE (create it with `sluice coordinator token-gen --out FILE`) so calls need tokens, or --insecure-no-auth",
+            args.listen
+        ),
+    };
     let cluster = LocalCluster::start(
         &args.data_dir,
         args.listen,
         args.workers,
         args.slots,
         args.secret_key_file.as_deref(),
+        admin_token.as_ref(),
     )
     .await?;
     tracing::info!(url = %cluster.url, workers = args.workers, slots = args.slots, data_dir = %args.data_dir.display(), "standalone cluster ready");

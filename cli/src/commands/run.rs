@@ -7,7 +7,6 @@ use crate::{progress, spec_file};
 use anyhow::Context;
 use sluice_common::telemetry;
 use sluice_proto::v1 as pb;
-use sluice_proto::v1::job_service_client::JobServiceClient;
 use std::process::ExitCode;
 
 /// Runs the job and returns exit code 0 only if it succeeded.
@@ -25,7 +24,8 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let listen = "127.0.0.1:0".parse().context("loopback address")?;
-    let cluster = LocalCluster::start(&data_dir, listen, args.workers, args.slots, None).await?;
+    let cluster =
+        LocalCluster::start(&data_dir, listen, args.workers, args.slots, None, None).await?;
     let request = pb::SubmitJobRequest {
         workspace: String::new(),
         environment: String::new(),
@@ -52,7 +52,7 @@ pub async fn run(args: RunArgs, output_format: OutputFormat) -> anyhow::Result<E
 }
 
 async fn submit_and_watch(url: &str, request: pb::SubmitJobRequest) -> anyhow::Result<pb::Job> {
-    let mut client = JobServiceClient::connect(url.to_string())
+    let mut client = crate::client::jobs(&[url.to_string()])
         .await
         .context("cannot reach the in-process coordinator")?;
     let job_id = client

@@ -10,6 +10,8 @@
 //! | `shards/{job_id}/{shard:06}` | [`ShardRecord`](crate::records::ShardRecord): range, state, attempt, worker | coordinator, at shard transitions |
 //! | `workers/{worker_id}` | [`WorkerRecord`](crate::records::WorkerRecord), bound to the worker's lease | coordinator, on register |
 //! | `schedules/{ws}/{name}` | [`ScheduleRecord`](crate::records::ScheduleRecord): cron, spec, next fire, runs, backfill | ScheduleService, and the leader's scheduler when it fires |
+//! | `members/{ws}/{name}` | [`MemberRecord`](crate::records::MemberRecord): the member's role in the workspace | MemberService |
+//! | `tokens/{sha256}` | [`TokenRecord`](crate::records::TokenRecord): id, workspace, member, creation time; the key is the SHA-256 of the token, whose plaintext is never stored | MemberService (issue, revoke; removed with their member or workspace) |
 //! | `leader` | reserved for leader election | coordinator |
 
 use crate::ids::{JobId, ShardId, WorkerId};
@@ -88,6 +90,27 @@ pub const WORKERS_PREFIX: &str = "workers/";
 /// Key of one worker registration.
 pub fn worker(worker_id: &WorkerId) -> String {
     format!("workers/{worker_id}")
+}
+
+/// Prefix of every member of every workspace.
+pub const MEMBERS_PREFIX: &str = "members/";
+
+/// Prefix of the members of a workspace.
+pub fn members_prefix(workspace: &str) -> String {
+    format!("members/{workspace}/")
+}
+
+/// Key of one member.
+pub fn member(workspace: &str, name: &str) -> String {
+    format!("members/{workspace}/{name}")
+}
+
+/// Prefix of every token.
+pub const TOKENS_PREFIX: &str = "tokens/";
+
+/// Key of one token, by the hex SHA-256 of its plaintext.
+pub fn token(hash_hex: &str) -> String {
+    format!("tokens/{hash_hex}")
 }
 
 #[cfg(test)]

@@ -1,0 +1,207 @@
+//! The guard of `sluice.v1.DataSourceService`.
+
+use super::Guard;
+use crate::auth::permissions::{Environment, Operation};
+use sluice_proto::v1 as pb;
+use sluice_proto::v1::data_source_service_server::DataSourceService;
+use tonic::{Request, Response, Status};
+
+/// `DataSourceService` behind the permission table: reads for every role, writes by the
+/// environment they touch.
+pub struct GuardedDataSourceService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S> GuardedDataSourceService<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, guard: Guard) -> Self {
+        GuardedDataSourceService { inner, guard }
+    }
+}
+
+#[tonic::async_trait]
+impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
+    async fn create(
+        &self,
+        mut request: Request<pb::CreateDataSourceRequest>,
+    ) -> Result<Response<pb::DataSource>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        if let Some(data_source) = request.get_mut().data_source.as_mut() {
+            principal.fill_workspace(&mut data_source.workspace);
+            principal.authorize(
+                "DataSourceService.Create",
+                Some(&data_source.workspace),
+                Operation::WriteDataSource(Environment::from_request(&data_source.environment)),
+            )?;
+        } else {
+            principal.authorize(
+                "DataSourceService.Create",
+                Some(principal.default_workspace()),
+                Operation::WriteDataSource(Environment::Prod),
+            )?;
+        }
+        self.inner.create(request).await
+    }
+
+    async fn get(
+        &self,
+        mut request: Request<pb::GetDataSourceRequest>,
+    ) -> Result<Response<pb::DataSource>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.Get",
+            Some(&request.get_ref().workspace),
+            Operation::Read,
+        )?;
+        self.inner.get(request).await
+    }
+
+    async fn list(
+        &self,
+        mut request: Request<pb::ListDataSourcesRequest>,
+    ) -> Result<Response<pb::ListDataSourcesResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.List",
+            Some(&request.get_ref().workspace),
+            Operation::Read,
+        )?;
+        self.inner.list(request).await
+    }
+
+    async fn update(
+        &self,
+        mut request: Request<pb::UpdateDataSourceRequest>,
+    ) -> Result<Response<pb::DataSource>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        if let Some(data_source) = request.get_mut().data_source.as_mut() {
+            principal.fill_workspace(&mut data_source.workspace);
+            principal.authorize(
+                "DataSourceService.Update",
+                Some(&data_source.workspace),
+                Operation::WriteDataSource(Environment::from_request(&data_source.environment)),
+            )?;
+        } else {
+            principal.authorize(
+                "DataSourceService.Update",
+                Some(principal.default_workspace()),
+                Operation::WriteDataSource(Environment::Prod),
+            )?;
+        }
+        self.inner.update(request).await
+    }
+
+    async fn delete(
+        &self,
+        mut request: Request<pb::DeleteDataSourceRequest>,
+    ) -> Result<Response<pb::DeleteDataSourceResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        let message = request.get_ref();
+        let environment = self
+            .guard
+            .data_source_environment(&message.workspace, &message.name)
+            .await?;
+        principal.authorize(
+            "DataSourceService.Delete",
+            Some(&message.workspace),
+            Operation::WriteDataSource(environment),
+        )?;
+        self.inner.delete(request).await
+    }
+
+    async fn clone_data_source(
+        &self,
+        mut request: Request<pb::CloneDataSourceRequest>,
+    ) -> Result<Response<pb::DataSource>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        let message = request.get_ref();
+        let environment = self
+            .guard
+            .data_source_environment(&message.workspace, &message.name)
+            .await?;
+        principal.authorize(
+            "DataSourceService.CloneDataSource",
+            Some(&message.workspace),
+            Operation::WriteDataSource(environment),
+        )?;
+        self.inner.clone_data_source(request).await
+    }
+
+    async fn test_connectivity(
+        &self,
+        mut request: Request<pb::TestConnectivityRequest>,
+    ) -> Result<Response<pb::TestConnectivityResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        let message = request.get_ref();
+        principal.authorize(
+            "DataSourceService.TestConnectivity",
+            Some(&message.workspace),
+            Operation::RunJobs(Environment::from_request(&message.environment)),
+        )?;
+        self.inner.test_connectivity(request).await
+    }
+
+    async fn share_data_source(
+        &self,
+        mut request: Request<pb::ShareDataSourceRequest>,
+    ) -> Result<Response<pb::DataSourceGrant>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.ShareDataSource",
+            Some(&request.get_ref().workspace),
+            Operation::ShareDataSources,
+        )?;
+        self.inner.share_data_source(request).await
+    }
+
+    async fn unshare_data_source(
+        &self,
+        mut request: Request<pb::UnshareDataSourceRequest>,
+    ) -> Result<Response<pb::UnshareDataSourceResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.UnshareDataSource",
+            Some(&request.get_ref().workspace),
+            Operation::ShareDataSources,
+        )?;
+        self.inner.unshare_data_source(request).await
+    }
+
+    async fn list_shares(
+        &self,
+        mut request: Request<pb::ListSharesRequest>,
+    ) -> Result<Response<pb::ListSharesResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.ListShares",
+            Some(&request.get_ref().workspace),
+            Operation::Read,
+        )?;
+        self.inner.list_shares(request).await
+    }
+
+    /// An import may create configs of any environment: it needs the right to change prod
+    /// data sources (admin).
+    async fn import_data_sources(
+        &self,
+        mut request: Request<pb::ImportDataSourcesRequest>,
+    ) -> Result<Response<pb::ImportDataSourcesResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "DataSourceService.ImportDataSources",
+            Some(&request.get_ref().workspace),
+            Operation::WriteDataSource(Environment::Prod),
+        )?;
+        self.inner.import_data_sources(request).await
+    }
+}

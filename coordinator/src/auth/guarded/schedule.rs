@@ -1,0 +1,133 @@
+//! The guard of `sluice.v1.ScheduleService`: schedules follow the rules of the jobs they run.
+
+use super::Guard;
+use crate::auth::permissions::{Environment, Operation};
+use sluice_proto::v1 as pb;
+use sluice_proto::v1::schedule_service_server::ScheduleService;
+use tonic::{Request, Response, Status};
+
+/// `ScheduleService` behind the permission table: reads for every role; changes need the
+/// right to run jobs in the schedule's environment.
+pub struct GuardedScheduleService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S> GuardedScheduleService<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, guard: Guard) -> Self {
+        GuardedScheduleService { inner, guard }
+    }
+
+    /// Checks a change of the stored schedule `name` of `workspace` (blank: the caller's).
+    async fn check_change<T>(
+        &self,
+        request: &mut Request<T>,
+        call: &str,
+        workspace_and_name: impl Fn(&mut T) -> (&mut String, String),
+    ) -> Result<(), Status> {
+        let principal = self.guard.principal(request).await?;
+        let (workspace, name) = workspace_and_name(request.get_mut());
+        principal.fill_workspace(workspace);
+        let workspace = workspace.clone();
+        let environment = self.guard.schedule_environment(&workspace, &name).await?;
+        principal.authorize(call, Some(&workspace), Operation::RunJobs(environment))
+    }
+}
+
+#[tonic::async_trait]
+impl<S: ScheduleService> ScheduleService for GuardedScheduleService<S> {
+    async fn create(
+        &self,
+        mut request: Request<pb::CreateScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        if let Some(schedule) = request.get_mut().schedule.as_mut() {
+            principal.fill_workspace(&mut schedule.workspace);
+            principal.authorize(
+                "ScheduleService.Create",
+                Some(&schedule.workspace),
+                Operation::RunJobs(Environment::from_request(&schedule.environment)),
+            )?;
+        } else {
+            principal.authorize(
+                "ScheduleService.Create",
+                Some(principal.default_workspace()),
+                Operation::RunJobs(Environment::Prod),
+            )?;
+        }
+        self.inner.create(request).await
+    }
+
+    async fn get(
+        &self,
+        mut request: Request<pb::GetScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "ScheduleService.Get",
+            Some(&request.get_ref().workspace),
+            Operation::Read,
+        )?;
+        self.inner.get(request).await
+    }
+
+    async fn list(
+        &self,
+        mut request: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
+        let principal = self.guard.principal(&request).await?;
+        principal.fill_workspace(&mut request.get_mut().workspace);
+        principal.authorize(
+            "ScheduleService.List",
+            Some(&request.get_ref().workspace),
+            Operation::Read,
+        )?;
+        self.inner.list(request).await
+    }
+
+    async fn pause(
+        &self,
+        mut request: Request<pb::PauseScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        self.check_change(&mut request, "ScheduleService.Pause", |message| {
+            (&mut message.workspace, message.name.clone())
+        })
+        .await?;
+        self.inner.pause(request).await
+    }
+
+    async fn resume(
+        &self,
+        mut request: Request<pb::ResumeScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        self.check_change(&mut request, "ScheduleService.Resume", |message| {
+            (&mut message.workspace, message.name.clone())
+        })
+        .await?;
+        self.inner.resume(request).await
+    }
+
+    async fn backfill(
+        &self,
+        mut request: Request<pb::BackfillRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        self.check_change(&mut request, "ScheduleService.Backfill", |message| {
+            (&mut message.workspace, message.name.clone())
+        })
+        .await?;
+        self.inner.backfill(request).await
+    }
+
+    async fn delete(
+        &self,
+        mut request: Request<pb::DeleteScheduleRequest>,
+    ) -> Result<Response<pb::DeleteScheduleResponse>, Status> {
+        self.check_change(&mut request, "ScheduleService.Delete", |message| {
+            (&mut message.workspace, message.name.clone())
+        })
+        .await?;
+        self.inner.delete(request).await
+    }
+}
