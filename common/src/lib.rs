@@ -9,6 +9,7 @@
 pub mod error;
 pub mod ids;
 pub mod meta;
+pub mod private_file;
 pub mod records;
 pub mod secrets;
 pub mod spec;

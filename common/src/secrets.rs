@@ -205,28 +205,12 @@ impl SecretKey {
     /// # Errors
     /// [`SecretError::KeyFile`] when the file exists or cannot be written.
     pub fn write_new_file(&self, path: &Path) -> Result<()> {
-        use std::io::Write;
-        let failed = |message: String| SecretError::KeyFile {
-            path: path.display().to_string(),
-            message,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(|error| {
-            if error.kind() == std::io::ErrorKind::AlreadyExists {
-                failed("exists already; remove it first or choose another path".to_string())
-            } else {
-                failed(error.to_string())
-            }
-        })?;
-        file.write_all(self.to_file_text().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|error| failed(error.to_string()))
+        crate::private_file::write_new_private_file(path, self.to_file_text().as_bytes()).map_err(
+            |message| SecretError::KeyFile {
+                path: path.display().to_string(),
+                message,
+            },
+        )
     }
 }
 

@@ -108,28 +108,11 @@ impl Token {
     /// # Errors
     /// [`TokenError::File`] when the file exists or cannot be written.
     pub fn write_new_file(&self, path: &Path) -> Result<(), TokenError> {
-        use std::io::Write;
-        let failed = |message: String| TokenError::File {
-            path: path.display().to_string(),
-            message,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(|error| {
-            if error.kind() == std::io::ErrorKind::AlreadyExists {
-                failed("exists already; remove it first or choose another path".to_string())
-            } else {
-                failed(error.to_string())
-            }
-        })?;
-        file.write_all(format!("{}\n", self.0).as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|error| failed(error.to_string()))
+        crate::private_file::write_new_private_file(path, format!("{}\n", self.0).as_bytes())
+            .map_err(|message| TokenError::File {
+                path: path.display().to_string(),
+                message,
+            })
     }
 
     /// Returns the plaintext, for the `authorization` header and the one time it is shown.

@@ -98,6 +98,40 @@ pub fn sluice_cli(url: &str, arguments: &[&str]) -> std::process::Output {
     output
 }
 
+/// Runs the `sluice` CLI against `url` like [`sluice_cli`], and appends both of its streams
+/// (its answers; not the command line, which is input) to `transcript`, for tests that search
+/// everything the CLI printed. Arguments starting with `password=` are printed masked.
+pub fn sluice_cli_transcript(
+    url: &str,
+    arguments: &[&str],
+    transcript: &mut String,
+) -> std::process::Output {
+    let output = std::process::Command::new(sluice_binary())
+        .arg("--coordinator")
+        .arg(url)
+        .args(arguments)
+        .output()
+        .expect("run sluice");
+    let answer = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: Vec<&str> = arguments
+        .iter()
+        .map(|argument| {
+            if argument.starts_with("password=") {
+                "password=(given)"
+            } else {
+                argument
+            }
+        })
+        .collect();
+    println!("$ sluice {}\n{answer}", shown.join(" "));
+    transcript.push_str(&answer);
+    output
+}
+
 /// Submits a spec and returns the job id.
 pub async fn submit(client: &mut JobServiceClient<Channel>, spec: &str) -> String {
     client

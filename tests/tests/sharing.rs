@@ -14,38 +14,14 @@
 
 use sluice_e2e::mysql::{MyDatabase, MyUser};
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{job_client, sluice_binary, wait_for_end, Cluster};
+use sluice_e2e::{job_client, sluice_cli_transcript, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-/// Runs the CLI; appends its answers (not its arguments, which carry the password) to
-/// `transcript`.
+/// Runs the CLI against `url`, collecting its answers in `transcript`.
 fn sluice(url: &str, arguments: &[&str], transcript: &mut String) -> Output {
-    let output = Command::new(sluice_binary())
-        .arg("--coordinator")
-        .arg(url)
-        .args(arguments)
-        .output()
-        .expect("run sluice");
-    let answer = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown: Vec<&str> = arguments
-        .iter()
-        .map(|argument| {
-            if argument.starts_with("password=") {
-                "password=(given)"
-            } else {
-                argument
-            }
-        })
-        .collect();
-    println!("$ sluice {}\n{answer}", shown.join(" "));
-    transcript.push_str(&answer);
-    output
+    sluice_cli_transcript(url, arguments, transcript)
 }
 
 fn ok(output: &Output) -> String {

@@ -15,39 +15,15 @@
 
 use sluice_e2e::mysql::{MyDatabase, MyUser};
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{job_client, sluice_binary, wait_for_end, Cluster};
+use sluice_e2e::{job_client, sluice_binary, sluice_cli_transcript, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::data_source_service_client::DataSourceServiceClient;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-/// Runs the CLI against `url`; returns its output and appends both streams (its answers, not
-/// the command line, which is input) to `transcript`.
+/// Runs the CLI against `url`, collecting its answers in `transcript`.
 fn sluice(url: &str, arguments: &[&str], transcript: &mut String) -> Output {
-    let output = Command::new(sluice_binary())
-        .arg("--coordinator")
-        .arg(url)
-        .args(arguments)
-        .output()
-        .expect("run sluice");
-    let answer = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown: Vec<&str> = arguments
-        .iter()
-        .map(|argument| {
-            if argument.starts_with("password=") {
-                "password=(given)"
-            } else {
-                argument
-            }
-        })
-        .collect();
-    println!("$ sluice {}\n{answer}", shown.join(" "));
-    transcript.push_str(&answer);
-    output
+    sluice_cli_transcript(url, arguments, transcript)
 }
 
 fn stderr(output: &Output) -> String {
