@@ -3,6 +3,9 @@
 #   psql-binary-pipe   psql COPY ... TO STDOUT (FORMAT binary) | psql COPY ... FROM STDIN: the physical limit here
 #   sling              Sling CLI full-refresh (pip install sling-linux-amd64)
 #   sluice-standalone  sluice run: coordinator + 2 workers in one process, embedded metadata store
+#   sluice-standalone-pages  the same, split by ctid page ranges (no split_pk): sequential TID
+#                      range scans instead of primary-key index range scans; for tables that are
+#                      not written while they are copied
 #   sluice-2w          etcd + sluice coordinator + 2 sluice worker processes
 # Prints one RESULT line per tool and the ratios; appends them to bench/RESULTS.md.
 # ROWS (default 5,000,000) sets the table size; targets are plain tables without indexes.
@@ -43,7 +46,9 @@ record() { # tool seconds peak_rss_kib table
   results+=("$line")
 }
 now() { date +%s.%N; }
-fresh_target() { "${PSQL[@]}" -d "$DB" -c "DROP TABLE IF EXISTS $1" -c "CREATE TABLE $1 (LIKE bench_src)"; }
+# Every tool starts from a checkpointed server, so none pays for flushing the previous one's writes.
+settle() { "${PSQL[@]}" -d "$DB" -c "CHECKPOINT"; }
+fresh_target() { "${PSQL[@]}" -d "$DB" -c "DROP TABLE IF EXISTS $1" -c "CREATE TABLE $1 (LIKE bench_src)"; settle; }
 
 echo "==> psql binary COPY pipe"
 fresh_target bench_psql
@@ -56,6 +61,7 @@ record psql-binary-pipe "$seconds" "$rss" bench_psql
 
 echo "==> sling $("$sling_bin" --version 2>/dev/null | head -1)"
 "${PSQL[@]}" -d "$DB" -c "DROP TABLE IF EXISTS bench_sling"
+settle
 export SLING_DISABLE_TELEMETRY=true SLING_HOME_DIR="$work/sling"
 export BENCH_PG="postgresql://postgres@127.0.0.1:5432/$DB?sslmode=disable"
 start=$(now)
@@ -64,9 +70,10 @@ start=$(now)
 seconds=$(python3 -c "print($(now) - $start)")
 record sling "$seconds" "$(cat "$work/sling.rss")" bench_sling
 
-spec() { # target table
+spec() { # target table [split key clause]
+  local split="${2-, split_pk: id}"
   cat <<YAML
-source: {connection: {type: postgresql, host: 127.0.0.1, port: 5432, database: $DB, user: postgres}, table: bench_src, split_pk: id}
+source: {connection: {type: postgresql, host: 127.0.0.1, port: 5432, database: $DB, user: postgres}, table: bench_src$split}
 sink: {connection: {type: postgresql, host: 127.0.0.1, port: 5432, database: $DB, user: postgres}, table: $1}
 settings: {parallelism: 4, shard_rows: 250000, batch_rows: 8192}
 YAML
@@ -79,6 +86,14 @@ start=$(now)
 /usr/bin/time -f "%M" -o "$work/standalone.rss" "$sluice" run "$work/standalone.yaml" --workers 2 --slots 2 >"$work/standalone.log"
 seconds=$(python3 -c "print($(now) - $start)")
 record sluice-standalone "$seconds" "$(cat "$work/standalone.rss")" bench_sluice_sa
+
+echo "==> sluice standalone, split by ctid page ranges"
+fresh_target bench_sluice_pages
+spec bench_sluice_pages "" >"$work/pages.yaml"
+start=$(now)
+/usr/bin/time -f "%M" -o "$work/pages.rss" "$sluice" run "$work/pages.yaml" --workers 2 --slots 2 >"$work/pages.log"
+seconds=$(python3 -c "print($(now) - $start)")
+record sluice-standalone-pages "$seconds" "$(cat "$work/pages.rss")" bench_sluice_pages
 
 echo "==> sluice cluster: etcd + coordinator + 2 worker processes x 2 slots"
 fresh_target bench_sluice_2w
@@ -123,7 +138,7 @@ rates = {}
 for line in sys.argv[1:]:
     fields = dict(part.split("=", 1) for part in line.split()[1:])
     rates[fields["tool"]] = float(fields["rows_per_s"])
-for ours in ("sluice-standalone", "sluice-2w"):
+for ours in ("sluice-standalone", "sluice-standalone-pages", "sluice-2w"):
     for peer in ("psql-binary-pipe", "sling"):
         print(f"RATIO scenario=pg_to_pg {ours}/{peer}={rates[ours] / rates[peer]:.2f}")
 PY
