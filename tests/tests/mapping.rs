@@ -227,17 +227,43 @@ async fn incompatible_mapping_is_refused_before_anything_is_written() {
          sink: {{connection: {connection}, table: dst, pre_sql: [\"INSERT INTO pre_sql_ran VALUES (1)\"]}}\n\
          mapping:\n  columns: [{{source: id}}, {{source: age_text, target: age}}, {{source: seen, target: active}}]\n"
     );
-    let job = run(&cluster, "incompatible", &spec).await;
-    assert_eq!(job.state, pb::JobState::Failed as i32, "{job:?}");
+    // Submit itself refuses it: it waits for the plan, which finds the incompatible pairs.
+    let mut client = job_client(&cluster.coordinator_urls[0], Duration::from_secs(10)).await;
+    let refusal = client
+        .submit(pb::SubmitJobRequest {
+            spec: spec.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("Submit refuses an incompatible mapping");
+    println!("incompatible: {refusal:?}");
+    assert_eq!(refusal.code(), tonic::Code::FailedPrecondition);
     for part in [
         "mapping.columns[1]: source column age_text (text (Utf8)) cannot be written to target column age (integer (Int32))",
         "mapping.columns[2]: source column seen (timestamp (Timestamp",
         "target column active (boolean (Boolean))",
         "nothing was written",
     ] {
-        assert!(job.error.contains(part), "error lacks {part:?}: {}", job.error);
+        assert!(
+            refusal.message().contains(part),
+            "refusal lacks {part:?}: {}",
+            refusal.message()
+        );
     }
-    assert_eq!(job.shards_total, 0, "no shard ran");
+    // The refused job is kept, failed, with no shard.
+    let jobs = client
+        .list(pb::ListJobsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs;
+    let refused: Vec<&pb::Job> = jobs
+        .iter()
+        .filter(|job| job.error.starts_with("refused at planning: "))
+        .collect();
+    assert_eq!(refused.len(), 1, "{jobs:?}");
+    assert_eq!(refused[0].state, pb::JobState::Failed as i32);
+    assert_eq!(refused[0].shards_total, 0, "no shard ran");
     let counts = pg
         .text_rows("SELECT (SELECT count(*) FROM dst) || '/' || (SELECT count(*) FROM pre_sql_ran)")
         .await;

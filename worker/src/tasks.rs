@@ -23,6 +23,7 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         key_min: None,
         key_max: None,
         planned_spec_json: String::new(),
+        refused: false,
     };
     let submitted = match spec_of(&job.spec_json) {
         Ok(validated) => validated,
@@ -68,7 +69,10 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
     };
     if let Some(target) = &planned.target_schema {
         if let Err(error) = check_written_types(validated, &schema, target) {
-            return failure(error_chain(&error), false);
+            return pb::PlanResult {
+                refused: true,
+                ..failure(error_chain(&error), false)
+            };
         }
     }
     let sink = match open_sink(validated, &sink_connection) {
@@ -98,6 +102,7 @@ pub async fn plan(job: pb::ResolvedJob) -> pb::PlanResult {
         key_min: plan.key_bounds.map(|bounds| bounds.min),
         key_max: plan.key_bounds.map(|bounds| bounds.max),
         planned_spec_json,
+        refused: false,
     }
 }
 

@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 /// Dirty samples kept per job for `Watch`.
 const DIRTY_SAMPLES_KEPT: usize = 50;
 
+/// How the error of a job refused at planning begins (an incompatible mapping): `Submit`,
+/// when still waiting for the plan, returns such a job's error as its own refusal.
+pub const REFUSED_AT_PLANNING: &str = "refused at planning: ";
+
 /// Something the engine must do after a transition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -819,6 +823,13 @@ impl Model {
         }
         job.plan = Task::Idle;
         self.changed_jobs.insert(job_id.clone());
+        if result.refused {
+            return self.end_job(
+                &job_id,
+                JobState::Failed,
+                Some(format!("{REFUSED_AT_PLANNING}{}", result.error)),
+            );
+        }
         if !result.error.is_empty() {
             let max_attempts = job.validated.spec.settings.max_attempts;
             if result.retryable && job.plan_attempts < max_attempts {
@@ -1375,6 +1386,7 @@ mod tests {
                 key_min: None,
                 key_max: None,
                 planned_spec_json: String::new(),
+                refused: false,
             }),
             Instant::now(),
         );

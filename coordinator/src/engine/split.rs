@@ -388,6 +388,7 @@ mod tests {
                 key_min: Some(0),
                 key_max: Some(999_999),
                 planned_spec_json: String::new(),
+                refused: false,
             }),
             Instant::now(),
         );

@@ -1,5 +1,6 @@
 //! `sluice.v1.JobService`.
 
+use crate::engine::model::REFUSED_AT_PLANNING;
 use crate::engine::{EngineHandle, Event};
 use crate::error::{CoordinatorError, Result};
 use crate::leader::LeaderSlot;
@@ -53,6 +54,32 @@ impl JobServiceImpl {
         .await
     }
 
+    /// Waits (at most [`PLAN_WAIT`]) while a worker plans the new job; returns the job's error
+    /// as a refusal when planning found that it can never work as written (an incompatible
+    /// mapping). Returns at once while no worker can plan the job, and `Ok` for any other
+    /// outcome: ordinary failures are the job's, seen with `Get`.
+    async fn refusal_at_planning(&self, job_id: &JobId) -> std::result::Result<(), Status> {
+        let deadline = Instant::now() + PLAN_WAIT;
+        while Instant::now() < deadline {
+            let Ok(job) = self.view(job_id.as_str()) else {
+                return Ok(());
+            };
+            if job.state == pb::JobState::Failed as i32 {
+                if let Some(reason) = job.error.strip_prefix(REFUSED_AT_PLANNING) {
+                    return Err(Status::failed_precondition(format!(
+                        "job {job_id} refused: {reason}"
+                    )));
+                }
+                return Ok(());
+            }
+            if job.state != pb::JobState::Planning as i32 || !job.waiting.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     fn view(&self, job_id: &str) -> Result<pb::Job> {
         self.leader
             .engine()?
@@ -66,6 +93,9 @@ impl JobServiceImpl {
     }
 }
 
+/// How long `Submit` waits for the plan of a new job, to return a refusal found by planning.
+const PLAN_WAIT: Duration = Duration::from_secs(10);
+
 /// Stream type of `Watch`.
 pub type WatchStream =
     Pin<Box<dyn Stream<Item = std::result::Result<pb::JobProgress, Status>> + Send>>;
@@ -77,6 +107,7 @@ impl JobService for JobServiceImpl {
         request: Request<pb::SubmitJobRequest>,
     ) -> std::result::Result<Response<pb::SubmitJobResponse>, Status> {
         let job_id = self.submit_job(request.into_inner()).await?;
+        self.refusal_at_planning(&job_id).await?;
         Ok(Response::new(pb::SubmitJobResponse {
             job_id: job_id.to_string(),
         }))
