@@ -534,6 +534,9 @@ pub struct JobRecord {
     pub source_connection: SealedConnection,
     /// Resolved sink connection, secrets sealed.
     pub sink_connection: SealedConnection,
+    /// Resolved connection of `settings.dirty_data`, secrets sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_connection: Option<SealedConnection>,
     /// Submission time, Unix milliseconds.
     pub created_at_ms: i64,
     /// When the first shard was handed out.
@@ -575,7 +578,11 @@ impl JobRecord {
     pub fn reseal(&mut self, cipher: &SecretCipher) -> Result<bool, SecretError> {
         let source = self.source_connection.reseal(cipher)?;
         let sink = self.sink_connection.reseal(cipher)?;
-        Ok(source || sink)
+        let dirty = match self.dirty_connection.as_mut() {
+            Some(sealed) => sealed.reseal(cipher)?,
+            None => false,
+        };
+        Ok(source || sink || dirty)
     }
 }
 

@@ -168,6 +168,20 @@ pub struct Settings {
     /// shard's own transaction (created when missing), besides the cluster's dirty-data store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dirty_table: Option<String>,
+    /// A table in a named data source of the job's workspace that receives the dirty records of
+    /// every committed shard, written after the shard commits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty_data: Option<DirtyDataSpec>,
+}
+
+/// `settings.dirty_data`: where dirty records are also kept, as rows of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirtyDataSpec {
+    /// Data source (of the job's workspace, resolved in the job's environment).
+    pub datasource: String,
+    /// Table (created when missing), optionally `schema.table`.
+    pub table: String,
 }
 
 /// Resource group of workers started without `--group`, and of jobs without
@@ -243,6 +257,7 @@ impl Default for Settings {
             speed: None,
             resource_group: None,
             dirty_table: None,
+            dirty_data: None,
         }
     }
 }

@@ -257,6 +257,14 @@ async fn load_jobs(
                             "job {}: sink connection",
                             job.id
                         )))?,
+                    dirty: match &job.dirty_connection {
+                        Some(sealed) => {
+                            Some(sealed.open(secrets).map_err(CoordinatorError::secret(
+                                format!("job {}: dirty-data connection", job.id),
+                            ))?)
+                        }
+                        None => None,
+                    },
                 }
             };
         effects.extend(model.add_job(job, validated, connections, shards, Some(adopt_until)));

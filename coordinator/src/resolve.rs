@@ -51,6 +51,7 @@ pub async fn resolve_connections(
         store,
         scope,
         Role::Source,
+        "source",
         source.datasource.as_deref(),
         source.connection.as_ref(),
         &mut errors,
@@ -60,6 +61,7 @@ pub async fn resolve_connections(
         store,
         scope,
         Role::Sink,
+        "sink",
         sink.datasource.as_deref(),
         sink.connection.as_ref(),
         &mut errors,
@@ -96,18 +98,59 @@ pub async fn resolve_connections(
     }
 }
 
+/// Returns the connection of `settings.dirty_data.datasource` (written like a sink), or `None`
+/// when the spec has no dirty-data table in a data source.
+///
+/// # Errors
+/// As [`resolve_connections`], naming `settings.dirty_data.datasource`.
+pub async fn resolve_dirty_store(
+    store: &dyn MetaStore,
+    scope: &ResolveScope<'_>,
+    spec: &ValidatedJobSpec,
+) -> Result<Option<ConnectionConfig>> {
+    let Some(dirty) = &spec.spec.settings.dirty_data else {
+        return Ok(None);
+    };
+    let mut errors = Vec::new();
+    let connection = resolve_one(
+        store,
+        scope,
+        Role::Sink,
+        "settings.dirty_data",
+        Some(dirty.datasource.as_str()),
+        None,
+        &mut errors,
+    )
+    .await?;
+    if let Some(connection) = &connection {
+        if !matches!(
+            connection.kind.as_str(),
+            "postgresql" | "adb_postgresql" | "mysql" | "mariadb" | "sqlite"
+        ) {
+            errors.push(SpecError::new(
+                "settings.dirty_data.datasource",
+                format!(
+                    "\"{}\" is a {} data source; dirty-data tables live in postgresql, adb_postgresql, mysql, mariadb or sqlite",
+                    dirty.datasource, connection.kind
+                ),
+            ));
+        }
+    }
+    match connection {
+        Some(connection) if errors.is_empty() => Ok(Some(connection)),
+        _ => Err(CoordinatorError::InvalidSpec(SpecErrors(errors))),
+    }
+}
+
 async fn resolve_one(
     store: &dyn MetaStore,
     scope: &ResolveScope<'_>,
     role: Role,
+    path: &str,
     datasource: Option<&str>,
     inline: Option<&InlineConnection>,
     errors: &mut Vec<SpecError>,
 ) -> Result<Option<ConnectionConfig>> {
-    let path = match role {
-        Role::Source => "source",
-        Role::Sink => "sink",
-    };
     let workspace = scope.workspace.name.as_str();
     let environment = scope.environment;
     if let Some(inline) = inline {

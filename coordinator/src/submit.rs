@@ -64,6 +64,7 @@ pub async fn submit_job(
     };
     let (source_connection, sink_connection) =
         resolve::resolve_connections(store, &scope, &validated).await?;
+    let dirty_connection = resolve::resolve_dirty_store(store, &scope, &validated).await?;
     // Neither the stored job nor what workers are sent as the spec holds a secret: the record
     // keeps the connections sealed, and the spec's inline secrets are masked.
     validated.spec = validated.spec.with_inline_secrets_masked();
@@ -79,6 +80,13 @@ pub async fn submit_job(
             .map_err(CoordinatorError::secret("source connection"))?,
         sink_connection: SealedConnection::seal(&sink_connection, secrets)
             .map_err(CoordinatorError::secret("sink connection"))?,
+        dirty_connection: match &dirty_connection {
+            Some(connection) => Some(
+                SealedConnection::seal(connection, secrets)
+                    .map_err(CoordinatorError::secret("dirty-data connection"))?,
+            ),
+            None => None,
+        },
         created_at_ms: now_ms(),
         started_at_ms: None,
         finished_at_ms: None,
@@ -98,6 +106,7 @@ pub async fn submit_job(
             connections: Box::new(OpenConnections {
                 source: source_connection,
                 sink: sink_connection,
+                dirty: dirty_connection,
             }),
             reply,
         })

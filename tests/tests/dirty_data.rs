@@ -8,7 +8,7 @@
 
 use sluice_e2e::mysql::MyDatabase;
 use sluice_e2e::postgres::PgDatabase;
-use sluice_e2e::{job_client, sluice_binary, submit, wait_for_end, Cluster};
+use sluice_e2e::{job_client, sluice_binary, sluice_cli, submit, wait_for_end, Cluster};
 use sluice_proto::v1 as pb;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -190,4 +190,103 @@ async fn dirty_records_land_in_a_table_of_the_sink_with_their_shards() {
     }
     source.drop_database().await;
     maria.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dirty_records_land_in_a_table_of_a_named_data_source() {
+    let source = PgDatabase::create().await;
+    source
+        .client()
+        .await
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, code text);
+             INSERT INTO src SELECT g, CASE WHEN g % 25 = 0 THEN 'too-long-' || g ELSE 'c' || (g % 1000) END
+             FROM generate_series(1, 1500) g;
+             CREATE TABLE dst (id bigint PRIMARY KEY, code varchar(5));",
+        )
+        .await
+        .expect("tables");
+    let store = MyDatabase::create().await;
+    let mut cluster = Cluster::start().await;
+    let url = cluster.add_coordinator().await;
+    cluster.add_worker(2);
+    cluster.add_worker(2);
+    let database_option = format!("database={}", store.name);
+    assert!(sluice_cli(
+        &url,
+        &[
+            "ds",
+            "create",
+            "dirtydb",
+            "--type",
+            "mariadb",
+            "--option",
+            "host=127.0.0.1",
+            "--option",
+            "port=3306",
+            "--option",
+            &database_option,
+            "--option",
+            "user=root",
+        ],
+    )
+    .status
+    .success());
+    let mut client = job_client(&url, Duration::from_secs(10)).await;
+    let job_id = submit(
+        &mut client,
+        &format!(
+            "source: {{connection: {0}, table: src, split_pk: id}}\n\
+             sink: {{connection: {0}, table: dst}}\n\
+             settings: {{parallelism: 4, shard_rows: 1000, batch_rows: 100, dirty_data: {{datasource: dirtydb, table: job_dirty}}}}\n",
+            source.connection_yaml()
+        ),
+    )
+    .await;
+    let job = wait_for_end(&mut client, &job_id, Duration::from_secs(120)).await;
+    assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
+    assert_eq!(job.counters.unwrap_or_default().dirty_records, 60);
+    let rows = store
+        .text_rows(&format!(
+            "SELECT row_values, stage, error FROM job_dirty WHERE job_id = '{job_id}'"
+        ))
+        .await;
+    let mut ids = BTreeSet::new();
+    for row in &rows {
+        let values: serde_json::Value =
+            serde_json::from_str(row[0].as_deref().unwrap_or_default()).expect("row as JSON");
+        let id = values["id"].as_i64().expect("id");
+        assert_eq!(values["code"], format!("too-long-{id}"), "{row:?}");
+        assert_eq!(row[1].as_deref(), Some("write"), "{row:?}");
+        assert!(
+            row[2].as_deref().unwrap_or_default().contains("too long"),
+            "{row:?}"
+        );
+        ids.insert(id);
+    }
+    let expected: BTreeSet<i64> = (1..=1500).filter(|id| id % 25 == 0).collect();
+    assert_eq!(rows.len(), 60, "one row per dirty record");
+    assert_eq!(ids, expected, "every refused row exactly once");
+
+    // A data source the workspace does not have is refused at submit, naming the field.
+    let refused = client
+        .submit(pb::SubmitJobRequest {
+            spec: format!(
+                "source: {{connection: {0}, table: src}}\nsink: {{connection: {0}, table: dst}}\n\
+                 settings: {{dirty_data: {{datasource: nowhere, table: t}}}}\n",
+                source.connection_yaml()
+            ),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown data source");
+    assert!(
+        refused
+            .message()
+            .contains("settings.dirty_data.datasource: \"nowhere\" is not a data source"),
+        "{}",
+        refused.message()
+    );
+    source.drop_database().await;
+    store.drop_database().await;
 }

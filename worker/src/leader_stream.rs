@@ -411,6 +411,10 @@ impl WorkerState {
             sink_connection: sluice_proto::convert::connection_from_proto(
                 job.sink_connection.as_ref(),
             ),
+            dirty_connection: job
+                .dirty_connection
+                .as_ref()
+                .map(|connection| sluice_proto::convert::connection_from_proto(Some(connection))),
             pieces,
         };
         let key = (work.job_id.clone(), work.shard_id, work.attempt);

@@ -7,6 +7,7 @@ use sluice_common::records::{Counters, KeyRange};
 use sluice_common::spec::{
     parse_job_spec, parse_transformers, validate, ConnectionConfig, SpecFormat, ValidatedJobSpec,
 };
+use sluice_connectors::dirty_table;
 use sluice_connectors::{
     batch_channel, open_sink, open_source, ConnectorError, ShardCounters, ShardIdentity,
     WriteOutcome,
@@ -31,6 +32,8 @@ pub struct ShardWork {
     pub source_connection: ConnectionConfig,
     /// Sink connection.
     pub sink_connection: ConnectionConfig,
+    /// Connection of `settings.dirty_data`, when the job has one.
+    pub dirty_connection: Option<ConnectionConfig>,
     /// Reads the range in pieces (so it can be split while it runs); `None` reads it whole.
     pub pieces: Option<Arc<PieceCursor>>,
 }
@@ -51,6 +54,33 @@ pub enum ShardEnd {
         /// Whether another attempt may succeed.
         retryable: bool,
     },
+}
+
+/// Writes a committed shard's dirty records into `settings.dirty_data`'s table, when the job
+/// has one. The shard is committed already: a failure here is logged (the records stay in the
+/// cluster's dirty-data store), it does not fail the shard.
+async fn write_dirty_data(
+    identity: &ShardIdentity,
+    validated: &ValidatedJobSpec,
+    connection: Option<&ConnectionConfig>,
+    counters: &ShardCounters,
+) {
+    let (Some(connection), Some(dirty)) = (connection, &validated.spec.settings.dirty_data) else {
+        return;
+    };
+    let rows = dirty_table::rows(identity, counters.stored_dirty());
+    if rows.is_empty() {
+        return;
+    }
+    let count = rows.len();
+    match dirty_table::write_to_data_source(connection, &dirty.table, rows).await {
+        Ok(()) => {
+            tracing::info!(records = count, table = %dirty.table, datasource = %dirty.datasource, "dirty records written to the dirty-data table")
+        }
+        Err(error) => {
+            tracing::warn!(%error, table = %dirty.table, datasource = %dirty.datasource, "cannot write dirty records to the dirty-data table; they stay in the cluster's dirty-data store")
+        }
+    }
 }
 
 /// Parses and validates the spec a coordinator sent.
@@ -134,6 +164,8 @@ async fn run_shard_inner(
         shard_id: work.shard_id,
         attempt: work.attempt,
     };
+    let work_identity = identity.clone();
+    let dirty_connection = work.dirty_connection.clone();
     let transformers = match parse_transformers(&validated.spec.transformers) {
         Ok(transformers) => transformers,
         Err(errors) => {
@@ -198,6 +230,13 @@ async fn run_shard_inner(
     match (read_result, write_result) {
         (_, Ok(WriteOutcome::Committed { rows })) => {
             tracing::info!(rows, "shard committed");
+            write_dirty_data(
+                &work_identity,
+                &validated,
+                dirty_connection.as_ref(),
+                &counters,
+            )
+            .await;
             ShardEnd::Committed
         }
         (_, Ok(WriteOutcome::AlreadyCommitted)) => {

@@ -172,7 +172,26 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             "is required when sink.write_mode is upsert: list the key columns",
         ));
     }
-    if let Some(table) = &spec.settings.dirty_table {
+    let dirty_tables = spec
+        .settings
+        .dirty_table
+        .iter()
+        .map(|table| ("settings.dirty_table", table))
+        .chain(
+            spec.settings
+                .dirty_data
+                .iter()
+                .map(|dirty| ("settings.dirty_data.table", &dirty.table)),
+        );
+    if let Some(dirty) = &spec.settings.dirty_data {
+        if !is_valid_name(&dirty.datasource) && !dirty.datasource.contains('/') {
+            errors.push(SpecError::new(
+                "settings.dirty_data.datasource",
+                format!("\"{}\" is not a data source name", dirty.datasource),
+            ));
+        }
+    }
+    for (field, table) in dirty_tables {
         let valid = !table.is_empty()
             && table.split('.').count() <= 2
             && table.split('.').all(|part| {
@@ -180,7 +199,7 @@ pub fn validate(mut spec: JobSpec) -> Result<ValidatedJobSpec, SpecErrors> {
             });
         if !valid {
             errors.push(SpecError::new(
-                "settings.dirty_table",
+                field,
                 format!("\"{table}\" is not a table name; use letters, digits and _ (optionally schema.table)"),
             ));
         }

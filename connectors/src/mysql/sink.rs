@@ -117,26 +117,7 @@ impl MySqlSink {
             return Ok(());
         };
         let rows = dirty_table::rows(shard, input.counters().stored_dirty());
-        for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
-            let sql = dirty_table::insert_sql(&table.quoted(), Dialect::MySql, chunk.len());
-            let mut parameters: Vec<mysql_async::Value> =
-                Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
-            for row in chunk {
-                parameters.push(row.job_id.as_str().into());
-                parameters.push(row.shard_id.into());
-                parameters.push(row.attempt.into());
-                parameters.push(row.stage.into());
-                parameters.push(row.column.as_str().into());
-                parameters.push(row.error.as_str().into());
-                parameters.push(row.row.as_str().into());
-            }
-            conn.exec_drop(sql, mysql_async::Params::Positional(parameters))
-                .await
-                .map_err(ConnectorError::mysql(format!(
-                    "write dirty records into {table}"
-                )))?;
-        }
-        Ok(())
+        dirty_table::insert_mysql(conn, &table.quoted(), &rows).await
     }
 
     fn target_names(&self, schema: &SchemaRef) -> Result<Vec<String>> {

@@ -112,27 +112,7 @@ impl PostgresSink {
             return Ok(());
         };
         let rows = dirty_table::rows(shard, input.counters().stored_dirty());
-        for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
-            let sql = dirty_table::insert_sql(&table.quoted(), Dialect::Postgres, chunk.len());
-            let mut parameters: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
-            for row in chunk {
-                parameters.push(&row.job_id);
-                parameters.push(&row.shard_id);
-                parameters.push(&row.attempt);
-                parameters.push(&row.stage);
-                parameters.push(&row.column);
-                parameters.push(&row.error);
-                parameters.push(&row.row);
-            }
-            client
-                .execute(sql.as_str(), &parameters)
-                .await
-                .map_err(ConnectorError::postgres(format!(
-                    "write dirty records into {table}"
-                )))?;
-        }
-        Ok(())
+        dirty_table::insert_postgres(client, &table.quoted(), &rows).await
     }
 
     /// Returns the commit-marker table of this sink.

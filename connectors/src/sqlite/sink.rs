@@ -385,25 +385,7 @@ impl SqliteSink {
         if let Some(table) = &self.dirty_table {
             let quoted = quote_identifier(table);
             let rows = dirty_table::rows(shard, input.counters().stored_dirty());
-            for chunk in rows.chunks(dirty_table::ROWS_PER_INSERT) {
-                let sql = dirty_table::insert_sql(&quoted, Dialect::Sqlite, chunk.len());
-                let mut values: Vec<rusqlite::types::Value> =
-                    Vec::with_capacity(chunk.len() * dirty_table::COLUMNS.len());
-                for row in chunk {
-                    values.push(row.job_id.clone().into());
-                    values.push(row.shard_id.into());
-                    values.push(row.attempt.into());
-                    values.push(row.stage.to_string().into());
-                    values.push(row.column.clone().into());
-                    values.push(row.error.clone().into());
-                    values.push(row.row.clone().into());
-                }
-                transaction
-                    .execute(&sql, rusqlite::params_from_iter(values))
-                    .map_err(ConnectorError::sqlite(format!(
-                        "write dirty records into {table}"
-                    )))?;
-            }
+            dirty_table::insert_sqlite(&transaction, &quoted, &rows)?;
         }
         transaction
             .commit()

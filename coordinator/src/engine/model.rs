@@ -146,6 +146,8 @@ pub struct OpenConnections {
     pub source: ConnectionConfig,
     /// The sink connection.
     pub sink: ConnectionConfig,
+    /// The connection of `settings.dirty_data`, when the job has one.
+    pub dirty: Option<ConnectionConfig>,
 }
 
 /// A job with its shards.
@@ -227,6 +229,11 @@ impl JobRuntime {
             spec_json: self.spec_json.clone(),
             source_connection: Some(convert::connection_to_proto(&self.connections.source)),
             sink_connection: Some(convert::connection_to_proto(&self.connections.sink)),
+            dirty_connection: self
+                .connections
+                .dirty
+                .as_ref()
+                .map(convert::connection_to_proto),
         }
     }
 
@@ -1222,6 +1229,7 @@ pub(crate) mod testing {
                 kind: "sqlite".into(),
                 ..Default::default()
             },
+            dirty_connection: None,
             created_at_ms: 0,
             started_at_ms: None,
             finished_at_ms: None,
