@@ -224,20 +224,6 @@ impl GeneratorSource {
             }
         })
     }
-
-    /// Returns the ids `[start, end)` a key range covers, clipped to the generated rows.
-    fn bounds(&self, range: &KeyRange) -> (u64, u64) {
-        match range {
-            KeyRange::All => (0, self.rows),
-            KeyRange::Null | KeyRange::Text { .. } | KeyRange::Pages { .. } => (0, 0),
-            KeyRange::Int { lo, hi } => {
-                let clip = |value: i64| u64::try_from(value.max(0)).unwrap_or(0).min(self.rows);
-                let start = lo.map_or(0, clip);
-                let end = hi.map_or(self.rows, clip);
-                (start, end.max(start))
-            }
-        }
-    }
 }
 
 /// Splits rows numbered `0..rows` into even id ranges, as many as `request` asks for.
@@ -267,7 +253,28 @@ pub(crate) fn plan_id_ranges(rows: u64, request: &PlanRequest) -> PlanOutput {
     PlanOutput {
         ranges,
         estimated_rows: rows,
-        key_bounds: None,
+        key_bounds: id_key_bounds(rows),
+    }
+}
+
+/// Smallest and largest id of rows numbered `0..rows` (`None` when there are none).
+pub(crate) fn id_key_bounds(rows: u64) -> Option<KeyBounds> {
+    rows.checked_sub(1)
+        .and_then(|max| i64::try_from(max).ok())
+        .map(|max| KeyBounds { min: 0, max })
+}
+
+/// Returns the ids `[start, end)` of rows numbered `0..rows` that a key range covers.
+pub(crate) fn id_bounds(rows: u64, range: &KeyRange) -> (u64, u64) {
+    match range {
+        KeyRange::All => (0, rows),
+        KeyRange::Null | KeyRange::Text { .. } | KeyRange::Pages { .. } => (0, 0),
+        KeyRange::Int { lo, hi } => {
+            let clip = |value: i64| u64::try_from(value.max(0)).unwrap_or(0).min(rows);
+            let start = lo.map_or(0, clip);
+            let end = hi.map_or(rows, clip);
+            (start, end.max(start))
+        }
     }
 }
 
@@ -286,26 +293,18 @@ impl Source for GeneratorSource {
     }
 
     async fn plan(&self, request: &PlanRequest) -> Result<PlanOutput> {
-        let key_bounds = self
-            .rows
-            .checked_sub(1)
-            .and_then(|max| i64::try_from(max).ok())
-            .map(|max| KeyBounds { min: 0, max });
         if !self.split_bounds.is_empty() {
             return Ok(PlanOutput {
                 ranges: int_ranges(&self.split_bounds),
                 estimated_rows: self.rows,
-                key_bounds,
+                key_bounds: id_key_bounds(self.rows),
             });
         }
-        Ok(PlanOutput {
-            key_bounds,
-            ..plan_id_ranges(self.rows, request)
-        })
+        Ok(plan_id_ranges(self.rows, request))
     }
 
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
-        let (start, end) = self.bounds(range);
+        let (start, end) = id_bounds(self.rows, range);
         let started = tokio::time::Instant::now();
         let mut position = start;
         while position < end {

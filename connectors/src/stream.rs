@@ -14,7 +14,7 @@
 
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
-use crate::generator::plan_id_ranges;
+use crate::generator::{id_bounds, plan_id_ranges};
 use crate::{BatchReceiver, PlanOutput, PlanRequest, ShardIdentity, Sink, Source, WriteOutcome};
 use arrow_array::{
     new_null_array, ArrayRef, BinaryArray, BooleanArray, Float64Array, Int64Array, RecordBatch,
@@ -25,7 +25,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
-use sluice_common::records::{KeyBounds, KeyRange};
+use sluice_common::records::KeyRange;
 use sluice_common::spec::{ConnectionConfig, JobSpec};
 use std::io::Write as _;
 use std::sync::Arc;
@@ -107,20 +107,6 @@ impl StreamSource {
             schema,
             template,
         })
-    }
-
-    /// Returns the row numbers `[start, end)` a key range covers.
-    fn bounds(&self, range: &KeyRange) -> (u64, u64) {
-        match range {
-            KeyRange::All => (0, self.rows),
-            KeyRange::Null | KeyRange::Text { .. } | KeyRange::Pages { .. } => (0, 0),
-            KeyRange::Int { lo, hi } => {
-                let clip = |value: i64| u64::try_from(value.max(0)).unwrap_or(0).min(self.rows);
-                let start = lo.map_or(0, clip);
-                let end = hi.map_or(self.rows, clip);
-                (start, end.max(start))
-            }
-        }
     }
 }
 
@@ -316,19 +302,11 @@ impl Source for StreamSource {
     }
 
     async fn plan(&self, request: &PlanRequest) -> Result<PlanOutput> {
-        let key_bounds = self
-            .rows
-            .checked_sub(1)
-            .and_then(|max| i64::try_from(max).ok())
-            .map(|max| KeyBounds { min: 0, max });
-        Ok(PlanOutput {
-            key_bounds,
-            ..plan_id_ranges(self.rows, request)
-        })
+        Ok(plan_id_ranges(self.rows, request))
     }
 
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
-        let (start, end) = self.bounds(range);
+        let (start, end) = id_bounds(self.rows, range);
         let batch_rows = self.template.num_rows().max(1) as u64;
         let mut position = start;
         while position < end {

@@ -156,7 +156,7 @@ async fn resolve_one(
     if let Some(inline) = inline {
         if scope.workspace.mode == WorkspaceMode::Standard
             && environment == ENV_DEV
-            && !matches!(inline.kind.as_str(), "generator" | "stream")
+            && !connection_type(&inline.kind).is_some_and(|kind| kind.self_contained)
         {
             errors.push(SpecError::new(
                 format!("{path}.connection"),

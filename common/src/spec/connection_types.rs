@@ -17,6 +17,9 @@ pub struct ConnectionType {
     pub can_write: bool,
     /// Whether `table` is required.
     pub needs_table: bool,
+    /// Whether the type reaches no external store (it makes or prints rows itself), so dev jobs
+    /// of standard workspaces may name it inline.
+    pub self_contained: bool,
 }
 
 impl ConnectionType {
@@ -59,6 +62,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: false,
         needs_table: false,
+        self_contained: true,
     },
     ConnectionType {
         name: "stream",
@@ -68,6 +72,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: true,
     },
     ConnectionType {
         name: "sqlite",
@@ -77,6 +82,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: true,
+        self_contained: false,
     },
     ConnectionType {
         name: "postgresql",
@@ -92,6 +98,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
     ConnectionType {
         name: "adb_postgresql",
@@ -107,6 +114,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
     ConnectionType {
         name: "mysql",
@@ -123,6 +131,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
     ConnectionType {
         name: "mariadb",
@@ -139,6 +148,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
     ConnectionType {
         name: "file",
@@ -163,6 +173,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
     ConnectionType {
         name: "s3",
@@ -192,6 +203,7 @@ pub const CONNECTION_TYPES: &[ConnectionType] = &[
         can_read: true,
         can_write: true,
         needs_table: false,
+        self_contained: false,
     },
 ];
 
