@@ -265,6 +265,49 @@ async fn rows_the_database_refuses_are_dirty_and_the_rest_commit() {
     db.drop_database().await;
 }
 
+/// A shard larger than one COPY piece (4 MiB): refused rows in the first and in a later piece
+/// are isolated, every other row lands exactly once.
+#[tokio::test]
+async fn refused_rows_in_later_pieces_are_isolated_and_the_rest_lands_once() {
+    let db = TestDb::create().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, amount bigint, note text);
+             INSERT INTO src SELECT g, g, repeat('x', 150) FROM generate_series(1, 60000) g;
+             UPDATE src SET amount = -1 WHERE id IN (17, 59990);
+             CREATE TABLE dst (id bigint PRIMARY KEY, amount bigint CHECK (amount >= 0), note text)",
+        )
+        .await
+        .expect("tables");
+    let job = spec(&format!(
+        "source: {{connection: {conn}, table: src, split_pk: id}}\nsink: {{connection: {conn}, table: dst}}\nsettings: {{parallelism: 1, batch_rows: 4096, shard_rows: 1000000}}\n",
+        conn = db.connection_yaml()
+    ));
+    let shards = run_job(&job, "pieces").await;
+    let dirty: u64 = shards
+        .iter()
+        .map(|counters| counters.snapshot().dirty_records)
+        .sum();
+    let written: u64 = shards
+        .iter()
+        .map(|counters| counters.snapshot().rows_written)
+        .sum();
+    assert_eq!((dirty, written), (2, 59_998));
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM dst").await,
+        59_998,
+        "rows"
+    );
+    assert_eq!(
+        count(&client, "SELECT sum(id)::bigint FROM dst").await,
+        60_000 * 60_001 / 2 - 17 - 59_990,
+        "the same rows once each"
+    );
+    drop(client);
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn upsert_updates_by_key_and_truncate_empties_once_with_pre_and_post_sql() {
     let db = TestDb::create().await;

@@ -4,10 +4,12 @@
 //! Per shard: `BEGIN`; insert the marker `(job_id, shard_id, attempt)` with `ON CONFLICT DO
 //! NOTHING` (a concurrent attempt of the same shard waits here until the first one commits or
 //! rolls back; no row back means an earlier attempt committed, so this one rolls back and
-//! reports [`WriteOutcome::AlreadyCommitted`]); then every batch inside a savepoint; `COMMIT`.
-//! A batch the database refuses for its data (SQLSTATE classes 22 and 23) is rolled back to
-//! its savepoint and retried in halves down to single rows; the single rows that still fail
-//! are dirty records carrying the database's error, and the rest commit.
+//! reports [`WriteOutcome::AlreadyCommitted`]); then the batches, streamed in pieces of about
+//! 4 MiB through one prepared `COPY` each, every piece inside a savepoint; `COMMIT`.
+//! A piece the database refuses for its data (SQLSTATE classes 22 and 23) is rolled back to
+//! its savepoint and its batches are retried one by one, then in halves down to single rows;
+//! the single rows that still fail are dirty records carrying the database's error, and the
+//! rest commit.
 //!
 //! `upsert` copies each batch into a temporary staging table (dropped at commit) and moves it
 //! with `INSERT ... ON CONFLICT (sink.keys) DO UPDATE`.
@@ -29,10 +31,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt};
 use sluice_common::spec::{ConnectionConfig, JobSpec, WriteMode};
+use std::pin::Pin;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, CopyInSink, Statement};
 
 const STAGING_TABLE: &str = "_sluice_staging";
+
+/// Encoded bytes one `COPY` carries before it is ended and its savepoint released. The batches
+/// of a running piece are kept in memory (to re-send them in halves when a row is refused), so
+/// this bounds a shard's write buffer; one COPY per piece instead of one per batch saves the
+/// round trips and the statement start of every batch.
+const PIECE_BYTES: usize = 4 << 20;
 
 /// Writes into one PostgreSQL table.
 #[derive(Debug, Clone)]
@@ -54,8 +63,28 @@ pub struct PostgresSink {
 struct Target {
     names: Vec<String>,
     types: Vec<PgType>,
-    copy_sql: String,
+    /// The shard's `COPY ... FROM STDIN`, prepared once.
+    copy_statement: Statement,
     upsert_sql: Option<String>,
+}
+
+/// The state of a piece's `COPY`.
+enum PieceCopy {
+    /// Rows are streaming into it.
+    Streaming(Pin<Box<CopyInSink<Bytes>>>),
+    /// It failed; the piece's later batches are only kept, for the retry.
+    Failed(tokio_postgres::Error),
+}
+
+/// Consecutive batches streamed through one `COPY` inside one savepoint. They are kept until
+/// the COPY ends: when the database refuses a row, the piece is rolled back to its savepoint
+/// and its batches are written again in halves to isolate the refused rows.
+#[derive(Default)]
+struct Piece {
+    /// `None` until the piece's first batch.
+    copy: Option<PieceCopy>,
+    batches: Vec<(RecordBatch, EncodedRows)>,
+    bytes: usize,
 }
 
 impl PostgresSink {
@@ -205,11 +234,12 @@ impl PostgresSink {
             types.push(pg_type);
         }
         if self.write_mode != WriteMode::Upsert {
+            let copy_sql = format!(
+                "COPY {} ({column_list}) FROM STDIN (FORMAT binary)",
+                self.table.quoted()
+            );
             return Ok(Target {
-                copy_sql: format!(
-                    "COPY {} ({column_list}) FROM STDIN (FORMAT binary)",
-                    self.table.quoted()
-                ),
+                copy_statement: self.prepare_copy(client, &copy_sql).await?,
                 names,
                 types,
                 upsert_sql: None,
@@ -242,12 +272,23 @@ impl PostgresSink {
             "INSERT INTO {} ({column_list}) SELECT {column_list} FROM {STAGING_TABLE} ON CONFLICT ({key_list}) {action}; TRUNCATE {STAGING_TABLE}",
             self.table.quoted()
         );
+        let copy_sql = format!("COPY {STAGING_TABLE} ({column_list}) FROM STDIN (FORMAT binary)");
         Ok(Target {
-            copy_sql: format!("COPY {STAGING_TABLE} ({column_list}) FROM STDIN (FORMAT binary)"),
+            copy_statement: self.prepare_copy(client, &copy_sql).await?,
             names,
             types,
             upsert_sql: Some(upsert_sql),
         })
+    }
+
+    async fn prepare_copy(&self, client: &Client, sql: &str) -> Result<Statement> {
+        client
+            .prepare(sql)
+            .await
+            .map_err(ConnectorError::postgres(format!(
+                "prepare COPY into {}",
+                self.table
+            )))
     }
 
     /// Sends rows through one COPY (and the upsert statement), without savepoint handling.
@@ -256,16 +297,118 @@ impl PostgresSink {
         target: &Target,
         rows: Bytes,
     ) -> std::result::Result<(), tokio_postgres::Error> {
-        let sink = client.copy_in::<_, Bytes>(target.copy_sql.as_str()).await?;
+        let sink = client.copy_in::<_, Bytes>(&target.copy_statement).await?;
         pin_mut!(sink);
         sink.send(copy_header()).await?;
         sink.send(rows).await?;
+        Self::end_copy(client, target, sink).await
+    }
+
+    /// Ends a COPY whose rows were sent, then runs the upsert statement.
+    async fn end_copy(
+        client: &Client,
+        target: &Target,
+        mut sink: Pin<&mut CopyInSink<Bytes>>,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
         sink.send(copy_trailer()).await?;
         sink.as_mut().finish().await?;
         if let Some(upsert) = &target.upsert_sql {
             client.batch_execute(upsert).await?;
         }
         Ok(())
+    }
+
+    /// Streams `encoded` into the running piece, starting it (savepoint, COPY) at its first
+    /// batch.
+    async fn add_to_piece(
+        &self,
+        client: &Client,
+        target: &Target,
+        piece: &mut Piece,
+        batch: RecordBatch,
+        encoded: EncodedRows,
+    ) -> Result<()> {
+        if piece.copy.is_none() {
+            client
+                .batch_execute("SAVEPOINT sluice_batch")
+                .await
+                .map_err(ConnectorError::postgres("set batch savepoint"))?;
+            let mut sink = Box::pin(
+                client
+                    .copy_in::<_, Bytes>(&target.copy_statement)
+                    .await
+                    .map_err(ConnectorError::postgres(format!(
+                        "start COPY into {}",
+                        self.table
+                    )))?,
+            );
+            piece.copy = Some(match sink.send(copy_header()).await {
+                Ok(()) => PieceCopy::Streaming(sink),
+                Err(error) => PieceCopy::Failed(error),
+            });
+        }
+        if let Some(PieceCopy::Streaming(sink)) = &mut piece.copy {
+            if let Err(error) = sink.send(encoded.rows(0, encoded.len())).await {
+                piece.copy = Some(PieceCopy::Failed(error));
+            }
+        }
+        piece.bytes += encoded.bytes.len();
+        piece.batches.push((batch, encoded));
+        Ok(())
+    }
+
+    /// Ends the running piece; when the database refused one of its rows, rolls it back and
+    /// writes its batches again in halves. Returns how many rows were written.
+    async fn close_piece(
+        &self,
+        client: &Client,
+        target: &Target,
+        piece: &mut Piece,
+        input: &BatchReceiver,
+    ) -> Result<u64> {
+        let Piece { copy, batches, .. } = std::mem::take(piece);
+        let outcome = match copy {
+            None => return Ok(0),
+            Some(PieceCopy::Failed(error)) => Err(error),
+            Some(PieceCopy::Streaming(mut sink)) => {
+                Self::end_copy(client, target, sink.as_mut()).await
+            }
+        };
+        let mut written = 0u64;
+        match outcome {
+            Ok(()) => {
+                client
+                    .batch_execute("RELEASE SAVEPOINT sluice_batch")
+                    .await
+                    .map_err(ConnectorError::postgres("release batch savepoint"))?;
+                for (batch, encoded) in &batches {
+                    record_written(input, batch, encoded.len() as u64);
+                    written += encoded.len() as u64;
+                }
+            }
+            Err(error) if is_row_error(&error) => {
+                client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
+                    )
+                    .await
+                    .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
+                for (batch, encoded) in &batches {
+                    let rows = self
+                        .write_encoded(client, target, batch, encoded, input)
+                        .await?;
+                    record_written(input, batch, rows);
+                    written += rows;
+                }
+            }
+            Err(error) => {
+                return Err(ConnectorError::postgres(format!(
+                    "copy rows into {}",
+                    self.table
+                ))(error))
+            }
+        }
+        Ok(written)
     }
 
     /// Writes the encoded rows of `batch`, isolating the rows the database refuses; returns how
@@ -339,6 +482,12 @@ impl PostgresSink {
         }
         Ok(written)
     }
+}
+
+/// Counts `rows` written of `batch`, with their share of its bytes.
+fn record_written(input: &BatchReceiver, batch: &RecordBatch, rows: u64) {
+    let bytes = batch.get_array_memory_size() as u64 * rows / batch.num_rows().max(1) as u64;
+    input.counters().add_written(rows, bytes);
 }
 
 #[async_trait]
@@ -483,6 +632,7 @@ impl Sink for PostgresSink {
         let mut scratch = Scratch::default();
         let mut dirty = Vec::new();
         let mut rows_written = 0u64;
+        let mut piece = Piece::default();
         while let Some(batch) = input.next().await? {
             if batch.num_rows() == 0 {
                 continue;
@@ -505,12 +655,21 @@ impl Sink for PostgresSink {
                     .counters()
                     .record_dirty(crate::DirtyStage::Write, sample);
             }
-            let written = self
-                .write_encoded(&client, resolved, &batch, &encoded, &input)
+            if encoded.is_empty() {
+                continue;
+            }
+            self.add_to_piece(&client, resolved, &mut piece, batch, encoded)
                 .await?;
-            let bytes = batch.get_array_memory_size() as u64 * written / batch.num_rows() as u64;
-            input.counters().add_written(written, bytes);
-            rows_written += written;
+            if piece.bytes >= PIECE_BYTES {
+                rows_written += self
+                    .close_piece(&client, resolved, &mut piece, &input)
+                    .await?;
+            }
+        }
+        if let Some(resolved) = &target {
+            rows_written += self
+                .close_piece(&client, resolved, &mut piece, &input)
+                .await?;
         }
         self.write_dirty_table(&client, shard, &input).await?;
         client

@@ -15,6 +15,7 @@ use futures_util::{pin_mut, TryStreamExt};
 use sluice_common::records::KeyRange;
 use sluice_common::spec::{ConnectionConfig, JobSpec};
 use std::sync::Arc;
+use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
 #[derive(Debug, Clone)]
@@ -41,9 +42,30 @@ pub struct PostgresSource {
     role: String,
     /// Whether the columns read are those of the job's `mapping`.
     mapped: bool,
+    /// The session of the last read, kept for the next piece of the same shard.
+    session: Arc<Mutex<Option<ReadSession>>>,
+}
+
+/// An open connection with what a read looked up through it: consecutive pieces of one shard
+/// reuse it instead of connecting and reading the catalog again.
+struct ReadSession {
+    client: Client,
+    projection: Projection,
+    /// The split key, once a range needed it.
+    key: Option<KeyInfo>,
+}
+
+impl std::fmt::Debug for ReadSession {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ReadSession")
+            .field("select", &self.projection.select)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The resolved projection of a read.
+#[derive(Clone)]
 struct Projection {
     schema: SchemaRef,
     types: Vec<PgType>,
@@ -83,6 +105,7 @@ impl PostgresSource {
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "source".into(),
             mapped: spec.mapping.as_ref().is_some_and(|m| !m.columns.is_empty()),
+            session: Arc::default(),
         })
     }
 
@@ -109,6 +132,7 @@ impl PostgresSource {
             batch_rows: spec.settings.batch_rows.max(1) as usize,
             role: "sink".into(),
             mapped: false,
+            session: Arc::default(),
         })
     }
 
@@ -289,8 +313,35 @@ impl Source for PostgresSource {
     }
 
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()> {
-        let client = self.connect().await?;
-        let projection = self.project(&client).await?;
+        let mut slot = self.session.lock().await;
+        let mut session = match slot.take() {
+            Some(session) if !session.client.is_closed() => session,
+            _ => {
+                let client = self.connect().await?;
+                let projection = self.project(&client).await?;
+                ReadSession {
+                    client,
+                    projection,
+                    key: None,
+                }
+            }
+        };
+        // A failed read drops its session: the next one starts on a new connection.
+        self.read_range(&mut session, range, output).await?;
+        *slot = Some(session);
+        Ok(())
+    }
+}
+
+impl PostgresSource {
+    /// Reads the rows of `range` through `session`.
+    async fn read_range(
+        &self,
+        session: &mut ReadSession,
+        range: &KeyRange,
+        output: &BatchSender,
+    ) -> Result<()> {
+        let projection = session.projection.clone();
         let select = match &self.target {
             Target::Query(_) => {
                 if !matches!(range, KeyRange::All) {
@@ -307,15 +358,22 @@ impl Source for PostgresSource {
                 split_pk,
                 ..
             } => {
-                let key = match (split_pk, range) {
-                    (
-                        Some(column),
-                        KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
-                    ) => Some(KeyInfo::load(&client, name, column).await?),
-                    _ => None,
+                if let (
+                    Some(column),
+                    KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
+                    None,
+                ) = (split_pk, range, &session.key)
+                {
+                    session.key = Some(KeyInfo::load(&session.client, name, column).await?);
+                }
+                let key = match range {
+                    KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null => {
+                        session.key.as_ref()
+                    }
+                    KeyRange::All | KeyRange::Pages { .. } => None,
                 };
                 let mut conditions = Vec::new();
-                if let Some(condition) = split::range_condition(range, key.as_ref())? {
+                if let Some(condition) = split::range_condition(range, key)? {
                     conditions.push(condition);
                 }
                 if let Some(filter) = where_clause {
@@ -328,6 +386,7 @@ impl Source for PostgresSource {
                 }
             }
         };
+        let client = &session.client;
         let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
         let target = self.describe_target();
         let stream = client
