@@ -49,6 +49,18 @@ record() {
   results+=("$line")
 }
 
+# record_runs TOOL PEAK_RSS_KIB MIB SECONDS...: prints one RUN line per run and keeps one RESULT
+# line for the median run.
+record_runs() {
+  local tool=$1 rss=$2 mib=$3 index=0 seconds
+  shift 3
+  for seconds in "$@"; do
+    index=$((index + 1))
+    python3 -c "print(f'RUN scenario=$SCENARIO tool=$tool run=$index seconds={$seconds:.2f} rows_per_s={$ROWS/$seconds:.0f}')"
+  done
+  record "$tool" "$(python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@")" "$rss" "$mib"
+}
+
 # max_rss FILE...: the largest peak RSS (KiB) written by `/usr/bin/time -f %M -o FILE`.
 max_rss() { cat "$@" | sort -n | tail -1; }
 
