@@ -49,8 +49,9 @@ check_rows() { # tool table
   if [ "$copied" != "$ROWS" ]; then echo "!! $1 copied $copied rows, expected $ROWS" >&2; exit 1; fi
 }
 
-# repeat_runs TOOL TABLE create|drop BODY: RUNS times, (re)creates or drops TABLE, checkpoints, times
-# `BODY TABLE RUN` and checks the row count; the seconds land in the array `times`.
+# repeat_runs TOOL TABLE create|drop BODY: RUNS times, creates TABLE (or leaves it to the tool),
+# checkpoints, times `BODY TABLE RUN`, checks the row count and drops TABLE; the seconds land in
+# the array `times`.
 repeat_runs() {
   local tool=$1 table=$2 mode=$3 body=$4 run start
   times=()
@@ -63,6 +64,8 @@ repeat_runs() {
     "$body" "$table" "$run"
     times+=("$(since "$start")")
     check_rows "$tool" "$table"
+    # Dropped at once: every copy runs beside the same database, holding no earlier copy.
+    "${PSQL[@]}" -d "$DB" -c "DROP TABLE $table"
   done
 }
 
