@@ -109,6 +109,10 @@ pub trait Source: Send + Sync {
     /// Does not send the end marker: the caller does, after `Ok`. An `Err` (or a panic) leaves
     /// the stream unterminated, which makes the sink roll back.
     async fn read(&self, range: &KeyRange, output: &BatchSender) -> Result<()>;
+
+    /// Called once the shard's last [`Source::read`] returned `Ok`: a connector may keep what
+    /// it opened (a database session) for the next shard of this process.
+    async fn release(&self) {}
 }
 
 /// A writable store: prepares the target once per job and writes shards exactly once.

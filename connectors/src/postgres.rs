@@ -18,6 +18,7 @@ pub mod config;
 pub mod copy_decode;
 pub mod copy_encode;
 pub mod numeric;
+pub mod pool;
 mod sink;
 mod source;
 pub mod split;

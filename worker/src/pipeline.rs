@@ -210,6 +210,7 @@ async fn run_shard_inner(
             }
             None => source.read(&range, &sender).await?,
         }
+        source.release().await;
         sender.finish().await
     };
     let writer = sink.write_shard(&identity, receiver);

@@ -1,5 +1,6 @@
 //! Connection options of a `postgresql` / `adb_postgresql` connection, and opening a session.
 
+use super::pool;
 use crate::error::{ConnectorError, Result};
 use crate::options::OptionReader;
 use sluice_common::spec::ConnectionConfig;
@@ -105,17 +106,36 @@ impl PgSettings {
         })
     }
 
+    /// Gives a session at rest (no transaction open, no COPY running) back for the next shard.
+    pub fn release(&self, client: Client) {
+        pool::give_back(&self.session_key(), client);
+    }
+
+    fn session_key(&self) -> pool::SessionKey {
+        pool::SessionKey {
+            host: self.host.clone(),
+            port: self.port,
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+        }
+    }
+
     /// Returns `host:port/database` for messages (never the password).
     pub fn describe(&self) -> String {
         format!("{}:{}/{}", self.host, self.port, self.database)
     }
 
     /// Opens a session with the settings the connector relies on: UTF-8, ISO dates, UTC,
-    /// standard-conforming strings.
+    /// standard-conforming strings; a session an earlier shard gave back ([`Self::release`])
+    /// when one is idle.
     ///
     /// # Errors
     /// [`ConnectorError::Postgres`] when the server cannot be reached or refuses the login.
     pub async fn connect(&self) -> Result<Client> {
+        if let Some(client) = pool::take(&self.session_key()) {
+            return Ok(client);
+        }
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)

@@ -626,6 +626,7 @@ impl Sink for PostgresSink {
                 .batch_execute("ROLLBACK")
                 .await
                 .map_err(ConnectorError::postgres("roll back shard transaction"))?;
+            self.settings.release(client);
             return Ok(WriteOutcome::AlreadyCommitted);
         }
         let mut target: Option<Target> = None;
@@ -679,6 +680,9 @@ impl Sink for PostgresSink {
                 "commit shard into {}",
                 self.table
             )))?;
+        // The prepared COPY is closed before the session goes back.
+        drop(target);
+        self.settings.release(client);
         Ok(WriteOutcome::Committed { rows: rows_written })
     }
 

@@ -331,6 +331,12 @@ impl Source for PostgresSource {
         *slot = Some(session);
         Ok(())
     }
+
+    async fn release(&self) {
+        if let Some(session) = self.session.lock().await.take() {
+            self.settings.release(session.client);
+        }
+    }
 }
 
 impl PostgresSource {
