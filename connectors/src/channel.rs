@@ -89,6 +89,13 @@ impl ShardCounters {
         self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Takes back rows recorded with [`Self::add_written`] that the store rolled back before
+    /// the shard's commit (a writer retrying them in smaller pieces records them again).
+    pub fn retract_written(&self, rows: u64, bytes: u64) {
+        self.rows_written.fetch_sub(rows, Ordering::Relaxed);
+        self.bytes_written.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
     /// Records dirty records.
     pub fn add_dirty(&self, rows: u64) {
         self.dirty_records.fetch_add(rows, Ordering::Relaxed);

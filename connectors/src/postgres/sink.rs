@@ -85,6 +85,9 @@ struct Piece {
     copy: Option<PieceCopy>,
     batches: Vec<(RecordBatch, EncodedRows)>,
     bytes: usize,
+    /// Rows and bytes recorded as written when they were sent (progress reports follow the
+    /// stream); taken back when the piece is rolled back.
+    counted: (u64, u64),
 }
 
 impl PostgresSink {
@@ -327,6 +330,7 @@ impl PostgresSink {
         piece: &mut Piece,
         batch: RecordBatch,
         encoded: EncodedRows,
+        input: &BatchReceiver,
     ) -> Result<()> {
         if piece.copy.is_none() {
             client
@@ -348,8 +352,13 @@ impl PostgresSink {
             });
         }
         if let Some(PieceCopy::Streaming(sink)) = &mut piece.copy {
-            if let Err(error) = sink.send(encoded.rows(0, encoded.len())).await {
-                piece.copy = Some(PieceCopy::Failed(error));
+            match sink.send(encoded.rows(0, encoded.len())).await {
+                Ok(()) => {
+                    let counted = record_written(input, &batch, encoded.len() as u64);
+                    piece.counted.0 += counted.0;
+                    piece.counted.1 += counted.1;
+                }
+                Err(error) => piece.copy = Some(PieceCopy::Failed(error)),
             }
         }
         piece.bytes += encoded.bytes.len();
@@ -366,7 +375,12 @@ impl PostgresSink {
         piece: &mut Piece,
         input: &BatchReceiver,
     ) -> Result<u64> {
-        let Piece { copy, batches, .. } = std::mem::take(piece);
+        let Piece {
+            copy,
+            batches,
+            counted,
+            ..
+        } = std::mem::take(piece);
         let outcome = match copy {
             None => return Ok(0),
             Some(PieceCopy::Failed(error)) => Err(error),
@@ -381,10 +395,10 @@ impl PostgresSink {
                     .batch_execute("RELEASE SAVEPOINT sluice_batch")
                     .await
                     .map_err(ConnectorError::postgres("release batch savepoint"))?;
-                for (batch, encoded) in &batches {
-                    record_written(input, batch, encoded.len() as u64);
-                    written += encoded.len() as u64;
-                }
+                written = batches
+                    .iter()
+                    .map(|(_, encoded)| encoded.len() as u64)
+                    .sum();
             }
             Err(error) if is_row_error(&error) => {
                 client
@@ -393,6 +407,7 @@ impl PostgresSink {
                     )
                     .await
                     .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
+                input.counters().retract_written(counted.0, counted.1);
                 for (batch, encoded) in &batches {
                     let rows = self
                         .write_encoded(client, target, batch, encoded, input)
@@ -484,10 +499,11 @@ impl PostgresSink {
     }
 }
 
-/// Counts `rows` written of `batch`, with their share of its bytes.
-fn record_written(input: &BatchReceiver, batch: &RecordBatch, rows: u64) {
+/// Counts `rows` written of `batch`, with their share of its bytes; returns both.
+fn record_written(input: &BatchReceiver, batch: &RecordBatch, rows: u64) -> (u64, u64) {
     let bytes = batch.get_array_memory_size() as u64 * rows / batch.num_rows().max(1) as u64;
     input.counters().add_written(rows, bytes);
+    (rows, bytes)
 }
 
 #[async_trait]
@@ -659,7 +675,7 @@ impl Sink for PostgresSink {
             if encoded.is_empty() {
                 continue;
             }
-            self.add_to_piece(&client, resolved, &mut piece, batch, encoded)
+            self.add_to_piece(&client, resolved, &mut piece, batch, encoded, &input)
                 .await?;
             if piece.bytes >= PIECE_BYTES {
                 rows_written += self
