@@ -32,6 +32,17 @@ fn sink_for(db: &TestDb, table: &str, extra: &str) -> Box<dyn Sink> {
     sluice_connectors::open_sink(&job, &support::sink_connection(&job)).expect("open sink")
 }
 
+/// Returns the dirty records and rows written of every shard together.
+fn dirty_and_written(shards: &[Arc<ShardCounters>]) -> (u64, u64) {
+    shards.iter().fold((0, 0), |(dirty, written), counters| {
+        let snapshot = counters.snapshot();
+        (
+            dirty + snapshot.dirty_records,
+            written + snapshot.rows_written,
+        )
+    })
+}
+
 /// Waits until some session of the test database is blocked on a lock.
 async fn wait_for_lock_waiter(client: &Client, database: &str) {
     for _ in 0..200 {
@@ -224,14 +235,7 @@ async fn rows_the_database_refuses_are_dirty_and_the_rest_commit() {
         conn = db.connection_yaml()
     ));
     let shards = run_job(&job, "dirty").await;
-    let dirty: u64 = shards
-        .iter()
-        .map(|counters| counters.snapshot().dirty_records)
-        .sum();
-    let written: u64 = shards
-        .iter()
-        .map(|counters| counters.snapshot().rows_written)
-        .sum();
+    let (dirty, written) = dirty_and_written(&shards);
     let samples: Vec<_> = shards
         .iter()
         .flat_map(|counters| counters.take_dirty_samples())
@@ -285,14 +289,7 @@ async fn refused_rows_in_later_pieces_are_isolated_and_the_rest_lands_once() {
         conn = db.connection_yaml()
     ));
     let shards = run_job(&job, "pieces").await;
-    let dirty: u64 = shards
-        .iter()
-        .map(|counters| counters.snapshot().dirty_records)
-        .sum();
-    let written: u64 = shards
-        .iter()
-        .map(|counters| counters.snapshot().rows_written)
-        .sum();
+    let (dirty, written) = dirty_and_written(&shards);
     assert_eq!((dirty, written), (2, 59_998));
     assert_eq!(
         count(&client, "SELECT count(*) FROM dst").await,

@@ -284,6 +284,11 @@ impl PostgresSink {
         })
     }
 
+    /// The error of a COPY that failed for another reason than a refused row.
+    fn copy_failed(&self, error: tokio_postgres::Error) -> ConnectorError {
+        ConnectorError::postgres(format!("copy rows into {}", self.table))(error)
+    }
+
     async fn prepare_copy(&self, client: &Client, sql: &str) -> Result<Statement> {
         client
             .prepare(sql)
@@ -333,10 +338,7 @@ impl PostgresSink {
         input: &BatchReceiver,
     ) -> Result<()> {
         if piece.copy.is_none() {
-            client
-                .batch_execute("SAVEPOINT sluice_batch")
-                .await
-                .map_err(ConnectorError::postgres("set batch savepoint"))?;
+            Savepoint::Set.run(client).await?;
             let mut sink = Box::pin(
                 client
                     .copy_in::<_, Bytes>(&target.copy_statement)
@@ -391,22 +393,14 @@ impl PostgresSink {
         let mut written = 0u64;
         match outcome {
             Ok(()) => {
-                client
-                    .batch_execute("RELEASE SAVEPOINT sluice_batch")
-                    .await
-                    .map_err(ConnectorError::postgres("release batch savepoint"))?;
+                Savepoint::Release.run(client).await?;
                 written = batches
                     .iter()
                     .map(|(_, encoded)| encoded.len() as u64)
                     .sum();
             }
             Err(error) if is_row_error(&error) => {
-                client
-                    .batch_execute(
-                        "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
-                    )
-                    .await
-                    .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
+                Savepoint::RollBack.run(client).await?;
                 input.counters().retract_written(counted.0, counted.1);
                 for (batch, encoded) in &batches {
                     let rows = self
@@ -416,12 +410,7 @@ impl PostgresSink {
                     written += rows;
                 }
             }
-            Err(error) => {
-                return Err(ConnectorError::postgres(format!(
-                    "copy rows into {}",
-                    self.table
-                ))(error))
-            }
+            Err(error) => return Err(self.copy_failed(error)),
         }
         Ok(written)
     }
@@ -442,25 +431,14 @@ impl PostgresSink {
             if start >= end {
                 continue;
             }
-            client
-                .batch_execute("SAVEPOINT sluice_batch")
-                .await
-                .map_err(ConnectorError::postgres("set batch savepoint"))?;
+            Savepoint::Set.run(client).await?;
             match Self::copy_rows(client, target, encoded.rows(start, end)).await {
                 Ok(()) => {
-                    client
-                        .batch_execute("RELEASE SAVEPOINT sluice_batch")
-                        .await
-                        .map_err(ConnectorError::postgres("release batch savepoint"))?;
+                    Savepoint::Release.run(client).await?;
                     written += (end - start) as u64;
                 }
                 Err(error) if is_row_error(&error) => {
-                    client
-                        .batch_execute(
-                            "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
-                        )
-                        .await
-                        .map_err(ConnectorError::postgres("roll back to batch savepoint"))?;
+                    Savepoint::RollBack.run(client).await?;
                     if end - start == 1 {
                         let row = encoded.row_indexes[start];
                         let column = error
@@ -487,15 +465,36 @@ impl PostgresSink {
                         pending.push((start, middle));
                     }
                 }
-                Err(error) => {
-                    return Err(ConnectorError::postgres(format!(
-                        "copy rows into {}",
-                        self.table
-                    ))(error))
-                }
+                Err(error) => return Err(self.copy_failed(error)),
             }
         }
         Ok(written)
+    }
+}
+
+/// The steps of the savepoint each COPY piece, and each retry of part of one, runs inside.
+#[derive(Debug, Clone, Copy)]
+enum Savepoint {
+    Set,
+    Release,
+    /// Roll back to it and release it.
+    RollBack,
+}
+
+impl Savepoint {
+    async fn run(self, client: &Client) -> Result<()> {
+        let (sql, context) = match self {
+            Savepoint::Set => ("SAVEPOINT sluice_batch", "set batch savepoint"),
+            Savepoint::Release => ("RELEASE SAVEPOINT sluice_batch", "release batch savepoint"),
+            Savepoint::RollBack => (
+                "ROLLBACK TO SAVEPOINT sluice_batch; RELEASE SAVEPOINT sluice_batch",
+                "roll back to batch savepoint",
+            ),
+        };
+        client
+            .batch_execute(sql)
+            .await
+            .map_err(ConnectorError::postgres(context))
     }
 }
 
