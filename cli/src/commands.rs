@@ -22,6 +22,8 @@ pub async fn dispatch(arguments: Cli) -> anyhow::Result<ExitCode> {
         output,
         tls,
         command,
+        // Read by main, which builds the runtime.
+        threads: _,
     } = arguments;
     crate::tls::configure_clients(&tls)?;
     let coordinator = if command.is_client() {

@@ -152,12 +152,24 @@ async fn cluster_copies_a_million_rows_exactly_once_over_two_workers() {
     }
     assert!(metrics.contains("sluice_rows_written_total"), "{metrics}");
 
-    // The same spec without any cluster: `sluice run` on an in-process standalone.
+    // The same spec without any cluster: `sluice run` on an in-process standalone, on a
+    // runtime of one thread (`--threads`; 0 is refused naming the option).
     let standalone_target = target_dir.path().join("standalone.db");
     let spec_file = target_dir.path().join("job.json");
     std::fs::write(&spec_file, spec(&standalone_target)).unwrap();
+    let refused = std::process::Command::new(sluice_binary())
+        .args(["--threads", "0", "run"])
+        .arg(&spec_file)
+        .output()
+        .expect("run sluice run --threads 0");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("'--threads <THREADS>'"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let output = std::process::Command::new(sluice_binary())
-        .arg("run")
+        .args(["--threads", "1", "run"])
         .arg(&spec_file)
         .output()
         .expect("run sluice run");
