@@ -60,6 +60,59 @@ impl Guard {
         Ok(principal)
     }
 
+    /// Authenticates the caller, fills the request's blank workspace field with the caller's
+    /// own and checks `operation` there; returns the caller.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` or `PERMISSION_DENIED`.
+    pub async fn admit<T>(
+        &self,
+        request: &mut Request<T>,
+        call: &str,
+        workspace: impl FnOnce(&mut T) -> &mut String,
+        operation: Operation,
+    ) -> Result<Principal, Status> {
+        let principal = self.principal(request).await?;
+        let field = workspace(request.get_mut());
+        principal.fill_workspace(field);
+        principal.authorize(call, Some(field), operation)?;
+        Ok(principal)
+    }
+
+    /// Checks a create or update carrying a record (a data source, a schedule) with its own
+    /// workspace (blank: the caller's) and environment: `operation` gets that environment. A
+    /// request without the record is checked as a prod change in the caller's workspace (the
+    /// service then refuses it as incomplete).
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` or `PERMISSION_DENIED`.
+    pub async fn admit_record<T, R>(
+        &self,
+        request: &mut Request<T>,
+        call: &str,
+        record: impl FnOnce(&mut T) -> Option<&mut R>,
+        workspace_and_environment: impl FnOnce(&mut R) -> (&mut String, &str),
+        operation: impl FnOnce(Environment) -> Operation,
+    ) -> Result<(), Status> {
+        let principal = self.principal(request).await?;
+        match record(request.get_mut()) {
+            Some(record) => {
+                let (workspace, environment) = workspace_and_environment(record);
+                principal.fill_workspace(workspace);
+                principal.authorize(
+                    call,
+                    Some(workspace),
+                    operation(Environment::from_request(environment)),
+                )
+            }
+            None => principal.authorize(
+                call,
+                Some(principal.default_workspace()),
+                operation(Environment::Prod),
+            ),
+        }
+    }
+
     /// Checks an operation on a stored job: `operation` gets the job's environment. Unknown
     /// jobs are left to the service (which answers `NOT_FOUND`) for unrestricted callers and
     /// answered `NOT_FOUND` here for members.

@@ -36,11 +36,11 @@ impl MemberServiceImpl {
         workspace: impl Fn(&mut T) -> &mut String,
         operation: Operation,
     ) -> Result<(Principal, String), Status> {
-        let principal = self.guard.principal(request).await?;
-        let field = workspace(request.get_mut());
-        principal.fill_workspace(field);
-        let name = field.clone();
-        principal.authorize(call, Some(&name), operation)?;
+        let principal = self
+            .guard
+            .admit(request, call, &workspace, operation)
+            .await?;
+        let name = workspace(request.get_mut()).clone();
         workspaces::load(self.store.as_ref(), &name).await?;
         Ok((principal, name))
     }
@@ -257,14 +257,16 @@ impl MemberService for MemberServiceImpl {
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         // Who may revoke depends on whose token it is: find it first (in the caller's
         // workspace only), then check.
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
+        let principal = self
+            .guard
+            .admit(
+                &mut request,
+                "MemberService.RevokeToken",
+                |message| &mut message.workspace,
+                Operation::ManageOwnTokens,
+            )
+            .await?;
         let message = request.into_inner();
-        principal.authorize(
-            "MemberService.RevokeToken",
-            Some(&message.workspace),
-            Operation::ManageOwnTokens,
-        )?;
         let (key, token) =
             members::find_token(self.store.as_ref(), &message.workspace, &message.id).await?;
         principal.authorize(

@@ -26,21 +26,15 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::CreateDataSourceRequest>,
     ) -> Result<Response<pb::DataSource>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        if let Some(data_source) = request.get_mut().data_source.as_mut() {
-            principal.fill_workspace(&mut data_source.workspace);
-            principal.authorize(
+        self.guard
+            .admit_record(
+                &mut request,
                 "DataSourceService.Create",
-                Some(&data_source.workspace),
-                Operation::WriteDataSource(Environment::from_request(&data_source.environment)),
-            )?;
-        } else {
-            principal.authorize(
-                "DataSourceService.Create",
-                Some(principal.default_workspace()),
-                Operation::WriteDataSource(Environment::Prod),
-            )?;
-        }
+                |message| message.data_source.as_mut(),
+                |record| (&mut record.workspace, record.environment.as_str()),
+                Operation::WriteDataSource,
+            )
+            .await?;
         self.inner.create(request).await
     }
 
@@ -48,13 +42,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::GetDataSourceRequest>,
     ) -> Result<Response<pb::DataSource>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.Get",
-            Some(&request.get_ref().workspace),
-            Operation::Read,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.Get",
+                |message| &mut message.workspace,
+                Operation::Read,
+            )
+            .await?;
         self.inner.get(request).await
     }
 
@@ -62,13 +57,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::ListDataSourcesRequest>,
     ) -> Result<Response<pb::ListDataSourcesResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.List",
-            Some(&request.get_ref().workspace),
-            Operation::Read,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.List",
+                |message| &mut message.workspace,
+                Operation::Read,
+            )
+            .await?;
         self.inner.list(request).await
     }
 
@@ -76,21 +72,15 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::UpdateDataSourceRequest>,
     ) -> Result<Response<pb::DataSource>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        if let Some(data_source) = request.get_mut().data_source.as_mut() {
-            principal.fill_workspace(&mut data_source.workspace);
-            principal.authorize(
+        self.guard
+            .admit_record(
+                &mut request,
                 "DataSourceService.Update",
-                Some(&data_source.workspace),
-                Operation::WriteDataSource(Environment::from_request(&data_source.environment)),
-            )?;
-        } else {
-            principal.authorize(
-                "DataSourceService.Update",
-                Some(principal.default_workspace()),
-                Operation::WriteDataSource(Environment::Prod),
-            )?;
-        }
+                |message| message.data_source.as_mut(),
+                |record| (&mut record.workspace, record.environment.as_str()),
+                Operation::WriteDataSource,
+            )
+            .await?;
         self.inner.update(request).await
     }
 
@@ -151,13 +141,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::ShareDataSourceRequest>,
     ) -> Result<Response<pb::DataSourceGrant>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.ShareDataSource",
-            Some(&request.get_ref().workspace),
-            Operation::ShareDataSources,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.ShareDataSource",
+                |message| &mut message.workspace,
+                Operation::ShareDataSources,
+            )
+            .await?;
         self.inner.share_data_source(request).await
     }
 
@@ -165,13 +156,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::UnshareDataSourceRequest>,
     ) -> Result<Response<pb::UnshareDataSourceResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.UnshareDataSource",
-            Some(&request.get_ref().workspace),
-            Operation::ShareDataSources,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.UnshareDataSource",
+                |message| &mut message.workspace,
+                Operation::ShareDataSources,
+            )
+            .await?;
         self.inner.unshare_data_source(request).await
     }
 
@@ -179,13 +171,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::ListSharesRequest>,
     ) -> Result<Response<pb::ListSharesResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.ListShares",
-            Some(&request.get_ref().workspace),
-            Operation::Read,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.ListShares",
+                |message| &mut message.workspace,
+                Operation::Read,
+            )
+            .await?;
         self.inner.list_shares(request).await
     }
 
@@ -195,13 +188,14 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::ImportDataSourcesRequest>,
     ) -> Result<Response<pb::ImportDataSourcesResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "DataSourceService.ImportDataSources",
-            Some(&request.get_ref().workspace),
-            Operation::WriteDataSource(Environment::Prod),
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "DataSourceService.ImportDataSources",
+                |message| &mut message.workspace,
+                Operation::WriteDataSource(Environment::Prod),
+            )
+            .await?;
         self.inner.import_data_sources(request).await
     }
 }

@@ -1,7 +1,7 @@
 //! The guard of `sluice.v1.ScheduleService`: schedules follow the rules of the jobs they run.
 
 use super::Guard;
-use crate::auth::permissions::{Environment, Operation};
+use crate::auth::permissions::Operation;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::schedule_service_server::ScheduleService;
 use tonic::{Request, Response, Status};
@@ -41,21 +41,15 @@ impl<S: ScheduleService> ScheduleService for GuardedScheduleService<S> {
         &self,
         mut request: Request<pb::CreateScheduleRequest>,
     ) -> Result<Response<pb::Schedule>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        if let Some(schedule) = request.get_mut().schedule.as_mut() {
-            principal.fill_workspace(&mut schedule.workspace);
-            principal.authorize(
+        self.guard
+            .admit_record(
+                &mut request,
                 "ScheduleService.Create",
-                Some(&schedule.workspace),
-                Operation::RunJobs(Environment::from_request(&schedule.environment)),
-            )?;
-        } else {
-            principal.authorize(
-                "ScheduleService.Create",
-                Some(principal.default_workspace()),
-                Operation::RunJobs(Environment::Prod),
-            )?;
-        }
+                |message| message.schedule.as_mut(),
+                |record| (&mut record.workspace, record.environment.as_str()),
+                Operation::RunJobs,
+            )
+            .await?;
         self.inner.create(request).await
     }
 
@@ -63,13 +57,14 @@ impl<S: ScheduleService> ScheduleService for GuardedScheduleService<S> {
         &self,
         mut request: Request<pb::GetScheduleRequest>,
     ) -> Result<Response<pb::Schedule>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "ScheduleService.Get",
-            Some(&request.get_ref().workspace),
-            Operation::Read,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "ScheduleService.Get",
+                |message| &mut message.workspace,
+                Operation::Read,
+            )
+            .await?;
         self.inner.get(request).await
     }
 
@@ -77,13 +72,14 @@ impl<S: ScheduleService> ScheduleService for GuardedScheduleService<S> {
         &self,
         mut request: Request<pb::ListSchedulesRequest>,
     ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        principal.authorize(
-            "ScheduleService.List",
-            Some(&request.get_ref().workspace),
-            Operation::Read,
-        )?;
+        self.guard
+            .admit(
+                &mut request,
+                "ScheduleService.List",
+                |message| &mut message.workspace,
+                Operation::Read,
+            )
+            .await?;
         self.inner.list(request).await
     }
 
