@@ -20,6 +20,15 @@ use sluice_common::meta::keys;
 use sluice_common::records::{self, DataSourceRecord, JobRecord, ScheduleRecord, ENV_PROD};
 use tonic::{Request, Status};
 
+/// A kind of stored record whose environment decides what changing it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A schedule: its own environment.
+    Schedule,
+    /// A data source: prod when it has a prod config.
+    DataSource,
+}
+
 /// What every guard shares: the authenticator and the store behind it.
 #[derive(Clone)]
 pub struct Guard {
@@ -113,6 +122,29 @@ impl Guard {
         }
     }
 
+    /// Checks a change of the stored record (`stored`) named by the request's workspace (blank:
+    /// the caller's) and name: `operation` gets the environment the change touches.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED`, `PERMISSION_DENIED`, or `UNAVAILABLE` when the store cannot be read.
+    pub async fn admit_stored<T>(
+        &self,
+        request: &mut Request<T>,
+        call: &str,
+        stored: Stored,
+        workspace_and_name: impl FnOnce(&mut T) -> (&mut String, String),
+        operation: impl FnOnce(Environment) -> Operation,
+    ) -> Result<(), Status> {
+        let principal = self.principal(request).await?;
+        let (workspace, name) = workspace_and_name(request.get_mut());
+        principal.fill_workspace(workspace);
+        let environment = match stored {
+            Stored::Schedule => self.schedule_environment(workspace, &name).await?,
+            Stored::DataSource => self.data_source_environment(workspace, &name).await?,
+        };
+        principal.authorize(call, Some(workspace), operation(environment))
+    }
+
     /// Checks an operation on a stored job: `operation` gets the job's environment. Unknown
     /// jobs are left to the service (which answers `NOT_FOUND`) for unrestricted callers and
     /// answered `NOT_FOUND` here for members.
@@ -156,7 +188,7 @@ impl Guard {
     ///
     /// # Errors
     /// `UNAVAILABLE` when the store cannot be read.
-    pub async fn schedule_environment(
+    async fn schedule_environment(
         &self,
         workspace: &str,
         name: &str,
@@ -179,7 +211,7 @@ impl Guard {
     ///
     /// # Errors
     /// `UNAVAILABLE` when the store cannot be read.
-    pub async fn data_source_environment(
+    async fn data_source_environment(
         &self,
         workspace: &str,
         name: &str,

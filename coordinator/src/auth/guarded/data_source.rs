@@ -1,6 +1,6 @@
 //! The guard of `sluice.v1.DataSourceService`.
 
-use super::Guard;
+use super::{Guard, Stored};
 use crate::auth::permissions::{Environment, Operation};
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::data_source_service_server::DataSourceService;
@@ -88,18 +88,15 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::DeleteDataSourceRequest>,
     ) -> Result<Response<pb::DeleteDataSourceResponse>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        let message = request.get_ref();
-        let environment = self
-            .guard
-            .data_source_environment(&message.workspace, &message.name)
+        self.guard
+            .admit_stored(
+                &mut request,
+                "DataSourceService.Delete",
+                Stored::DataSource,
+                |message| (&mut message.workspace, message.name.clone()),
+                Operation::WriteDataSource,
+            )
             .await?;
-        principal.authorize(
-            "DataSourceService.Delete",
-            Some(&message.workspace),
-            Operation::WriteDataSource(environment),
-        )?;
         self.inner.delete(request).await
     }
 
@@ -107,18 +104,15 @@ impl<S: DataSourceService> DataSourceService for GuardedDataSourceService<S> {
         &self,
         mut request: Request<pb::CloneDataSourceRequest>,
     ) -> Result<Response<pb::DataSource>, Status> {
-        let principal = self.guard.principal(&request).await?;
-        principal.fill_workspace(&mut request.get_mut().workspace);
-        let message = request.get_ref();
-        let environment = self
-            .guard
-            .data_source_environment(&message.workspace, &message.name)
+        self.guard
+            .admit_stored(
+                &mut request,
+                "DataSourceService.CloneDataSource",
+                Stored::DataSource,
+                |message| (&mut message.workspace, message.name.clone()),
+                Operation::WriteDataSource,
+            )
             .await?;
-        principal.authorize(
-            "DataSourceService.CloneDataSource",
-            Some(&message.workspace),
-            Operation::WriteDataSource(environment),
-        )?;
         self.inner.clone_data_source(request).await
     }
 

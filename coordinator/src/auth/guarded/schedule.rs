@@ -1,6 +1,6 @@
 //! The guard of `sluice.v1.ScheduleService`: schedules follow the rules of the jobs they run.
 
-use super::Guard;
+use super::{Guard, Stored};
 use crate::auth::permissions::Operation;
 use sluice_proto::v1 as pb;
 use sluice_proto::v1::schedule_service_server::ScheduleService;
@@ -24,14 +24,17 @@ impl<S> GuardedScheduleService<S> {
         &self,
         request: &mut Request<T>,
         call: &str,
-        workspace_and_name: impl Fn(&mut T) -> (&mut String, String),
+        workspace_and_name: impl FnOnce(&mut T) -> (&mut String, String),
     ) -> Result<(), Status> {
-        let principal = self.guard.principal(request).await?;
-        let (workspace, name) = workspace_and_name(request.get_mut());
-        principal.fill_workspace(workspace);
-        let workspace = workspace.clone();
-        let environment = self.guard.schedule_environment(&workspace, &name).await?;
-        principal.authorize(call, Some(&workspace), Operation::RunJobs(environment))
+        self.guard
+            .admit_stored(
+                request,
+                call,
+                Stored::Schedule,
+                workspace_and_name,
+                Operation::RunJobs,
+            )
+            .await
     }
 }
 
