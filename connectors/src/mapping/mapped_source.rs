@@ -57,6 +57,9 @@ struct OutputColumn {
     cast: Option<DataType>,
     /// `mapping.columns[i]`, for errors and dirty records.
     path: String,
+    /// A constant or NULL column built (and cast) once, as long as the longest batch so far:
+    /// each batch takes a zero-copy slice of it.
+    repeated: Option<(ArrayRef, ArrayRef)>,
 }
 
 /// A mapping bound to the inner source's schema.
@@ -134,7 +137,12 @@ impl OutputPlan {
                 None => base_field.with_name(&name).with_nullable(true),
             };
             fields.push(field);
-            columns.push(OutputColumn { origin, cast, path });
+            columns.push(OutputColumn {
+                origin,
+                cast,
+                path,
+                repeated: None,
+            });
         }
         Ok(OutputPlan {
             schema: Arc::new(Schema::new(fields)),
@@ -144,31 +152,24 @@ impl OutputPlan {
 
     /// Returns the batch's rows as output columns, without the rows a cast failed on (returned
     /// as dirty records).
-    fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<DirtySample>)> {
+    fn apply(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<DirtySample>)> {
         let rows = batch.num_rows();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         let mut failed: Option<Vec<bool>> = None;
         let mut dirty = Vec::new();
-        for (position, column) in self.columns.iter().enumerate() {
-            let base: ArrayRef = match &column.origin {
-                Origin::Input(index) => Arc::clone(batch.column(*index)),
-                Origin::Constant(value) => constant_array(value, rows),
-                Origin::Null => new_null_array(&DataType::Utf8, rows),
+        for (position, column) in self.columns.iter_mut().enumerate() {
+            let (base, cast) = match &column.origin {
+                Origin::Input(index) => {
+                    let base = Arc::clone(batch.column(*index));
+                    let cast = column.cast_of(&base)?;
+                    (base, cast)
+                }
+                Origin::Constant(_) | Origin::Null => column.repeated_for(rows)?,
             };
             let Some(target) = &column.cast else {
                 arrays.push(base);
                 continue;
             };
-            let options = CastOptions {
-                safe: true,
-                ..CastOptions::default()
-            };
-            let cast = cast_with_options(&base, target, &options).map_err(|source| {
-                ConnectorError::Arrow {
-                    context: format!("{}.cast to {target}", column.path),
-                    source,
-                }
-            })?;
             if cast.null_count() != base.null_count() {
                 let marks = failed.get_or_insert_with(|| vec![false; rows]);
                 for (row, mark) in marks.iter_mut().enumerate() {
@@ -207,6 +208,39 @@ impl OutputPlan {
             }
         })?;
         Ok((kept, dirty))
+    }
+}
+
+impl OutputColumn {
+    /// Returns `base` cast as the entry says (`base` itself without a cast).
+    fn cast_of(&self, base: &ArrayRef) -> Result<ArrayRef> {
+        let Some(target) = &self.cast else {
+            return Ok(Arc::clone(base));
+        };
+        let options = CastOptions {
+            safe: true,
+            ..CastOptions::default()
+        };
+        cast_with_options(base, target, &options).map_err(|source| ConnectorError::Arrow {
+            context: format!("{}.cast to {target}", self.path),
+            source,
+        })
+    }
+
+    /// Returns `rows` values of a constant or NULL column, before and after its cast.
+    fn repeated_for(&mut self, rows: usize) -> Result<(ArrayRef, ArrayRef)> {
+        if let Some((base, cast)) = &self.repeated {
+            if base.len() >= rows {
+                return Ok((base.slice(0, rows), cast.slice(0, rows)));
+            }
+        }
+        let base = match &self.origin {
+            Origin::Constant(value) => constant_array(value, rows),
+            Origin::Null | Origin::Input(_) => new_null_array(&DataType::Utf8, rows),
+        };
+        let cast = self.cast_of(&base)?;
+        self.repeated = Some((Arc::clone(&base), Arc::clone(&cast)));
+        Ok((base, cast))
     }
 }
 
@@ -262,7 +296,7 @@ impl Source for MappedSource {
         let mapper = async move {
             let mut bound: Option<OutputPlan> = None;
             while let Some(batch) = inner_receiver.next().await? {
-                let plan = match &bound {
+                let plan = match &mut bound {
                     Some(plan) => plan,
                     None => bound.insert(OutputPlan::bind(&self.mapping, &batch.schema())?),
                 };
@@ -327,7 +361,7 @@ mod tests {
             ],
         };
         let batch = input();
-        let plan = OutputPlan::bind(&mapping, &batch.schema()).expect("binds");
+        let mut plan = OutputPlan::bind(&mapping, &batch.schema()).expect("binds");
         let names: Vec<&str> = plan
             .schema
             .fields()
@@ -358,6 +392,11 @@ mod tests {
             .expect("utf8");
         assert_eq!(regions.value(1), "eu");
         assert_eq!(mapped.column(3).null_count(), 2);
+        // A shorter batch takes a slice of the constant columns built for the first.
+        let (shorter, _) = plan.apply(&batch.slice(0, 1)).expect("applies");
+        assert_eq!(shorter.num_rows(), 1);
+        assert_eq!(shorter.column(2).len(), 1);
+        assert_eq!(shorter.column(3).null_count(), 1);
     }
 
     #[test]
