@@ -49,16 +49,46 @@ record() {
   results+=("$line")
 }
 
-# record_runs TOOL PEAK_RSS_KIB MIB SECONDS...: prints one RUN line per run and keeps one RESULT
-# line for the median run.
-record_runs() {
-  local tool=$1 rss=$2 mib=$3 index=0 seconds
+# run_line TOOL RUN SECONDS: prints the RUN line of one copy.
+run_line() {
+  python3 -c "print(f'RUN scenario=$SCENARIO tool=$1 run=$2 seconds={$3:.2f} rows_per_s={$ROWS/$3:.0f}')"
+}
+
+# record_median TOOL PEAK_RSS_KIB MIB SECONDS...: prints and keeps the RESULT line of the median
+# copy.
+record_median() {
+  local tool=$1 rss=$2 mib=$3
   shift 3
-  for seconds in "$@"; do
-    index=$((index + 1))
-    python3 -c "print(f'RUN scenario=$SCENARIO tool=$tool run=$index seconds={$seconds:.2f} rows_per_s={$ROWS/$seconds:.0f}')"
-  done
   record "$tool" "$(python3 -c 'import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))' "$@")" "$rss" "$mib"
+}
+
+# print_paired_ratios OURS... :: PEER@GOAL...: for tools that took turns round by round (the
+# associative array `times` holds each tool's seconds, round by round), the median over the
+# rounds of each round's ratio (the peer's seconds over ours, i.e. our rows/s over the peer's),
+# with the lowest and highest round, and whether the goal is met by the median.
+print_paired_ratios() {
+  local args=() tool
+  for tool in "${!times[@]}"; do args+=("$tool=${times[$tool]}"); done
+  python3 - "$SCENARIO" "$@" -- "${args[@]}" <<'PY'
+import statistics, sys
+args = sys.argv[2:]
+split = args.index("--")
+tools, entries = args[:split], args[split + 1:]
+seconds = {}
+for entry in entries:
+    name, _, values = entry.partition("=")
+    seconds[name] = [float(value) for value in values.split()]
+split = tools.index("::")
+ours, peers = tools[:split], tools[split + 1:]
+for mine in ours:
+    for peer in peers:
+        name, _, goal = peer.partition("@")
+        ratios = [theirs / own for theirs, own in zip(seconds[name], seconds[mine])]
+        median = statistics.median(ratios)
+        verdict = f" (goal >= {goal}: {'met' if median >= float(goal) else 'NOT met'})" if goal else ""
+        print(f"PAIRED scenario={sys.argv[1]} {mine}/{name}={median:.2f} rounds={len(ratios)} "
+              f"lowest={min(ratios):.2f} highest={max(ratios):.2f}{verdict}")
+PY
 }
 
 # max_rss FILE...: the largest peak RSS (KiB) written by `/usr/bin/time -f %M -o FILE`.
