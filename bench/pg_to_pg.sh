@@ -4,7 +4,7 @@
 #   sling              Sling CLI full-refresh (pip install sling-linux-amd64)
 #   sluice-standalone  sluice run: coordinator + 2 workers in one process, embedded metadata store,
 #                      split by ranges of the primary key (`split_pk: id`)
-#   sluice-standalone-pages  the same, split by ctid page ranges (no split_pk): sequential TID
+#   sluice-standalone-pages  the same, split by ctid page ranges (`split_pk: ctid`): sequential TID
 #                      range scans instead of primary-key index range scans; for tables that are
 #                      not written while they are copied
 #   sluice-2w          etcd + sluice coordinator + 2 sluice worker processes, split by id ranges
@@ -93,9 +93,9 @@ settings: {parallelism: 4, shard_rows: 250000, batch_rows: 8192}
 YAML
 }
 spec bench_sluice_sa >"$work/standalone.yaml"
-spec bench_sluice_pages "" >"$work/pages.yaml"
+spec bench_sluice_pages ", split_pk: ctid" >"$work/pages.yaml"
 spec bench_sluice_2w >"$work/cluster.yaml"
-spec bench_sluice_2w_pages "" >"$work/cluster-pages.yaml"
+spec bench_sluice_2w_pages ", split_pk: ctid" >"$work/cluster-pages.yaml"
 
 sluice_standalone() {
   /usr/bin/time -f "%M" -o "$work/sluice-standalone.$2.rss" "$sluice" run "$work/standalone.yaml" --workers 2 --slots 2 \

@@ -250,3 +250,74 @@ async fn text_uuid_and_ctid_splits_cover_every_row_exactly_once() {
     drop(client);
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn without_split_pk_a_single_column_primary_key_splits_and_ctid_asks_for_pages() {
+    let db = TestDb::create().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE keyed (id bigint PRIMARY KEY, note text);
+             INSERT INTO keyed SELECT g, repeat('k', 80) FROM generate_series(1, 30000) g;
+             CREATE TABLE paired (a int, b int, note text, PRIMARY KEY (a, b));
+             INSERT INTO paired SELECT g % 100, g, repeat('p', 80) FROM generate_series(1, 30000) g;
+             CREATE TABLE priced (price numeric(12,2) PRIMARY KEY, note text);
+             INSERT INTO priced SELECT g / 100.0, repeat('n', 80) FROM generate_series(1, 30000) g;
+             ANALYZE keyed; ANALYZE paired; ANALYZE priced",
+        )
+        .await
+        .expect("tables");
+    let request = || PlanRequest {
+        parallelism: 4,
+        shard_rows: 2_000,
+    };
+    // (source options, whether every range must be a key range, else pages)
+    let cases = [
+        ("table: keyed", true),
+        ("table: keyed, split_pk: ctid", false),
+        ("table: paired", false),
+        ("table: priced", false),
+    ];
+    for (options, by_key) in cases {
+        let table = options
+            .split(',')
+            .next()
+            .and_then(|table| table.strip_prefix("table: "))
+            .expect("table name");
+        let everything = digest_range(source(&db, options).as_ref(), &KeyRange::All).await;
+        assert_eq!(everything.rows, 30_000, "{options}");
+        let split = source(&db, options);
+        let (ranges, sizes, digest) = read_plan(split.as_ref(), request()).await;
+        assert!(ranges.len() > 5, "{options}: {ranges:?}");
+        let expected_kind = |range: &KeyRange| {
+            if by_key {
+                matches!(range, KeyRange::Int { .. })
+            } else {
+                matches!(range, KeyRange::Pages { .. })
+            }
+        };
+        assert!(ranges.iter().all(expected_kind), "{options}: {ranges:?}");
+        assert!(sizes.iter().all(|size| *size > 0), "{options}: {sizes:?}");
+        assert_eq!(
+            digest, everything,
+            "{options}: {table} split repeats or loses rows"
+        );
+    }
+
+    // Page ranges take no bounds: refused before anything is read, naming the field.
+    let job = spec(&format!(
+        "source: {{connection: {conn}, table: keyed, split_pk: ctid, split_bounds: [100, 200]}}\n\
+         sink: {{connection: {conn}, table: ignored}}\n",
+        conn = db.connection_yaml()
+    ));
+    let error = sluice_connectors::open_source(&job, &support::source_connection(&job))
+        .err()
+        .expect("split_bounds with ctid is refused")
+        .to_string();
+    assert!(
+        error.contains("source.split_bounds") && error.contains("ctid"),
+        "{error}"
+    );
+    drop(client);
+    db.drop_database().await;
+}

@@ -2,7 +2,7 @@
 
 use super::config::PgSettings;
 use super::copy_decode::CopyDecoder;
-use super::split::{self, KeyInfo, PlanContext};
+use super::split::{self, KeyInfo, PlanContext, SplitBy};
 use super::types::PgType;
 use super::{quote_identifier, quote_literal, TableName};
 use crate::channel::BatchSender;
@@ -26,7 +26,7 @@ enum Target {
         /// Expressions of the job's mapping, selected after the columns.
         expressions: Vec<SourceExpression>,
         where_clause: Option<String>,
-        split_pk: Option<String>,
+        split_by: SplitBy,
         split_bounds: Vec<serde_json::Value>,
     },
     Query(String),
@@ -84,14 +84,24 @@ impl PostgresSource {
         let read = read_list(spec);
         let target = match (&source.query, &source.table) {
             (Some(query), _) => Target::Query(query.trim().trim_end_matches(';').to_string()),
-            (None, Some(table)) => Target::Table {
-                name: TableName::parse(table, &settings.schema),
-                columns: read.columns,
-                expressions: read.expressions,
-                where_clause: source_filter(spec, quote_identifier, quote_literal),
-                split_pk: source.split_pk.clone(),
-                split_bounds: source.split_bounds.clone(),
-            },
+            (None, Some(table)) => {
+                let split_by = SplitBy::from_spec(source.split_pk.as_deref());
+                if split_by == SplitBy::Pages && !source.split_bounds.is_empty() {
+                    return Err(ConnectorError::config(
+                        "source.split_bounds",
+                        "split_pk: ctid splits by page ranges, which take no bounds; name a key column in \
+                         split_pk or drop split_bounds",
+                    ));
+                }
+                Target::Table {
+                    name: TableName::parse(table, &settings.schema),
+                    columns: read.columns,
+                    expressions: read.expressions,
+                    where_clause: source_filter(spec, quote_identifier, quote_literal),
+                    split_by,
+                    split_bounds: source.split_bounds.clone(),
+                }
+            }
             (None, None) => {
                 return Err(ConnectorError::config(
                     "source.table",
@@ -125,7 +135,7 @@ impl PostgresSource {
                 columns,
                 expressions: Vec::new(),
                 where_clause: None,
-                split_pk: None,
+                split_by: SplitBy::PrimaryKey,
                 split_bounds: Vec::new(),
             },
             settings,
@@ -288,7 +298,7 @@ impl Source for PostgresSource {
         let Target::Table {
             name,
             where_clause,
-            split_pk,
+            split_by,
             split_bounds,
             ..
         } = &self.target
@@ -299,10 +309,7 @@ impl Source for PostgresSource {
                 key_bounds: None,
             });
         };
-        let key = match split_pk {
-            Some(column) => Some(KeyInfo::load(&client, name, column).await?),
-            None => None,
-        };
+        let key = split_by.resolve(&client, name).await?;
         let context = PlanContext {
             client: &client,
             table: name,
@@ -361,20 +368,24 @@ impl PostgresSource {
             Target::Table {
                 name,
                 where_clause,
-                split_pk,
+                split_by,
                 ..
             } => {
-                if let (
-                    Some(column),
-                    KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
-                    None,
-                ) = (split_pk, range, &session.key)
-                {
-                    session.key = Some(KeyInfo::load(&session.client, name, column).await?);
-                }
                 let key = match range {
                     KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null => {
-                        session.key.as_ref()
+                        if session.key.is_none() {
+                            session.key = split_by.resolve(&session.client, name).await?;
+                        }
+                        let Some(key) = session.key.as_ref() else {
+                            return Err(ConnectorError::config(
+                                "source.split_pk",
+                                format!(
+                                    "shard range {range} needs a split key, but {name} has none now \
+                                     (was its primary key dropped since the job was planned?)"
+                                ),
+                            ));
+                        };
+                        Some(key)
                     }
                     KeyRange::All | KeyRange::Pages { .. } => None,
                 };

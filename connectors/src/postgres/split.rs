@@ -54,6 +54,71 @@ pub struct KeyInfo {
     pub collate: String,
 }
 
+/// The `split_pk` that asks for physical page ranges instead of a key.
+pub const PAGES_SPLIT_PK: &str = "ctid";
+
+/// How `source.split_pk` asks a table to be cut into shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SplitBy {
+    /// `split_pk: <column>`: ranges of that column.
+    Column(String),
+    /// `split_pk: ctid`: ranges of physical pages.
+    Pages,
+    /// No `split_pk`: ranges of the primary key when it is one column of a type that splits,
+    /// else ranges of physical pages.
+    PrimaryKey,
+}
+
+impl SplitBy {
+    /// Reads `source.split_pk`.
+    pub fn from_spec(split_pk: Option<&str>) -> SplitBy {
+        match split_pk {
+            None => SplitBy::PrimaryKey,
+            Some(PAGES_SPLIT_PK) => SplitBy::Pages,
+            Some(column) => SplitBy::Column(column.to_string()),
+        }
+    }
+
+    /// Returns the key `table` splits by, `None` for page ranges.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] at `source.split_pk` for a named column that does not exist or
+    /// cannot split; [`ConnectorError::Postgres`] when the catalog cannot be read.
+    pub async fn resolve(&self, client: &Client, table: &TableName) -> Result<Option<KeyInfo>> {
+        match self {
+            SplitBy::Column(column) => KeyInfo::load(client, table, column).await.map(Some),
+            SplitBy::Pages => Ok(None),
+            SplitBy::PrimaryKey => {
+                let Some(column) = primary_key_column(client, table).await? else {
+                    return Ok(None);
+                };
+                match KeyInfo::load(client, table, &column).await {
+                    Ok(key) => Ok(Some(key)),
+                    // A primary key of a type that does not split (numeric, say): pages.
+                    Err(ConnectorError::Config { .. }) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            }
+        }
+    }
+}
+
+/// Returns the column of `table`'s primary key when it has one of a single column.
+async fn primary_key_column(client: &Client, table: &TableName) -> Result<Option<String>> {
+    let rows = client
+        .query(
+            "SELECT a.attname FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             WHERE i.indrelid = $1::text::regclass AND i.indisprimary AND i.indnatts = 1",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(ConnectorError::postgres(format!(
+            "read the primary key of {table}"
+        )))?;
+    Ok(rows.first().map(|row| row.get(0)))
+}
+
 impl KeyInfo {
     /// Looks up `column` of `table`.
     ///
@@ -96,7 +161,7 @@ impl KeyInfo {
                         "source.split_pk",
                         format!(
                             "column \"{column}\" of {table} is {type_sql}; split keys must be smallint, integer, bigint, date, \
-                             timestamp, timestamptz, a character type or uuid (omit split_pk to split by ctid pages)"
+                             timestamp, timestamptz, a character type or uuid (split_pk: ctid splits by page ranges)"
                         ),
                     ))
                 }
