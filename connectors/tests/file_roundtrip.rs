@@ -631,3 +631,50 @@ async fn zoned_timestamps_are_written_to_csv_and_json_as_offset_instants() {
         );
     }
 }
+
+#[tokio::test]
+async fn inferred_csv_timestamps_keep_fractions_the_sample_did_not_show() {
+    // The schema comes from the first file, whose timestamps are whole seconds; the second
+    // file's fractions must survive (a column of seconds would cut them off silently).
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        directory.path().join("a.csv"),
+        "id,at\n1,2024-01-01 00:00:00\n",
+    )
+    .expect("first csv");
+    std::fs::write(
+        directory.path().join("b.csv"),
+        "id,at\n2,2024-02-29 12:34:56.123456\n3,1969-12-31 23:59:59.5\n",
+    )
+    .expect("second csv");
+    let source = source_of(&file_yaml(directory.path(), ", format: csv"));
+    let schema = source.schema().await.expect("schema");
+    assert_eq!(
+        schema.field_with_name("at").expect("at").data_type(),
+        &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)
+    );
+    let plan = source
+        .plan(&sluice_connectors::PlanRequest {
+            parallelism: 1,
+            shard_rows: 1_000,
+        })
+        .await
+        .expect("plan");
+    let mut read = TableDigest::default();
+    for range in &plan.ranges {
+        read = read.merge(digest_source(source.as_ref(), range).await.expect("read"));
+    }
+    let expected = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "at",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                1_704_067_200_000_000,
+                1_709_210_096_123_456,
+                -500_000,
+            ])),
+        ),
+    ])
+    .expect("batch");
+    assert_eq!(read, digest_of(&[expected]));
+}

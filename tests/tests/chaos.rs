@@ -221,10 +221,15 @@ async fn paused_zombie_worker_writes_nothing_twice() {
     // Wait until the coordinator has declared it dead and handed its shards to worker-2.
     loop {
         let current = job(&mut client, &job_id).await;
-        let reassigned = zombie_shards.iter().all(|id| {
-            let shard = &current.shards[*id as usize];
-            shard.attempt > 1 && shard.worker_id != "worker-1"
+        let shards = || zombie_shards.iter().map(|id| &current.shards[*id as usize]);
+        // A shard whose commit report was already on its way when the pause landed is committed
+        // under worker-1's own attempt: not a zombie's, nothing to reassign.
+        let settled = shards().all(|shard| {
+            (shard.attempt > 1 && shard.worker_id != "worker-1")
+                || (shard.worker_id == "worker-1"
+                    && shard.state == pb::ShardState::Committed as i32)
         });
+        let reassigned = settled && shards().any(|shard| shard.attempt > 1);
         if reassigned {
             println!(
                 "t={:.1}s: shards {zombie_shards:?} reassigned with higher attempts",

@@ -133,7 +133,10 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
     let sampled = inspect_samples(settings, &schema, &head)?;
     // A column empty in every sampled record has no type yet, a numeric column whose text a
     // number would not keep (leading zeros, a plus sign, more digits than a double holds) stays
-    // text, and timestamps that all carry a zone (`Z`, `+02:00`) are instants.
+    // text, and timestamps that all carry a zone (`Z`, `+02:00`) are instants. Timestamps are
+    // kept to the microsecond at least: the sample may show only whole seconds while later
+    // records (or later files of the same dataset) carry fractions, which a column of seconds
+    // would cut off without a word.
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -141,11 +144,17 @@ pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Res
         .map(|(index, field)| match field.data_type() {
             DataType::Null => Field::new(field.name(), DataType::Utf8, true),
             _ if sampled.lossy.contains(&index) => Field::new(field.name(), DataType::Utf8, true),
-            DataType::Timestamp(unit, None) if sampled.zoned.contains(&index) => Field::new(
-                field.name(),
-                DataType::Timestamp(*unit, Some("UTC".into())),
-                true,
-            ),
+            DataType::Timestamp(unit, zone) => {
+                let unit = match unit {
+                    TimeUnit::Second | TimeUnit::Millisecond => TimeUnit::Microsecond,
+                    finer => *finer,
+                };
+                let zone = match zone {
+                    None if sampled.zoned.contains(&index) => Some("UTC".into()),
+                    zone => zone.clone(),
+                };
+                Field::new(field.name(), DataType::Timestamp(unit, zone), true)
+            }
             _ => field.as_ref().clone(),
         })
         .collect();
