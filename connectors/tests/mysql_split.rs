@@ -154,3 +154,43 @@ async fn bad_split_keys_name_the_field_and_what_is_allowed() {
     drop(conn);
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn without_split_pk_a_single_column_primary_key_splits_the_table() {
+    let db = MyDb::create().await;
+    let mut conn = db.conn().await;
+    execute(
+        &mut conn,
+        "CREATE TABLE keyed (id INT UNSIGNED PRIMARY KEY, note VARCHAR(80)) ENGINE=InnoDB;
+         INSERT INTO keyed SELECT seq, REPEAT('k', 60) FROM seq_1_to_20000;
+         CREATE TABLE named (code VARCHAR(20) PRIMARY KEY, note VARCHAR(80)) ENGINE=InnoDB;
+         INSERT INTO named SELECT CONCAT('c-', LPAD(seq, 6, '0')), REPEAT('n', 60) FROM seq_1_to_20000;
+         CREATE TABLE paired (a INT, b INT, note VARCHAR(80), PRIMARY KEY (a, b)) ENGINE=InnoDB;
+         INSERT INTO paired SELECT seq % 100, seq, REPEAT('p', 60) FROM seq_1_to_20000;
+         CREATE TABLE priced (price DECIMAL(12,2) PRIMARY KEY, note VARCHAR(80)) ENGINE=InnoDB;
+         INSERT INTO priced SELECT seq / 100, REPEAT('d', 60) FROM seq_1_to_20000;
+         ANALYZE TABLE keyed, named, paired, priced",
+    )
+    .await;
+    let keyed = check_cover(&db, "table: keyed", 20_000, 5).await;
+    assert!(
+        keyed
+            .iter()
+            .all(|range| matches!(range, KeyRange::Int { .. })),
+        "{keyed:?}"
+    );
+    let named = check_cover(&db, "table: named", 20_000, 5).await;
+    assert!(
+        named
+            .iter()
+            .all(|range| matches!(range, KeyRange::Text { .. })),
+        "{named:?}"
+    );
+    // A composite or decimal primary key does not split: one shard, as without any key.
+    for table in ["paired", "priced"] {
+        let ranges = check_cover(&db, &format!("table: {table}"), 20_000, 1).await;
+        assert_eq!(ranges, vec![KeyRange::All], "{table}");
+    }
+    drop(conn);
+    db.drop_database().await;
+}

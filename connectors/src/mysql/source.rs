@@ -299,7 +299,7 @@ impl Source for MySqlSource {
         };
         let key = match split_pk {
             Some(column) => Some(KeyInfo::load(&mut conn, name, column).await?),
-            None => None,
+            None => KeyInfo::primary_key(&mut conn, name).await?,
         };
         split::plan(
             &mut conn,
@@ -336,6 +336,18 @@ impl Source for MySqlSource {
                         Some(column),
                         KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null,
                     ) => Some(KeyInfo::load(&mut conn, name, column).await?),
+                    (None, KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null) => {
+                        let Some(key) = KeyInfo::primary_key(&mut conn, name).await? else {
+                            return Err(ConnectorError::config(
+                                "source.split_pk",
+                                format!(
+                                    "shard range {range} needs a split key, but {name} has none now \
+                                     (was its primary key dropped since the job was planned?)"
+                                ),
+                            ));
+                        };
+                        Some(key)
+                    }
                     _ => None,
                 };
                 let mut conditions = Vec::new();

@@ -49,6 +49,31 @@ pub struct KeyInfo {
 const EPOCH: &str = "'1970-01-01'";
 
 impl KeyInfo {
+    /// Returns the key a table without `split_pk` splits by: its primary key when that is one
+    /// column of a type that splits, else `None` (the table is read as one shard).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Mysql`] when the catalog cannot be read.
+    pub async fn primary_key(conn: &mut Conn, table: &TableName) -> Result<Option<KeyInfo>> {
+        let columns: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+                (&table.database, &table.table),
+            )
+            .await
+            .map_err(ConnectorError::mysql(format!("read the primary key of {table}")))?;
+        let [column] = columns.as_slice() else {
+            return Ok(None);
+        };
+        match KeyInfo::load(conn, table, column).await {
+            Ok(key) => Ok(Some(key)),
+            // A primary key of a type that does not split (decimal, say): one shard.
+            Err(ConnectorError::Config { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Looks up `column` of `table`.
     ///
     /// # Errors
@@ -78,7 +103,7 @@ impl KeyInfo {
                         "source.split_pk",
                         format!(
                             "column \"{column}\" of {table} is {column_type}; split keys must be an integer type, date, \
-                             char, varchar or a text type (omit split_pk to read the table as one shard)"
+                             char, varchar or a text type (without split_pk a table splits by a one-column primary key, else reads as one shard)"
                         ),
                     ))
                 }
