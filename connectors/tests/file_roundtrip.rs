@@ -678,3 +678,43 @@ async fn inferred_csv_timestamps_keep_fractions_the_sample_did_not_show() {
     .expect("batch");
     assert_eq!(read, digest_of(&[expected]));
 }
+
+#[tokio::test]
+async fn csv_inference_samples_several_parts_of_a_dataset() {
+    // The first part holds only small numbers; the second one a number no Int64 holds. Both are
+    // sampled, so the column stays text and every row reads back (a schema from the first part
+    // alone made the big values dirty rows).
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::fs::write(directory.path().join("part-1.csv"), "id,n\n1,7\n2,8\n").expect("first");
+    std::fs::write(
+        directory.path().join("part-2.csv"),
+        "id,n\n3,18446744073709551615\n",
+    )
+    .expect("second");
+    let source = source_of(&file_yaml(directory.path(), ", format: csv"));
+    let schema = source.schema().await.expect("schema");
+    assert_eq!(
+        schema.field_with_name("n").expect("n").data_type(),
+        &arrow_schema::DataType::Utf8
+    );
+    let plan = source
+        .plan(&sluice_connectors::PlanRequest {
+            parallelism: 1,
+            shard_rows: 1_000,
+        })
+        .await
+        .expect("plan");
+    let mut read = TableDigest::default();
+    for range in &plan.ranges {
+        read = read.merge(digest_source(source.as_ref(), range).await.expect("read"));
+    }
+    let expected = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "n",
+            Arc::new(StringArray::from(vec!["7", "8", "18446744073709551615"])),
+        ),
+    ])
+    .expect("batch");
+    assert_eq!(read, digest_of(&[expected]));
+}

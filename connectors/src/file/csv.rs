@@ -99,37 +99,54 @@ pub fn parse_schema(text: &str) -> std::result::Result<Schema, String> {
     Ok(Schema::new(fields))
 }
 
-/// Returns the schema of a CSV object: the `csv_schema` option when given, else inferred from
-/// its first `infer_rows` records (header names, or `column_1`.. without a header).
+/// Most objects whose first records are sampled to infer a schema.
+const INFER_FILES: usize = 8;
+
+/// Returns the schema of a CSV dataset: the `csv_schema` option when given, else inferred from
+/// the first records of its first objects (up to [`INFER_FILES`] of them, sharing `infer_rows`
+/// records and [`INFER_BYTES`] between them), with the header names of the first, or
+/// `column_1`.. without a header. Sampling several objects matters for datasets written in
+/// parts: one part may hold only small numbers or whole seconds where another does not.
 ///
 /// # Errors
 /// [`ConnectorError::Config`] for a bad `csv_schema`, read and decoding errors.
-pub async fn schema(settings: &FileSettings, file: &DataFile, role: &str) -> Result<SchemaRef> {
+pub async fn schema(settings: &FileSettings, files: &[DataFile], role: &str) -> Result<SchemaRef> {
     if let Some(text) = &settings.csv.schema {
         return parse_schema(text).map(Arc::new).map_err(|message| {
             ConnectorError::config(format!("{role}.connection.csv_schema"), message)
         });
     }
-    let mut stream = TextStream::open(settings, file).await?;
+    let sampled = &files[..files.len().min(INFER_FILES)];
+    let Some(first) = sampled.first() else {
+        return Err(ConnectorError::config(
+            format!("{role}.connection"),
+            format!("no files at {}", settings.display),
+        ));
+    };
+    let share_bytes = INFER_BYTES / sampled.len();
+    let share_rows = (settings.infer_rows / sampled.len()).max(1);
     let mut head = Vec::new();
-    let mut lines = 0usize;
-    while let Some(chunk) = stream.next_chunk().await? {
-        lines += chunk.iter().filter(|byte| **byte == b'\n').count();
-        head.extend_from_slice(&chunk);
-        if head.len() >= INFER_BYTES || lines > settings.infer_rows + 1 {
-            break;
+    for (position, file) in sampled.iter().enumerate() {
+        let mut part = read_head(settings, file, share_bytes, share_rows).await?;
+        if position > 0 && settings.csv.header {
+            // The header line is the first object's to give.
+            match part.iter().position(|byte| *byte == b'\n') {
+                Some(end) => {
+                    part.drain(..=end);
+                }
+                None => part.clear(),
+            }
         }
-    }
-    // Keep whole lines only (a quoted field may still span the cut; inference then stops there).
-    if let Some(end) = head.iter().rposition(|byte| *byte == b'\n') {
-        if stream_may_continue(head.len(), lines, settings) {
-            head.truncate(end + 1);
+        if !head.is_empty() && head.last() != Some(&b'\n') {
+            head.push(b'\n');
         }
+        head.extend_from_slice(&part);
     }
+    let path = &first.path;
     let format = format_of(settings)?;
     let (schema, _) = format
         .infer_schema(std::io::Cursor::new(&head), Some(settings.infer_rows))
-        .map_err(arrow_error(format!("infer the schema of {}", file.path)))?;
+        .map_err(arrow_error(format!("infer the schema of {path}")))?;
     let sampled = inspect_samples(settings, &schema, &head)?;
     // A column empty in every sampled record has no type yet, a numeric column whose text a
     // number would not keep (leading zeros, a plus sign, more digits than a double holds) stays
@@ -316,8 +333,33 @@ fn inspect_samples(settings: &FileSettings, schema: &Schema, head: &[u8]) -> Res
     Ok(Sampled { lossy, zoned })
 }
 
-fn stream_may_continue(read: usize, lines: usize, settings: &FileSettings) -> bool {
-    read >= INFER_BYTES || lines > settings.infer_rows + 1
+/// Reads the first records of `file`: at most about `max_bytes` bytes and `max_rows` records,
+/// whole lines only when the object goes on.
+async fn read_head(
+    settings: &FileSettings,
+    file: &DataFile,
+    max_bytes: usize,
+    max_rows: usize,
+) -> Result<Vec<u8>> {
+    let mut stream = TextStream::open(settings, file).await?;
+    let mut head = Vec::new();
+    let mut lines = 0usize;
+    let mut cut = false;
+    while let Some(chunk) = stream.next_chunk().await? {
+        lines += chunk.iter().filter(|byte| **byte == b'\n').count();
+        head.extend_from_slice(&chunk);
+        if head.len() >= max_bytes || lines > max_rows + 1 {
+            cut = true;
+            break;
+        }
+    }
+    // Keep whole lines only (a quoted field may still span the cut; inference then stops there).
+    if cut {
+        if let Some(end) = head.iter().rposition(|byte| *byte == b'\n') {
+            head.truncate(end + 1);
+        }
+    }
+    Ok(head)
 }
 
 /// Converts a batch of text columns into `target`'s types; rows with a value that does not

@@ -76,11 +76,12 @@ impl FileSource {
         })
     }
 
-    async fn file_schema(&self, file: &DataFile) -> Result<SchemaRef> {
-        match file.format {
-            FileFormat::Csv => csv::schema(&self.settings, file, &self.role).await,
-            FileFormat::Json => json::schema(&self.settings, file).await,
-            FileFormat::Parquet => Ok(parquet::describe(&self.settings, file).await?.0),
+    /// The schema of the dataset whose first object is `first` (CSV samples several of `files`).
+    async fn file_schema(&self, first: &DataFile, files: &[DataFile]) -> Result<SchemaRef> {
+        match first.format {
+            FileFormat::Csv => csv::schema(&self.settings, files, &self.role).await,
+            FileFormat::Json => json::schema(&self.settings, first).await,
+            FileFormat::Parquet => Ok(parquet::describe(&self.settings, first).await?.0),
         }
     }
 
@@ -91,7 +92,7 @@ impl FileSource {
                 format!("no files at {}", self.settings.display),
             ));
         };
-        let full = self.file_schema(first).await?;
+        let full = self.file_schema(first, files).await?;
         let mut indexes = Vec::with_capacity(self.columns.len());
         for (position, column) in self.columns.iter().enumerate() {
             match full.index_of(column) {
