@@ -100,6 +100,21 @@ impl ConnectorError {
         }
     }
 
+    /// Returns the error of a key-range shard of `table` read without `split_pk` when the table
+    /// no longer has the primary key it was planned by.
+    pub fn primary_key_gone(
+        range: &impl std::fmt::Display,
+        table: &impl std::fmt::Display,
+    ) -> Self {
+        ConnectorError::config(
+            "source.split_pk",
+            format!(
+                "shard range {range} needs a split key, but {table} has none now \
+                 (was its primary key dropped since the job was planned?)"
+            ),
+        )
+    }
+
     /// Returns a closure wrapping a SQLite error with `context`.
     pub fn sqlite(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Self {
         let context = context.into();

@@ -653,17 +653,7 @@ async fn inferred_csv_timestamps_keep_fractions_the_sample_did_not_show() {
         schema.field_with_name("at").expect("at").data_type(),
         &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)
     );
-    let plan = source
-        .plan(&sluice_connectors::PlanRequest {
-            parallelism: 1,
-            shard_rows: 1_000,
-        })
-        .await
-        .expect("plan");
-    let mut read = TableDigest::default();
-    for range in &plan.ranges {
-        read = read.merge(digest_source(source.as_ref(), range).await.expect("read"));
-    }
+    let read = digest_planned(source.as_ref()).await;
     let expected = RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
         (
@@ -697,17 +687,7 @@ async fn csv_inference_samples_several_parts_of_a_dataset() {
         schema.field_with_name("n").expect("n").data_type(),
         &arrow_schema::DataType::Utf8
     );
-    let plan = source
-        .plan(&sluice_connectors::PlanRequest {
-            parallelism: 1,
-            shard_rows: 1_000,
-        })
-        .await
-        .expect("plan");
-    let mut read = TableDigest::default();
-    for range in &plan.ranges {
-        read = read.merge(digest_source(source.as_ref(), range).await.expect("read"));
-    }
+    let read = digest_planned(source.as_ref()).await;
     let expected = RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
         (
@@ -717,4 +697,20 @@ async fn csv_inference_samples_several_parts_of_a_dataset() {
     ])
     .expect("batch");
     assert_eq!(read, digest_of(&[expected]));
+}
+
+/// Plans `source` and digests every planned shard, merged.
+async fn digest_planned(source: &dyn sluice_connectors::Source) -> TableDigest {
+    let plan = source
+        .plan(&PlanRequest {
+            parallelism: 1,
+            shard_rows: 1_000,
+        })
+        .await
+        .expect("plan");
+    let mut read = TableDigest::default();
+    for range in &plan.ranges {
+        read = read.merge(digest_source(source, range).await.expect("read"));
+    }
+    read
 }

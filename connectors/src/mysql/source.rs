@@ -338,13 +338,7 @@ impl Source for MySqlSource {
                     ) => Some(KeyInfo::load(&mut conn, name, column).await?),
                     (None, KeyRange::Int { .. } | KeyRange::Text { .. } | KeyRange::Null) => {
                         let Some(key) = KeyInfo::primary_key(&mut conn, name).await? else {
-                            return Err(ConnectorError::config(
-                                "source.split_pk",
-                                format!(
-                                    "shard range {range} needs a split key, but {name} has none now \
-                                     (was its primary key dropped since the job was planned?)"
-                                ),
-                            ));
+                            return Err(ConnectorError::primary_key_gone(range, name));
                         };
                         Some(key)
                     }

@@ -377,13 +377,7 @@ impl PostgresSource {
                             session.key = split_by.resolve(&session.client, name).await?;
                         }
                         let Some(key) = session.key.as_ref() else {
-                            return Err(ConnectorError::config(
-                                "source.split_pk",
-                                format!(
-                                    "shard range {range} needs a split key, but {name} has none now \
-                                     (was its primary key dropped since the job was planned?)"
-                                ),
-                            ));
+                            return Err(ConnectorError::primary_key_gone(range, name));
                         };
                         Some(key)
                     }
