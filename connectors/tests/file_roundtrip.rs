@@ -714,3 +714,33 @@ async fn digest_planned(source: &dyn sluice_connectors::Source) -> TableDigest {
     }
     read
 }
+
+#[tokio::test]
+async fn json_inference_samples_several_parts_of_a_dataset() {
+    // Whole numbers in the first part, a fraction in the second: the column is Float64 and both
+    // parts read (a schema from the first part alone made it Int64 and failed the second).
+    let directory = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        directory.path().join("part-1.json"),
+        "{\"id\": 1, \"x\": 1}\n{\"id\": 2, \"x\": 2}\n",
+    )
+    .expect("first");
+    std::fs::write(
+        directory.path().join("part-2.json"),
+        "{\"id\": 3, \"x\": 2.5}\n",
+    )
+    .expect("second");
+    let source = source_of(&file_yaml(directory.path(), ", format: json"));
+    let schema = source.schema().await.expect("schema");
+    assert_eq!(
+        schema.field_with_name("x").expect("x").data_type(),
+        &arrow_schema::DataType::Float64
+    );
+    let read = digest_planned(source.as_ref()).await;
+    let expected = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        ("x", Arc::new(Float64Array::from(vec![1.0, 2.0, 2.5]))),
+    ])
+    .expect("batch");
+    assert_eq!(read, digest_of(&[expected]));
+}

@@ -137,31 +137,57 @@ fn head_record_slices(head: &[u8], limit: usize) -> Vec<&[u8]> {
     records
 }
 
-/// Returns the schema inferred from the first records of a JSON object.
+/// Most objects whose first records are sampled to infer a schema.
+const INFER_FILES: usize = 8;
+
+/// Returns the schema inferred from the first records of a JSON dataset: up to
+/// [`INFER_FILES`] of its objects, sharing `infer_rows` records and [`INFER_BYTES`], so that one
+/// part of a dataset written in parts does not decide alone (whole numbers in one part, fractions
+/// in another). Columns come in the order the first object writes them.
 ///
 /// # Errors
 /// Read and decoding errors, or [`ConnectorError::Arrow`] when inference fails.
-pub async fn schema(settings: &FileSettings, file: &DataFile) -> Result<SchemaRef> {
-    let mut stream = TextStream::open(settings, file).await?;
-    let mut head = Vec::new();
-    while let Some(chunk) = stream.next_chunk().await? {
-        head.extend_from_slice(&chunk);
-        if head.len() >= INFER_BYTES {
-            break;
+pub async fn schema(settings: &FileSettings, files: &[DataFile]) -> Result<SchemaRef> {
+    let sampled = &files[..files.len().min(INFER_FILES)];
+    let Some(first) = sampled.first() else {
+        return Err(ConnectorError::File {
+            object: settings.display.to_string(),
+            message: "no files to infer a schema from".into(),
+        });
+    };
+    let share_bytes = INFER_BYTES / sampled.len();
+    let share_rows = (settings.infer_rows / sampled.len()).max(1);
+    let mut order = Vec::new();
+    let mut records: Vec<Value> = Vec::new();
+    for file in sampled {
+        let mut stream = TextStream::open(settings, file).await?;
+        let mut head = Vec::new();
+        while let Some(chunk) = stream.next_chunk().await? {
+            head.extend_from_slice(&chunk);
+            if head.len() >= share_bytes {
+                break;
+            }
+        }
+        let slices = head_record_slices(&head, share_rows);
+        for key in key_order(&slices) {
+            if !order.contains(&key) {
+                order.push(key);
+            }
+        }
+        let before = records.len();
+        records.extend(
+            slices
+                .iter()
+                .filter_map(|slice| serde_json::from_slice::<Value>(slice).ok()),
+        );
+        if records.len() == before && !head.iter().all(u8::is_ascii_whitespace) {
+            return Err(ConnectorError::File {
+                object: file.path.to_string(),
+                message: "does not start with a JSON value (format json reads JSON lines or arrays of objects)".into(),
+            });
         }
     }
-    let slices = head_record_slices(&head, settings.infer_rows);
-    let order = key_order(&slices);
-    let records: Vec<Value> = slices
-        .iter()
-        .filter_map(|slice| serde_json::from_slice(slice).ok())
-        .collect();
-    if records.is_empty() && !head.iter().all(u8::is_ascii_whitespace) {
-        return Err(ConnectorError::File {
-            object: file.path.to_string(),
-            message: "does not start with a JSON value (format json reads JSON lines or arrays of objects)".into(),
-        });
-    }
+    let file = first;
     let schema = infer_json_schema_from_iterator(records.into_iter().map(Ok::<Value, ArrowError>))
         .map_err(|source| ConnectorError::Arrow {
             context: format!("infer the schema of {}", file.path),

@@ -76,11 +76,12 @@ impl FileSource {
         })
     }
 
-    /// The schema of the dataset whose first object is `first` (CSV samples several of `files`).
+    /// The schema of the dataset whose first object is `first` (CSV and JSON sample several of
+    /// `files`).
     async fn file_schema(&self, first: &DataFile, files: &[DataFile]) -> Result<SchemaRef> {
         match first.format {
             FileFormat::Csv => csv::schema(&self.settings, files, &self.role).await,
-            FileFormat::Json => json::schema(&self.settings, first).await,
+            FileFormat::Json => json::schema(&self.settings, files).await,
             FileFormat::Parquet => Ok(parquet::describe(&self.settings, first).await?.0),
         }
     }
