@@ -634,26 +634,20 @@ async fn zoned_timestamps_are_written_to_csv_and_json_as_offset_instants() {
 
 #[tokio::test]
 async fn inferred_csv_timestamps_keep_fractions_the_sample_did_not_show() {
-    // The schema comes from the first file, whose timestamps are whole seconds; the second
-    // file's fractions must survive (a column of seconds would cut them off silently).
-    let directory = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        directory.path().join("a.csv"),
-        "id,at\n1,2024-01-01 00:00:00\n",
+    // The sample (one record) shows whole seconds only; the later records' fractions must
+    // survive (a column of seconds would cut them off silently).
+    let (schema, read) = read_dataset(
+        &[(
+            "a.csv",
+            "id,at\n1,2024-01-01 00:00:00\n2,2024-02-29 12:34:56.123456\n3,1969-12-31 23:59:59.5\n",
+        )],
+        ", format: csv, infer_rows: 1",
     )
-    .expect("first csv");
-    std::fs::write(
-        directory.path().join("b.csv"),
-        "id,at\n2,2024-02-29 12:34:56.123456\n3,1969-12-31 23:59:59.5\n",
-    )
-    .expect("second csv");
-    let source = source_of(&file_yaml(directory.path(), ", format: csv"));
-    let schema = source.schema().await.expect("schema");
+    .await;
     assert_eq!(
         schema.field_with_name("at").expect("at").data_type(),
         &arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)
     );
-    let read = digest_planned(source.as_ref()).await;
     let expected = RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
         (
@@ -674,20 +668,18 @@ async fn csv_inference_samples_several_parts_of_a_dataset() {
     // The first part holds only small numbers; the second one a number no Int64 holds. Both are
     // sampled, so the column stays text and every row reads back (a schema from the first part
     // alone made the big values dirty rows).
-    let directory = tempfile::tempdir().expect("tempdir");
-    std::fs::write(directory.path().join("part-1.csv"), "id,n\n1,7\n2,8\n").expect("first");
-    std::fs::write(
-        directory.path().join("part-2.csv"),
-        "id,n\n3,18446744073709551615\n",
+    let (schema, read) = read_dataset(
+        &[
+            ("part-1.csv", "id,n\n1,7\n2,8\n"),
+            ("part-2.csv", "id,n\n3,18446744073709551615\n"),
+        ],
+        ", format: csv",
     )
-    .expect("second");
-    let source = source_of(&file_yaml(directory.path(), ", format: csv"));
-    let schema = source.schema().await.expect("schema");
+    .await;
     assert_eq!(
         schema.field_with_name("n").expect("n").data_type(),
         &arrow_schema::DataType::Utf8
     );
-    let read = digest_planned(source.as_ref()).await;
     let expected = RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
         (
@@ -699,8 +691,18 @@ async fn csv_inference_samples_several_parts_of_a_dataset() {
     assert_eq!(read, digest_of(&[expected]));
 }
 
-/// Plans `source` and digests every planned shard, merged.
-async fn digest_planned(source: &dyn sluice_connectors::Source) -> TableDigest {
+/// Writes `parts` (file name, text) into a fresh directory and reads it as a file source with
+/// `options`: the inferred schema and the digest of every planned shard, merged.
+async fn read_dataset(
+    parts: &[(&str, &str)],
+    options: &str,
+) -> (arrow_schema::SchemaRef, TableDigest) {
+    let directory = tempfile::tempdir().expect("tempdir");
+    for (name, text) in parts {
+        std::fs::write(directory.path().join(name), text).expect("write part");
+    }
+    let source = source_of(&file_yaml(directory.path(), options));
+    let schema = source.schema().await.expect("schema");
     let plan = source
         .plan(&PlanRequest {
             parallelism: 1,
@@ -710,33 +712,30 @@ async fn digest_planned(source: &dyn sluice_connectors::Source) -> TableDigest {
         .expect("plan");
     let mut read = TableDigest::default();
     for range in &plan.ranges {
-        read = read.merge(digest_source(source, range).await.expect("read"));
+        read = read.merge(digest_source(source.as_ref(), range).await.expect("read"));
     }
-    read
+    (schema, read)
 }
 
 #[tokio::test]
 async fn json_inference_samples_several_parts_of_a_dataset() {
     // Whole numbers in the first part, a fraction in the second: the column is Float64 and both
     // parts read (a schema from the first part alone made it Int64 and failed the second).
-    let directory = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        directory.path().join("part-1.json"),
-        "{\"id\": 1, \"x\": 1}\n{\"id\": 2, \"x\": 2}\n",
+    let (schema, read) = read_dataset(
+        &[
+            (
+                "part-1.json",
+                "{\"id\": 1, \"x\": 1}\n{\"id\": 2, \"x\": 2}\n",
+            ),
+            ("part-2.json", "{\"id\": 3, \"x\": 2.5}\n"),
+        ],
+        ", format: json",
     )
-    .expect("first");
-    std::fs::write(
-        directory.path().join("part-2.json"),
-        "{\"id\": 3, \"x\": 2.5}\n",
-    )
-    .expect("second");
-    let source = source_of(&file_yaml(directory.path(), ", format: json"));
-    let schema = source.schema().await.expect("schema");
+    .await;
     assert_eq!(
         schema.field_with_name("x").expect("x").data_type(),
         &arrow_schema::DataType::Float64
     );
-    let read = digest_planned(source.as_ref()).await;
     let expected = RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
         ("x", Arc::new(Float64Array::from(vec![1.0, 2.0, 2.5]))),
