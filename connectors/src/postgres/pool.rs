@@ -38,12 +38,23 @@ struct IdleSession {
     since: Instant,
 }
 
-static IDLE: LazyLock<Mutex<HashMap<SessionKey, Vec<IdleSession>>>> = LazyLock::new(Mutex::default);
+/// The idle sessions, and whether a sweeper task is closing the expired ones.
+#[derive(Default)]
+struct Idle {
+    sessions: HashMap<SessionKey, Vec<IdleSession>>,
+    sweeping: bool,
+}
+
+static IDLE: LazyLock<Mutex<Idle>> = LazyLock::new(Mutex::default);
+
+fn idle() -> std::sync::MutexGuard<'static, Idle> {
+    IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Takes the most recently returned open session of `key`, if any.
 pub fn take(key: &SessionKey) -> Option<Client> {
-    let mut idle = IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let sessions = idle.get_mut(key)?;
+    let mut idle = idle();
+    let sessions = idle.sessions.get_mut(key)?;
     while let Some(session) = sessions.pop() {
         if !session.client.is_closed() && session.since.elapsed() < IDLE_TIMEOUT {
             return Some(session.client);
@@ -53,39 +64,54 @@ pub fn take(key: &SessionKey) -> Option<Client> {
 }
 
 /// Keeps `client`, a session at rest, for the next shard; closes it when enough are kept.
-/// Must be called inside a Tokio runtime (a timer closes the session once it expires).
+/// Must be called inside a Tokio runtime: the first session kept starts the task that closes
+/// sessions once they expire, which ends when none is left.
 pub fn give_back(key: &SessionKey, client: Client) {
     if client.is_closed() {
         return;
     }
-    {
-        let mut idle = IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let sessions = idle.entry(key.clone()).or_default();
-        if sessions.len() >= MAX_IDLE_PER_SERVER {
-            return;
-        }
-        sessions.push(IdleSession {
-            client,
-            since: Instant::now(),
-        });
+    let mut idle = idle();
+    let sessions = idle.sessions.entry(key.clone()).or_default();
+    if sessions.len() >= MAX_IDLE_PER_SERVER {
+        return;
     }
-    tokio::spawn(async {
-        tokio::time::sleep(IDLE_TIMEOUT).await;
-        close_expired();
+    sessions.push(IdleSession {
+        client,
+        since: Instant::now(),
     });
+    if !idle.sweeping {
+        idle.sweeping = true;
+        tokio::spawn(sweep());
+    }
 }
 
-/// Closes the sessions idle for [`IDLE_TIMEOUT`] or more.
-fn close_expired() {
-    let mut idle = IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    for sessions in idle.values_mut() {
-        sessions.retain(|session| session.since.elapsed() < IDLE_TIMEOUT);
+/// Closes each session once it has been idle for [`IDLE_TIMEOUT`]; returns when none is left.
+async fn sweep() {
+    let mut wait = IDLE_TIMEOUT;
+    loop {
+        tokio::time::sleep(wait).await;
+        let mut idle = idle();
+        for sessions in idle.sessions.values_mut() {
+            sessions.retain(|session| session.since.elapsed() < IDLE_TIMEOUT);
+        }
+        idle.sessions.retain(|_, sessions| !sessions.is_empty());
+        let oldest = idle
+            .sessions
+            .values()
+            .flatten()
+            .map(|session| session.since)
+            .min();
+        match oldest {
+            Some(since) => wait = IDLE_TIMEOUT.saturating_sub(since.elapsed()),
+            None => {
+                idle.sweeping = false;
+                return;
+            }
+        }
     }
-    idle.retain(|_, sessions| !sessions.is_empty());
 }
 
 /// Returns how many idle sessions are kept for `key`.
 pub fn idle_count(key: &SessionKey) -> usize {
-    let idle = IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    idle.get(key).map_or(0, Vec::len)
+    idle().sessions.get(key).map_or(0, Vec::len)
 }
