@@ -4,7 +4,7 @@
 
 use super::config::FileSettings;
 use super::listing::DataFile;
-use super::text::TextStream;
+use super::text::{InferSample, TextStream};
 use super::zones;
 use crate::channel::{BatchSender, DirtySample};
 use crate::error::{ConnectorError, Result};
@@ -13,9 +13,6 @@ use arrow_cast::cast::{cast_with_options, CastOptions};
 use arrow_csv::reader::Format;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::Arc;
-
-/// Bytes of text read to infer a schema (at most; fewer when `infer_rows` records end sooner).
-const INFER_BYTES: usize = 8 << 20;
 
 fn arrow_error(context: impl Into<String>) -> impl FnOnce(ArrowError) -> ConnectorError {
     let context = context.into();
@@ -99,14 +96,10 @@ pub fn parse_schema(text: &str) -> std::result::Result<Schema, String> {
     Ok(Schema::new(fields))
 }
 
-/// Most objects whose first records are sampled to infer a schema.
-const INFER_FILES: usize = 8;
-
 /// Returns the schema of a CSV dataset: the `csv_schema` option when given, else inferred from
-/// the first records of its first objects (up to [`INFER_FILES`] of them, sharing `infer_rows`
-/// records and [`INFER_BYTES`] between them), with the header names of the first, or
-/// `column_1`.. without a header. Sampling several objects matters for datasets written in
-/// parts: one part may hold only small numbers or whole seconds where another does not.
+/// the first records of its first objects (an [`InferSample`]: one part of a dataset may hold
+/// only small numbers or whole seconds where another does not), with the header names of the
+/// first, or `column_1`.. without a header.
 ///
 /// # Errors
 /// [`ConnectorError::Config`] for a bad `csv_schema`, read and decoding errors.
@@ -116,18 +109,23 @@ pub async fn schema(settings: &FileSettings, files: &[DataFile], role: &str) -> 
             ConnectorError::config(format!("{role}.connection.csv_schema"), message)
         });
     }
-    let sampled = &files[..files.len().min(INFER_FILES)];
-    let Some(first) = sampled.first() else {
+    let Some(sample) = InferSample::of(files, settings.infer_rows) else {
         return Err(ConnectorError::config(
             format!("{role}.connection"),
             format!("no files at {}", settings.display),
         ));
     };
-    let share_bytes = INFER_BYTES / sampled.len();
-    let share_rows = (settings.infer_rows / sampled.len()).max(1);
     let mut head = Vec::new();
-    for (position, file) in sampled.iter().enumerate() {
-        let mut part = read_head(settings, file, share_bytes, share_rows).await?;
+    for (position, file) in sample.files.iter().enumerate() {
+        // Header line included: a record more.
+        let (mut part, cut) = sample.head(settings, file, sample.rows_each + 1).await?;
+        // Keep whole lines only (a quoted field may still span the cut; inference then stops
+        // there).
+        if cut {
+            if let Some(end) = part.iter().rposition(|byte| *byte == b'\n') {
+                part.truncate(end + 1);
+            }
+        }
         if position > 0 && settings.csv.header {
             // The header line is the first object's to give.
             match part.iter().position(|byte| *byte == b'\n') {
@@ -142,6 +140,7 @@ pub async fn schema(settings: &FileSettings, files: &[DataFile], role: &str) -> 
         }
         head.extend_from_slice(&part);
     }
+    let first = &sample.files[0];
     let path = &first.path;
     let format = format_of(settings)?;
     let (schema, _) = format
@@ -331,35 +330,6 @@ fn inspect_samples(settings: &FileSettings, schema: &Schema, head: &[u8]) -> Res
         }
     }
     Ok(Sampled { lossy, zoned })
-}
-
-/// Reads the first records of `file`: at most about `max_bytes` bytes and `max_rows` records,
-/// whole lines only when the object goes on.
-async fn read_head(
-    settings: &FileSettings,
-    file: &DataFile,
-    max_bytes: usize,
-    max_rows: usize,
-) -> Result<Vec<u8>> {
-    let mut stream = TextStream::open(settings, file).await?;
-    let mut head = Vec::new();
-    let mut lines = 0usize;
-    let mut cut = false;
-    while let Some(chunk) = stream.next_chunk().await? {
-        lines += chunk.iter().filter(|byte| **byte == b'\n').count();
-        head.extend_from_slice(&chunk);
-        if head.len() >= max_bytes || lines > max_rows + 1 {
-            cut = true;
-            break;
-        }
-    }
-    // Keep whole lines only (a quoted field may still span the cut; inference then stops there).
-    if cut {
-        if let Some(end) = head.iter().rposition(|byte| *byte == b'\n') {
-            head.truncate(end + 1);
-        }
-    }
-    Ok(head)
 }
 
 /// Converts a batch of text columns into `target`'s types; rows with a value that does not

@@ -7,15 +7,13 @@
 
 use super::config::FileSettings;
 use super::listing::DataFile;
-use super::text::TextStream;
+use super::text::{InferSample, TextStream};
 use crate::channel::BatchSender;
 use crate::error::{ConnectorError, Result};
 use arrow_json::reader::infer_json_schema_from_iterator;
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 use serde_json::Value;
 use std::sync::Arc;
-
-const INFER_BYTES: usize = 8 << 20;
 
 /// The keys of a JSON object in the order they are written (serde_json's own map sorts them).
 struct OrderedKeys(Vec<String>);
@@ -137,38 +135,25 @@ fn head_record_slices(head: &[u8], limit: usize) -> Vec<&[u8]> {
     records
 }
 
-/// Most objects whose first records are sampled to infer a schema.
-const INFER_FILES: usize = 8;
-
-/// Returns the schema inferred from the first records of a JSON dataset: up to
-/// [`INFER_FILES`] of its objects, sharing `infer_rows` records and [`INFER_BYTES`], so that one
-/// part of a dataset written in parts does not decide alone (whole numbers in one part, fractions
-/// in another). Columns come in the order the first object writes them.
+/// Returns the schema inferred from the first records of a JSON dataset (an [`InferSample`]:
+/// whole numbers in one part and fractions in another give Float64). Columns come in the order
+/// the first object writes them.
 ///
 /// # Errors
 /// Read and decoding errors, or [`ConnectorError::Arrow`] when inference fails.
 pub async fn schema(settings: &FileSettings, files: &[DataFile]) -> Result<SchemaRef> {
-    let sampled = &files[..files.len().min(INFER_FILES)];
-    let Some(first) = sampled.first() else {
+    let Some(sample) = InferSample::of(files, settings.infer_rows) else {
         return Err(ConnectorError::File {
             object: settings.display.to_string(),
             message: "no files to infer a schema from".into(),
         });
     };
-    let share_bytes = INFER_BYTES / sampled.len();
-    let share_rows = (settings.infer_rows / sampled.len()).max(1);
     let mut order = Vec::new();
     let mut records: Vec<Value> = Vec::new();
-    for file in sampled {
-        let mut stream = TextStream::open(settings, file).await?;
-        let mut head = Vec::new();
-        while let Some(chunk) = stream.next_chunk().await? {
-            head.extend_from_slice(&chunk);
-            if head.len() >= share_bytes {
-                break;
-            }
-        }
-        let slices = head_record_slices(&head, share_rows);
+    for file in sample.files {
+        // A record may span lines (arrays, pretty-printed objects): bytes alone bound the head.
+        let (head, _) = sample.head(settings, file, usize::MAX).await?;
+        let slices = head_record_slices(&head, sample.rows_each);
         for key in key_order(&slices) {
             if !order.contains(&key) {
                 order.push(key);
@@ -187,7 +172,7 @@ pub async fn schema(settings: &FileSettings, files: &[DataFile]) -> Result<Schem
             });
         }
     }
-    let file = first;
+    let file = &sample.files[0];
     let schema = infer_json_schema_from_iterator(records.into_iter().map(Ok::<Value, ArrowError>))
         .map_err(|source| ConnectorError::Arrow {
             context: format!("infer the schema of {}", file.path),

@@ -209,6 +209,62 @@ pub fn encode_text(
     }
 }
 
+/// Bytes of text read, over every sampled object, to infer a schema.
+pub const INFER_BYTES: usize = 8 << 20;
+
+/// Most objects whose first records are sampled to infer a schema.
+pub const INFER_FILES: usize = 8;
+
+/// What schema inference samples of a CSV or JSON dataset: the first records of its first
+/// objects (up to [`INFER_FILES`]), which share `infer_rows` records and [`INFER_BYTES`], so that
+/// one part of a dataset written in parts does not decide alone.
+pub struct InferSample<'a> {
+    /// The sampled objects, in listing order.
+    pub files: &'a [DataFile],
+    /// Bytes read of each.
+    pub bytes_each: usize,
+    /// Records taken of each.
+    pub rows_each: usize,
+}
+
+impl<'a> InferSample<'a> {
+    /// Returns the sample of `files`, `None` when there are none.
+    pub fn of(files: &'a [DataFile], infer_rows: usize) -> Option<Self> {
+        let files = &files[..files.len().min(INFER_FILES)];
+        let count = files.len();
+        (count > 0).then(|| InferSample {
+            files,
+            bytes_each: INFER_BYTES / count,
+            rows_each: (infer_rows / count).max(1),
+        })
+    }
+
+    /// Reads the head of `file`: its text until at least `bytes_each` bytes or more than
+    /// `max_lines` line ends are read, or it ends. Returns the text and whether the object goes
+    /// on past it.
+    ///
+    /// # Errors
+    /// Read and decoding errors naming the object.
+    pub async fn head(
+        &self,
+        settings: &FileSettings,
+        file: &DataFile,
+        max_lines: usize,
+    ) -> Result<(Vec<u8>, bool)> {
+        let mut stream = TextStream::open(settings, file).await?;
+        let mut head = Vec::new();
+        let mut lines = 0usize;
+        while let Some(chunk) = stream.next_chunk().await? {
+            lines += chunk.iter().filter(|byte| **byte == b'\n').count();
+            head.extend_from_slice(&chunk);
+            if head.len() >= self.bytes_each || lines > max_lines {
+                return Ok((head, true));
+            }
+        }
+        Ok((head, false))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
